@@ -1,0 +1,12 @@
+//! # tlcp-proto
+//!
+//! The sans-IO core of TLCP, the Text Lightstreamer Client Protocol (versions 2.0.0 to
+//! 2.5.0). No sockets, no clock, no randomness: bytes and time go in, values come out.
+//! The client (`tlcp-client`) and the server (`tlcp-server`) both stand on it.
+
+#![forbid(unsafe_code)]
+
+pub mod percent;
+pub mod version;
+
+pub use version::ProtocolVersion;

@@ -1,0 +1,257 @@
+//! Percent-encoding as TLCP uses it, in both directions.
+//!
+//! Three contexts, three character sets:
+//!
+//! * **Request parameter values** ([`encode_param`]): every byte outside RFC 3986's
+//!   *unreserved* set (`A-Z a-z 0-9 - . _ ~`) is encoded. The specification requires the
+//!   *reserved* characters (RFC 3986 section 2.2) to be encoded; encoding the rest too (space,
+//!   `%`, `|`, non-ASCII) is what the official clients do and every server accepts.
+//! * **Notification arguments** ([`encode_arg`]): the meta characters of a response line,
+//!   `,` `%` CR LF, plus the other control characters, so that a line never breaks.
+//! * **`U` field values** ([`encode_field_value`]): `|` `%` CR LF and control characters,
+//!   and a `#`, `$` or `^` in first position (and only there), so that it is not mistaken
+//!   for null, empty or a skip/diff marker.
+//!
+//! Decoding ([`decode`], [`decode_into`]) accepts any `%XX` escape (upper- or lower-case hex)
+//! and checks that the result is UTF-8; a truncated or non-hex escape is an error, never
+//! passed through.
+
+use std::borrow::Cow;
+
+/// A malformed percent-encoded string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PercentError {
+    /// A `%` not followed by two hexadecimal digits.
+    #[error("bad percent escape at byte {offset}")]
+    BadEscape {
+        /// Byte offset of the `%` in the encoded input.
+        offset: usize,
+    },
+    /// The decoded bytes are not valid UTF-8.
+    #[error("percent-decoded text is not valid UTF-8")]
+    InvalidUtf8,
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+#[inline]
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[inline]
+fn push_escaped(out: &mut String, b: u8) {
+    out.push('%');
+    out.push(HEX_UPPER[usize::from(b >> 4)] as char);
+    out.push(HEX_UPPER[usize::from(b & 0xF)] as char);
+}
+
+#[inline]
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Appends `value` to `out`, encoding every byte outside RFC 3986's unreserved set.
+///
+/// ```
+/// let mut s = String::new();
+/// tlcp_proto::percent::encode_param("m1 ordered|x=1&y", &mut s);
+/// assert_eq!(s, "m1%20ordered%7Cx%3D1%26y");
+/// ```
+pub fn encode_param(value: &str, out: &mut String) {
+    encode_with(value, out, |_, b| !is_unreserved(b));
+}
+
+/// Appends a notification argument to `out`, encoding `,` `%` and control characters.
+pub fn encode_arg(value: &str, out: &mut String) {
+    encode_with(value, out, |_, b| {
+        b == b',' || b == b'%' || b < 0x20 || b == 0x7F
+    });
+}
+
+/// Appends an actual field value (not null, not empty) of a `U` line to `out`.
+///
+/// Encodes `|` `%` and control characters anywhere, and `#` `$` `^` in first position.
+/// An empty `value` must not be passed here: the caller writes `$` for it.
+pub fn encode_field_value(value: &str, out: &mut String) {
+    encode_with(value, out, |i, b| {
+        b == b'|'
+            || b == b'%'
+            || b < 0x20
+            || b == 0x7F
+            || (i == 0 && matches!(b, b'#' | b'$' | b'^'))
+    });
+}
+
+#[inline]
+fn encode_with(value: &str, out: &mut String, must_encode: impl Fn(usize, u8) -> bool) {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if must_encode(i, b) {
+            if start < i {
+                out.push_str(&value[start..i]);
+            }
+            push_escaped(out, b);
+            start = i + 1;
+        }
+    }
+    // Every encoder either encodes all bytes >= 0x80 or none of them, so a run of copied
+    // bytes `start..i` (when non-empty) starts and ends on char boundaries.
+    if start == 0 {
+        out.push_str(value);
+    } else if start < bytes.len() {
+        out.push_str(&value[start..]);
+    }
+}
+
+/// Decodes `s`, borrowing it when it holds no escape.
+///
+/// ```
+/// use tlcp_proto::percent::decode;
+/// assert_eq!(decode("a%2Cb").unwrap(), "a,b");
+/// assert!(matches!(decode("plain").unwrap(), std::borrow::Cow::Borrowed("plain")));
+/// assert!(decode("bad%2").is_err());
+/// ```
+pub fn decode(s: &str) -> Result<Cow<'_, str>, PercentError> {
+    match memchr::memchr(b'%', s.as_bytes()) {
+        None => Ok(Cow::Borrowed(s)),
+        Some(_) => {
+            let mut out = String::with_capacity(s.len());
+            decode_into(s.as_bytes(), &mut out)?;
+            Ok(Cow::Owned(out))
+        }
+    }
+}
+
+/// Decodes `encoded` and appends the result to `out`, without intermediate allocation.
+///
+/// `encoded` may be any bytes (a line that was not yet checked for UTF-8); the appended
+/// text is checked to be UTF-8. On error `out` is left as it was.
+pub fn decode_into(encoded: &[u8], out: &mut String) -> Result<(), PercentError> {
+    let Some(first) = memchr::memchr(b'%', encoded) else {
+        let s = std::str::from_utf8(encoded).map_err(|_| PercentError::InvalidUtf8)?;
+        out.push_str(s);
+        return Ok(());
+    };
+    let mut buf = std::mem::take(out).into_bytes();
+    let old_len = buf.len();
+    buf.extend_from_slice(&encoded[..first]);
+    let mut i = first;
+    let result = loop {
+        if i >= encoded.len() {
+            break Ok(());
+        }
+        let b = encoded[i];
+        if b == b'%' {
+            let hi = encoded.get(i + 1).copied().and_then(hex_val);
+            let lo = encoded.get(i + 2).copied().and_then(hex_val);
+            match (hi, lo) {
+                (Some(h), Some(l)) => buf.push((h << 4) | l),
+                _ => break Err(PercentError::BadEscape { offset: i }),
+            }
+            i += 3;
+        } else {
+            let next = memchr::memchr(b'%', &encoded[i..]).map_or(encoded.len(), |n| i + n);
+            buf.extend_from_slice(&encoded[i..next]);
+            i = next;
+        }
+    };
+    let result = result.and_then(|()| {
+        std::str::from_utf8(&buf[old_len..])
+            .map(|_| ())
+            .map_err(|_| PercentError::InvalidUtf8)
+    });
+    if result.is_err() {
+        buf.truncate(old_len);
+    }
+    // The prefix `buf[..old_len]` came from a String and the suffix was just checked.
+    *out = String::from_utf8(buf).unwrap_or_default();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn param_encoding_matches_official_clients() {
+        let mut s = String::new();
+        encode_param("mgQkwtwdysogQz2BJ4Ji kOj2Bg", &mut s);
+        assert_eq!(s, "mgQkwtwdysogQz2BJ4Ji%20kOj2Bg");
+        s.clear();
+        encode_param(":/?#[]@!$&'()*+,;=%", &mut s);
+        assert_eq!(
+            s,
+            "%3A%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%25"
+        );
+        s.clear();
+        encode_param("é", &mut s);
+        assert_eq!(s, "%C3%A9");
+    }
+
+    #[test]
+    fn field_value_encodes_leading_markers_only() {
+        let mut s = String::new();
+        encode_field_value("#1", &mut s);
+        assert_eq!(s, "%231");
+        s.clear();
+        encode_field_value("a#$^", &mut s);
+        assert_eq!(s, "a#$^");
+        s.clear();
+        encode_field_value("^3|x%\r\n", &mut s);
+        assert_eq!(s, "%5E3%7Cx%25%0D%0A");
+    }
+
+    #[test]
+    fn arg_encoding_keeps_lines_whole() {
+        let mut s = String::new();
+        encode_arg("a,b\r\nc%", &mut s);
+        assert_eq!(s, "a%2Cb%0D%0Ac%25");
+    }
+
+    #[test]
+    fn decode_rejects_malformed() {
+        assert_eq!(decode("%"), Err(PercentError::BadEscape { offset: 0 }));
+        assert_eq!(decode("ab%4"), Err(PercentError::BadEscape { offset: 2 }));
+        assert_eq!(decode("%zz"), Err(PercentError::BadEscape { offset: 0 }));
+        assert_eq!(decode("%C3"), Err(PercentError::InvalidUtf8));
+        assert_eq!(decode("%c3%a9").unwrap(), "é");
+        let mut out = String::from("keep");
+        assert!(decode_into(b"x%C3", &mut out).is_err());
+        assert_eq!(out, "keep");
+        assert!(decode_into(b"\xff", &mut out).is_err());
+        assert_eq!(out, "keep");
+    }
+
+    proptest! {
+        #[test]
+        fn every_encoder_round_trips(s in "\\PC*") {
+            for enc in [encode_param, encode_arg] {
+                let mut e = String::new();
+                enc(&s, &mut e);
+                prop_assert_eq!(decode(&e).unwrap(), s.as_str());
+            }
+            if !s.is_empty() {
+                let mut e = String::new();
+                encode_field_value(&s, &mut e);
+                prop_assert!(!e.contains('|'));
+                prop_assert!(!e.starts_with(['#', '$', '^']));
+                prop_assert_eq!(decode(&e).unwrap(), s.as_str());
+            }
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut out = String::new();
+            let _ = decode_into(&bytes, &mut out);
+        }
+    }
+}
