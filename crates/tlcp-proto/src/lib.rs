@@ -7,6 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub mod percent;
+pub mod types;
 pub mod version;
 
+pub use types::{
+    Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Secret, SessionId,
+    Snapshot,
+};
 pub use version::ProtocolVersion;
