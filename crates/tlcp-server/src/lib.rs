@@ -1,4 +1,16 @@
 //! # tlcp-server
 //!
-//! A Lightstreamer-compatible TLCP server. This crate is being built on top of
-//! [`tlcp_proto`]; it exposes nothing yet.
+//! A Lightstreamer-compatible TLCP server (in construction). What exists so far is the
+//! adapter API ([`MetadataAdapter`], [`DataAdapter`], [`AdapterSet`]) and the item hub
+//! that keeps each item's state and fans updates out to subscriptions.
+
+#![forbid(unsafe_code)]
+
+pub mod adapter;
+mod hub;
+
+pub use adapter::{
+    AdapterSet, Adapters, BoxFuture, ClientInfo, DataAdapter, ItemLimits, LiteralMetadata,
+    MetadataAdapter, Refusal,
+};
+pub use hub::{ItemFeed, Update};

@@ -1,0 +1,752 @@
+//! Items and their fan-out to subscriptions.
+//!
+//! Each subscribed item has one [`ItemHub`]: the item's state (current row, recent
+//! history for DISTINCT snapshots, current rows by key for COMMAND snapshots) and the list
+//! of listeners (one per subscribed item of a session). An adapter pushes through an
+//! [`ItemFeed`]; the hub applies the change to the state once and hands the resulting row
+//! to every listener, which encodes it for its own client.
+//!
+//! Snapshots are produced under the item's lock, in the same critical section that
+//! registers the listener, so no update can fall between the snapshot and the live flow.
+//! Lock order: data adapter map, then item state, then (inside listeners) session state.
+
+// The session layer (next) is the user of the crate-internal API below.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tlcp_proto::Mode;
+
+use crate::adapter::{DataAdapter, Refusal};
+
+/// The values of one update, by field name; reusable without allocating.
+///
+/// ```
+/// let mut u = tlcp_server::Update::new();
+/// u.set("last_price", "3.04").set_null("open");
+/// assert_eq!(u.len(), 2);
+/// u.clear(); // keeps the buffers for the next update
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Update {
+    slots: Vec<(String, Option<String>)>,
+    len: usize,
+}
+
+impl Update {
+    /// An empty update.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `field` to `value`.
+    pub fn set(&mut self, field: &str, value: &str) -> &mut Self {
+        let slot = self.slot(field);
+        match &mut slot.1 {
+            Some(v) => {
+                v.clear();
+                v.push_str(value);
+            }
+            none => *none = Some(value.to_owned()),
+        }
+        self
+    }
+
+    /// Sets `field` to null.
+    pub fn set_null(&mut self, field: &str) -> &mut Self {
+        self.slot(field).1 = None;
+        self
+    }
+
+    /// Number of fields set.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Removes every field, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The fields set, in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.slots[..self.len]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+    }
+
+    fn slot(&mut self, field: &str) -> &mut (String, Option<String>) {
+        if let Some(i) = self.slots[..self.len].iter().position(|(k, _)| k == field) {
+            return &mut self.slots[i];
+        }
+        if self.len == self.slots.len() {
+            self.slots.push((String::new(), None));
+        }
+        let slot = &mut self.slots[self.len];
+        self.len += 1;
+        if slot.0 != field {
+            slot.0.clear();
+            slot.0.push_str(field);
+        }
+        slot
+    }
+}
+
+/// One row of an item: values by item field index (`None` = null).
+pub(crate) type Row = Vec<Option<String>>;
+
+/// What a listener receives.
+#[derive(Debug)]
+pub(crate) enum ItemEvent<'a> {
+    /// A new row state of the item (all its fields, by item field index).
+    Update {
+        /// Whether this event is part of the snapshot.
+        snapshot: bool,
+        row: &'a [Option<String>],
+    },
+    /// The snapshot is complete (DISTINCT and COMMAND listeners forward it as `EOS`).
+    EndOfSnapshot,
+    /// The adapter cleared the item's state.
+    ClearSnapshot,
+}
+
+/// A subscriber of an item: one subscribed item of one session.
+///
+/// Called with the item locked: must not block and must not call back into the hub.
+pub(crate) trait ItemListener: Send + Sync {
+    /// Receives an event.
+    fn on_event(&self, event: ItemEvent<'_>);
+
+    /// When the listener's client is not keeping up: a notifier signalled (with
+    /// `notify_waiters`) once it has drained. Producers that honour back-pressure
+    /// ([`ItemFeed::ready`]) wait for it.
+    fn congestion(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+}
+
+/// The names of an item's fields; indexes are stable (fields are only ever added).
+#[derive(Debug, Default)]
+struct FieldTable {
+    names: Vec<String>,
+}
+
+impl FieldTable {
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    fn index_or_insert(&mut self, name: &str) -> usize {
+        self.index_of(name).unwrap_or_else(|| {
+            self.names.push(name.to_owned());
+            self.names.len() - 1
+        })
+    }
+}
+
+struct ItemState {
+    active: bool,
+    fields: FieldTable,
+    row: Row,
+    has_row: bool,
+    /// The adapter has ended its snapshot (explicitly, or by sending a real-time update).
+    snapshot_complete: bool,
+    /// Recent rows for DISTINCT snapshots, kept once a DISTINCT listener appeared.
+    keep_history: bool,
+    history: VecDeque<Row>,
+    spare_rows: Vec<Row>,
+    history_len: usize,
+    /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
+    command_fields: Option<(usize, usize)>,
+    command_rows: HashMap<String, Row>,
+    command_order: Vec<String>,
+    listeners: Vec<(u64, Arc<dyn ItemListener>)>,
+    next_listener: u64,
+}
+
+/// One item of one data adapter: state plus listeners.
+pub(crate) struct ItemHub {
+    name: String,
+    state: Mutex<ItemState>,
+}
+
+/// The snapshot a new listener asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SnapshotRequest {
+    /// No snapshot.
+    None,
+    /// The whole snapshot the mode offers.
+    Full,
+    /// At most this many events (DISTINCT).
+    Length(u32),
+}
+
+impl ItemHub {
+    fn new(name: &str, history_len: usize) -> Self {
+        Self {
+            name: name.to_owned(),
+            state: Mutex::new(ItemState {
+                active: true,
+                fields: FieldTable::default(),
+                row: Vec::new(),
+                has_row: false,
+                snapshot_complete: false,
+                keep_history: false,
+                history: VecDeque::new(),
+                spare_rows: Vec::new(),
+                history_len,
+                command_fields: None,
+                command_rows: HashMap::new(),
+                command_order: Vec::new(),
+                listeners: Vec::new(),
+                next_listener: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ItemState> {
+        // A panic in a listener must not take the item down for everyone else.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The item's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Maps schema field names to item field indexes, adding unknown fields (null).
+    pub(crate) fn resolve_fields(&self, names: &[String]) -> Vec<usize> {
+        let mut st = self.lock();
+        let idx: Vec<usize> = names.iter().map(|n| st.fields.index_or_insert(n)).collect();
+        let n = st.fields.names.len();
+        st.row.resize(n, None);
+        idx
+    }
+
+    /// Registers a listener and delivers its snapshot atomically; returns its token.
+    ///
+    /// For COMMAND listeners, `command_fields` gives the item field indexes of the key
+    /// and command fields.
+    pub(crate) fn add_listener(
+        &self,
+        listener: Arc<dyn ItemListener>,
+        mode: Mode,
+        snapshot: SnapshotRequest,
+        command_fields: Option<(usize, usize)>,
+    ) -> u64 {
+        let mut st = self.lock();
+        let st = &mut *st;
+        let width = st.fields.names.len();
+        st.row.resize(width, None);
+        if mode == Mode::Distinct {
+            st.keep_history = true;
+        }
+        if mode == Mode::Command && st.command_fields.is_none() {
+            st.command_fields = command_fields;
+        }
+        let wants = snapshot != SnapshotRequest::None && mode != Mode::Raw;
+        if wants && st.snapshot_complete {
+            match mode {
+                Mode::Merge => {
+                    if st.has_row {
+                        listener.on_event(ItemEvent::Update {
+                            snapshot: true,
+                            row: &st.row,
+                        });
+                    }
+                }
+                Mode::Distinct => {
+                    let max = match snapshot {
+                        SnapshotRequest::Length(n) => n as usize,
+                        _ => st.history_len,
+                    };
+                    let skip = st.history.len().saturating_sub(max);
+                    for row in st.history.iter().skip(skip) {
+                        listener.on_event(ItemEvent::Update {
+                            snapshot: true,
+                            row: padded(row, width).as_ref(),
+                        });
+                    }
+                    listener.on_event(ItemEvent::EndOfSnapshot);
+                }
+                Mode::Command => {
+                    for key in &st.command_order {
+                        if let Some(row) = st.command_rows.get(key) {
+                            listener.on_event(ItemEvent::Update {
+                                snapshot: true,
+                                row: padded(row, width).as_ref(),
+                            });
+                        }
+                    }
+                    listener.on_event(ItemEvent::EndOfSnapshot);
+                }
+                Mode::Raw => {}
+            }
+        }
+        let token = st.next_listener;
+        st.next_listener += 1;
+        st.listeners.push((token, listener));
+        token
+    }
+
+    /// Removes a listener; returns how many remain.
+    pub(crate) fn remove_listener(&self, token: u64) -> usize {
+        let mut st = self.lock();
+        st.listeners.retain(|(t, _)| *t != token);
+        st.listeners.len()
+    }
+
+    fn push(&self, update: &Update, snapshot: bool) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        if !st.active {
+            return;
+        }
+        if !snapshot && !st.snapshot_complete {
+            st.snapshot_complete = true;
+            for (_, l) in &st.listeners {
+                l.on_event(ItemEvent::EndOfSnapshot);
+            }
+        }
+        for (name, value) in update.iter() {
+            let i = st.fields.index_or_insert(name);
+            if i >= st.row.len() {
+                st.row.resize(i + 1, None);
+            }
+            assign(&mut st.row[i], value);
+        }
+        st.has_row = true;
+        if st.keep_history {
+            let mut row = st.spare_rows.pop().unwrap_or_default();
+            copy_row(&mut row, &st.row);
+            st.history.push_back(row);
+            while st.history.len() > st.history_len {
+                if let Some(old) = st.history.pop_front() {
+                    st.spare_rows.push(old);
+                }
+            }
+        }
+        if let Some((kf, cf)) = st.command_fields {
+            apply_command(st, kf, cf);
+        }
+        for (_, l) in &st.listeners {
+            l.on_event(ItemEvent::Update {
+                snapshot: !st.snapshot_complete,
+                row: &st.row,
+            });
+        }
+    }
+
+    fn end_of_snapshot(&self) {
+        let mut st = self.lock();
+        if st.active && !st.snapshot_complete {
+            st.snapshot_complete = true;
+            for (_, l) in &st.listeners {
+                l.on_event(ItemEvent::EndOfSnapshot);
+            }
+        }
+    }
+
+    fn clear_snapshot(&self) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        if !st.active {
+            return;
+        }
+        for v in &mut st.row {
+            *v = None;
+        }
+        st.has_row = false;
+        while let Some(r) = st.history.pop_front() {
+            st.spare_rows.push(r);
+        }
+        st.command_rows.clear();
+        st.command_order.clear();
+        for (_, l) in &st.listeners {
+            l.on_event(ItemEvent::ClearSnapshot);
+        }
+    }
+}
+
+fn padded(row: &Row, width: usize) -> std::borrow::Cow<'_, [Option<String>]> {
+    if row.len() >= width {
+        std::borrow::Cow::Borrowed(row.as_slice())
+    } else {
+        let mut r = row.clone();
+        r.resize(width, None);
+        std::borrow::Cow::Owned(r)
+    }
+}
+
+fn assign(slot: &mut Option<String>, value: Option<&str>) {
+    match (slot.as_mut(), value) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (None, Some(v)) => *slot = Some(v.to_owned()),
+        (_, None) => *slot = None,
+    }
+}
+
+fn copy_row(dst: &mut Row, src: &Row) {
+    dst.resize(src.len(), None);
+    for (d, s) in dst.iter_mut().zip(src) {
+        assign(d, s.as_deref());
+    }
+}
+
+fn apply_command(st: &mut ItemState, kf: usize, cf: usize) {
+    let (Some(Some(key)), Some(Some(cmd))) = (st.row.get(kf), st.row.get(cf)) else {
+        return;
+    };
+    if cmd == "DELETE" {
+        if st.command_rows.remove(key.as_str()).is_some() {
+            st.command_order.retain(|k| k != key);
+        }
+    } else if let Some(row) = st.command_rows.get_mut(key.as_str()) {
+        copy_row(row, &st.row);
+    } else {
+        st.command_order.push(key.clone());
+        st.command_rows.insert(key.clone(), st.row.clone());
+    }
+}
+
+/// The handle a data adapter pushes an item's events through. Cheap to clone.
+#[derive(Clone)]
+pub struct ItemFeed {
+    hub: Arc<ItemHub>,
+}
+
+impl std::fmt::Debug for ItemFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemFeed")
+            .field("item", &self.hub.name)
+            .finish()
+    }
+}
+
+impl ItemFeed {
+    /// The item this feed pushes to.
+    pub fn item(&self) -> &str {
+        &self.hub.name
+    }
+
+    /// Pushes a real-time update (fields not set keep their values).
+    pub fn update(&self, update: &Update) {
+        self.hub.push(update, false);
+    }
+
+    /// Pushes an event of the item's snapshot (before [`ItemFeed::end_of_snapshot`]).
+    pub fn snapshot(&self, update: &Update) {
+        self.hub.push(update, true);
+    }
+
+    /// Ends the snapshot: subscribers in DISTINCT and COMMAND mode receive `EOS`.
+    pub fn end_of_snapshot(&self) {
+        self.hub.end_of_snapshot();
+    }
+
+    /// Clears the item's state: DISTINCT and COMMAND subscribers receive `CS`, MERGE
+    /// subscribers an update with every field null.
+    pub fn clear_snapshot(&self) {
+        self.hub.clear_snapshot();
+    }
+
+    /// Whether the item still has subscribers (pushes are ignored once it has none).
+    pub fn is_active(&self) -> bool {
+        self.hub.lock().active
+    }
+
+    /// Waits until every subscriber of the item can take more updates.
+    ///
+    /// Producers that can go as fast as the clients read (benchmark feeds, replays) call
+    /// this between batches; producers of real-time data need not: slow MERGE clients get
+    /// conflated rows, other modes buffer within their limits.
+    pub async fn ready(&self) {
+        loop {
+            let waiting = {
+                let st = self.hub.lock();
+                st.listeners.iter().find_map(|(_, l)| l.congestion())
+            };
+            let Some(notify) = waiting else { return };
+            let drained = notify.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            let still = {
+                let st = self.hub.lock();
+                st.listeners
+                    .iter()
+                    .any(|(_, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
+            };
+            if still {
+                drained.await;
+            }
+        }
+    }
+}
+
+/// The items of one data adapter that currently have subscribers.
+pub(crate) struct DataAdapterHub {
+    adapter: Arc<dyn DataAdapter>,
+    items: Mutex<HashMap<String, Arc<ItemHub>>>,
+    history_len: usize,
+}
+
+impl DataAdapterHub {
+    pub(crate) fn new(adapter: Arc<dyn DataAdapter>, history_len: usize) -> Self {
+        Self {
+            adapter,
+            items: Mutex::new(HashMap::new()),
+            history_len,
+        }
+    }
+
+    fn items(&self) -> MutexGuard<'_, HashMap<String, Arc<ItemHub>>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hub of `item`, asking the adapter to start it if it has no subscriber yet.
+    ///
+    /// The caller must then add its listener; if it does not, it must call
+    /// [`DataAdapterHub::release`].
+    pub(crate) fn acquire(&self, item: &str) -> Result<Arc<ItemHub>, Refusal> {
+        let mut items = self.items();
+        if let Some(hub) = items.get(item) {
+            return Ok(hub.clone());
+        }
+        let hub = Arc::new(ItemHub::new(item, self.history_len));
+        self.adapter.subscribe(
+            item,
+            ItemFeed {
+                hub: Arc::clone(&hub),
+            },
+        )?;
+        items.insert(item.to_owned(), hub.clone());
+        Ok(hub)
+    }
+
+    /// Removes a listener; stops the item at the adapter when it was the last one.
+    pub(crate) fn release(&self, hub: &Arc<ItemHub>, token: Option<u64>) {
+        let mut items = self.items();
+        let remaining = match token {
+            Some(t) => hub.remove_listener(t),
+            None => hub.lock().listeners.len(),
+        };
+        if remaining == 0 {
+            hub.lock().active = false;
+            items.remove(hub.name());
+            drop(items);
+            self.adapter.unsubscribe(hub.name());
+        }
+    }
+
+    /// Number of items with subscribers (for tests and metrics).
+    pub(crate) fn active_items(&self) -> usize {
+        self.items().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl ItemListener for Recorder {
+        fn on_event(&self, event: ItemEvent<'_>) {
+            let s = match event {
+                ItemEvent::Update { snapshot, row } => format!(
+                    "{}{:?}",
+                    if snapshot { "S" } else { "U" },
+                    row.iter()
+                        .map(|v| v.as_deref().unwrap_or("#"))
+                        .collect::<Vec<_>>()
+                ),
+                ItemEvent::EndOfSnapshot => "EOS".into(),
+                ItemEvent::ClearSnapshot => "CS".into(),
+            };
+            self.0.lock().unwrap().push(s);
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    #[derive(Default)]
+    struct Feeds(Mutex<HashMap<String, ItemFeed>>, Mutex<Vec<String>>);
+
+    impl DataAdapter for Arc<Feeds> {
+        fn subscribe(&self, item: &str, feed: ItemFeed) -> Result<(), Refusal> {
+            if item == "forbidden" {
+                return Err(Refusal::new(-5, "no"));
+            }
+            self.0.lock().unwrap().insert(item.into(), feed);
+            Ok(())
+        }
+        fn unsubscribe(&self, item: &str) {
+            self.1.lock().unwrap().push(item.into());
+        }
+    }
+
+    fn upd(pairs: &[(&str, Option<&str>)]) -> Update {
+        let mut u = Update::new();
+        for (k, v) in pairs {
+            match v {
+                Some(v) => u.set(k, v),
+                None => u.set_null(k),
+            };
+        }
+        u
+    }
+
+    #[test]
+    fn update_reuses_slots() {
+        let mut u = Update::new();
+        u.set("a", "1").set("b", "2").set("a", "3");
+        assert_eq!(
+            u.iter().collect::<Vec<_>>(),
+            vec![("a", Some("3")), ("b", Some("2"))]
+        );
+        u.clear();
+        u.set_null("b");
+        assert_eq!(u.iter().collect::<Vec<_>>(), vec![("b", None)]);
+    }
+
+    #[test]
+    fn merge_snapshot_then_live_and_lifecycle() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
+        let hub = dh.acquire("item1").unwrap();
+        let idx = hub.resolve_fields(&["a".into(), "b".into()]);
+        assert_eq!(idx, vec![0, 1]);
+        let feed = feeds.0.lock().unwrap()["item1"].clone();
+        feed.update(&upd(&[("a", Some("1")), ("b", None)]));
+        let r = Arc::new(Recorder::default());
+        let t = hub.add_listener(r.clone(), Mode::Merge, SnapshotRequest::Full, None);
+        assert_eq!(r.take(), vec![r##"S["1", "#"]"##]);
+        feed.update(&upd(&[("b", Some("x"))]));
+        assert_eq!(r.take(), vec![r#"U["1", "x"]"#]);
+        dh.release(&hub, Some(t));
+        assert_eq!(dh.active_items(), 0);
+        assert_eq!(*feeds.1.lock().unwrap(), vec!["item1"]);
+        assert!(!feed.is_active());
+        feed.update(&upd(&[("b", Some("y"))]));
+        assert!(r.take().is_empty());
+    }
+
+    #[test]
+    fn adapter_refusal_is_returned() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds), 10);
+        assert_eq!(dh.acquire("forbidden").err().unwrap().code, -5);
+        assert_eq!(dh.active_items(), 0);
+    }
+
+    #[test]
+    fn distinct_history_and_adapter_snapshot() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("news").unwrap();
+        hub.resolve_fields(&["t".into()]);
+        let first = Arc::new(Recorder::default());
+        hub.add_listener(first.clone(), Mode::Distinct, SnapshotRequest::Full, None);
+        let feed = feeds.0.lock().unwrap()["news"].clone();
+        feed.snapshot(&upd(&[("t", Some("s1"))]));
+        feed.end_of_snapshot();
+        for i in 0..5 {
+            feed.update(&upd(&[("t", Some(&format!("u{i}")))]));
+        }
+        let got = first.take();
+        assert_eq!(got[0], r#"S["s1"]"#);
+        assert_eq!(got[1], "EOS");
+        assert_eq!(got.len(), 7);
+        let late = Arc::new(Recorder::default());
+        hub.add_listener(
+            late.clone(),
+            Mode::Distinct,
+            SnapshotRequest::Length(2),
+            None,
+        );
+        assert_eq!(
+            late.take(),
+            vec![r#"S["u3"]"#.to_string(), r#"S["u4"]"#.into(), "EOS".into()]
+        );
+        let full = Arc::new(Recorder::default());
+        hub.add_listener(full.clone(), Mode::Distinct, SnapshotRequest::Full, None);
+        assert_eq!(full.take().len(), 4, "history is capped at 3 + EOS");
+    }
+
+    #[test]
+    fn realtime_update_ends_pending_snapshot() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("x").unwrap();
+        hub.resolve_fields(&["f".into()]);
+        let r = Arc::new(Recorder::default());
+        hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Full, None);
+        let feed = feeds.0.lock().unwrap()["x"].clone();
+        feed.update(&upd(&[("f", Some("1"))]));
+        assert_eq!(r.take(), vec!["EOS".to_string(), r#"U["1"]"#.into()]);
+    }
+
+    #[test]
+    fn command_rows_snapshot_and_clear() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("portfolio").unwrap();
+        let idx = hub.resolve_fields(&["key".into(), "command".into(), "qty".into()]);
+        let first = Arc::new(Recorder::default());
+        hub.add_listener(
+            first.clone(),
+            Mode::Command,
+            SnapshotRequest::None,
+            Some((idx[0], idx[1])),
+        );
+        let feed = feeds.0.lock().unwrap()["portfolio"].clone();
+        for (k, c, q) in [
+            ("a", "ADD", "1"),
+            ("b", "ADD", "2"),
+            ("a", "UPDATE", "3"),
+            ("b", "DELETE", "2"),
+        ] {
+            feed.update(&upd(&[
+                ("key", Some(k)),
+                ("command", Some(c)),
+                ("qty", Some(q)),
+            ]));
+        }
+        assert_eq!(first.take().len(), 5, "EOS + 4 updates");
+        let late = Arc::new(Recorder::default());
+        hub.add_listener(
+            late.clone(),
+            Mode::Command,
+            SnapshotRequest::Full,
+            Some((idx[0], idx[1])),
+        );
+        assert_eq!(
+            late.take(),
+            vec![r#"S["a", "UPDATE", "3"]"#.to_string(), "EOS".into()]
+        );
+        feed.clear_snapshot();
+        assert_eq!(late.take(), vec!["CS"]);
+        let after = Arc::new(Recorder::default());
+        hub.add_listener(
+            after.clone(),
+            Mode::Command,
+            SnapshotRequest::Full,
+            Some((idx[0], idx[1])),
+        );
+        assert_eq!(after.take(), vec!["EOS"]);
+    }
+}
