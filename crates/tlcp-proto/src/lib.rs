@@ -6,10 +6,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod framing;
+pub mod notification;
 pub mod percent;
 pub mod types;
 pub mod version;
 
+pub use framing::{FrameError, LineDecoder};
+pub use notification::{Notification, NotificationError};
 pub use types::{
     Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Secret, SessionId,
     Snapshot,
