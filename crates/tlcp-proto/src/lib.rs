@@ -7,9 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod percent;
+pub mod request;
 pub mod types;
 pub mod version;
 
+pub use request::{
+    BindSession, Control, ControlOp, CreateSession, Heartbeat, Request, RequestBatch, RequestError,
+    Subscribe, parse_http, parse_ws_message,
+};
 pub use types::{
     Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Secret, SessionId,
     Snapshot,
