@@ -9,11 +9,16 @@
 pub mod framing;
 pub mod notification;
 pub mod percent;
+pub mod request;
 pub mod types;
 pub mod version;
 
 pub use framing::{FrameError, LineDecoder};
 pub use notification::{Notification, NotificationError};
+pub use request::{
+    BindSession, Control, ControlOp, CreateSession, Heartbeat, Request, RequestBatch, RequestError,
+    Subscribe, parse_http, parse_ws_message,
+};
 pub use types::{
     Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Secret, SessionId,
     Snapshot,
