@@ -322,6 +322,11 @@ impl ItemHub {
             assign(&mut st.row[i], value);
         }
         st.has_row = true;
+        if st.command_fields.is_none() {
+            // Rows pushed before any COMMAND listener (an adapter's snapshot, pushed in
+            // `subscribe`) must reach the command table too: find it by the usual names.
+            st.command_fields = st.fields.index_of("key").zip(st.fields.index_of("command"));
+        }
         if st.keep_history {
             let mut row = st.spare_rows.pop().unwrap_or_default();
             copy_row(&mut row, &st.row);
@@ -698,6 +703,25 @@ mod tests {
         let feed = feeds.0.lock().unwrap()["x"].clone();
         feed.update(&upd(&[("f", Some("1"))]));
         assert_eq!(r.take(), vec!["EOS".to_string(), r#"U["1"]"#.into()]);
+    }
+
+    #[test]
+    fn command_snapshot_pushed_before_any_listener() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("portfolio").unwrap();
+        let feed = feeds.0.lock().unwrap()["portfolio"].clone();
+        feed.snapshot(&upd(&[("key", Some("a")), ("command", Some("ADD"))]));
+        feed.end_of_snapshot();
+        let idx = hub.resolve_fields(&["command".into(), "key".into()]);
+        let r = Arc::new(Recorder::default());
+        hub.add_listener(
+            r.clone(),
+            Mode::Command,
+            SnapshotRequest::Full,
+            Some((idx[1], idx[0])),
+        );
+        assert_eq!(r.take(), vec![r#"S["a", "ADD"]"#.to_string(), "EOS".into()]);
     }
 
     #[test]

@@ -1,0 +1,476 @@
+//! `FEED`: a synthetic, configurable feed for benchmarks and latency measurements.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::rng::{Rng, stable_hash};
+use super::{lock, runtime};
+use crate::adapter::{DataAdapter, Refusal};
+use crate::hub::{ItemFeed, Update};
+
+/// How fast the `FEED` adapter pushes the updates of each item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeedRate {
+    /// This many updates per second for each item, driven by a timer (at most one wake-up
+    /// per millisecond: higher rates push several updates per wake-up). The long-run rate
+    /// is exact; a producer that fell behind catches up on at most one second of updates.
+    /// A rate that is not finite and positive pushes nothing.
+    PerSecond(f64),
+    /// As fast as the subscribers take them: pushes [`FeedConfig::batch`] updates, waits
+    /// for every subscriber to keep up ([`ItemFeed::ready`]), yields, and so on.
+    AsFastAsPossible,
+}
+
+/// The settings of the `FEED` data adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedConfig {
+    /// How fast each item is updated.
+    pub rate: FeedRate,
+    /// The number of payload fields `f1`..`fN`.
+    pub payload_fields: usize,
+    /// The width of each payload value, in characters (values are zero-padded, with two
+    /// decimals from a width of 4).
+    pub field_size: usize,
+    /// How many updates are pushed between yields to the runtime (and, with
+    /// [`FeedRate::AsFastAsPossible`], between waits for the subscribers); 0 means 1.
+    pub batch: usize,
+}
+
+impl Default for FeedConfig {
+    /// Ten updates a second, 8 payload fields of 8 characters, batches of 64.
+    fn default() -> Self {
+        Self {
+            rate: FeedRate::PerSecond(10.0),
+            payload_fields: 8,
+            field_size: 8,
+            batch: 64,
+        }
+    }
+}
+
+/// The shortest pause of a timer-driven producer.
+const MIN_TICK: Duration = Duration::from_millis(1);
+
+/// Makes the updates of one item: reuses every buffer, so no allocation per update once
+/// warmed up.
+struct Generator {
+    names: Arc<[String]>,
+    values: Vec<u64>,
+    texts: Vec<String>,
+    size: usize,
+    /// Values are in `0..modulus`, so they fit the width.
+    modulus: u64,
+    max_move: u64,
+    seq: u64,
+    last_ts: u128,
+    rng: Rng,
+    update: Update,
+    buf: String,
+}
+
+impl Generator {
+    fn new(names: Arc<[String]>, size: usize, mut rng: Rng) -> Self {
+        // Digits available for the value: the width, less the decimal point from 4 on.
+        let digits = if size >= 4 { size - 1 } else { size };
+        let modulus = 10u64.pow(digits.min(18) as u32);
+        let values: Vec<u64> = names
+            .iter()
+            .map(|_| modulus / 4 + rng.below(modulus / 2 + 1))
+            .collect();
+        let mut producer = Self {
+            texts: vec![String::with_capacity(size); names.len()],
+            names,
+            values,
+            size,
+            modulus,
+            max_move: (modulus / 2000).max(1),
+            seq: 0,
+            last_ts: 0,
+            rng,
+            update: Update::new(),
+            buf: String::with_capacity(40),
+        };
+        for i in 0..producer.values.len() {
+            producer.write_value(i);
+        }
+        producer
+    }
+
+    fn write_value(&mut self, i: usize) {
+        let (v, text) = (self.values[i], &mut self.texts[i]);
+        text.clear();
+        let _ = match self.size {
+            0 => Ok(()),
+            1..=3 => write!(text, "{v:0w$}", w = self.size),
+            _ => write!(text, "{:0w$}.{:02}", v / 100, v % 100, w = self.size - 3),
+        };
+    }
+
+    /// Moves a value like a price: a small step up or down, staying in range.
+    fn move_value(&mut self, i: usize) {
+        let step = 1 + self.rng.below(self.max_move);
+        let v = self.values[i];
+        let up = self.rng.chance(0.5);
+        self.values[i] = if (up && v + step < self.modulus) || v < step {
+            (v + step).min(self.modulus - 1)
+        } else {
+            v - step
+        };
+        self.write_value(i);
+    }
+
+    /// The next update: `ts`, `seq`, and the payload fields that changed (all of them the
+    /// first time; then `f1` always, each other one with probability 1/2).
+    fn next(&mut self) -> &Update {
+        let first = self.seq == 0;
+        self.seq += 1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.last_ts = self.last_ts.max(now);
+        self.update.clear();
+        self.buf.clear();
+        let _ = write!(self.buf, "{}", self.last_ts);
+        self.update.set("ts", &self.buf);
+        self.buf.clear();
+        let _ = write!(self.buf, "{}", self.seq);
+        self.update.set("seq", &self.buf);
+        for i in 0..self.names.len() {
+            let changed = i == 0 || self.rng.chance(0.5);
+            if !first && changed {
+                self.move_value(i);
+            }
+            if first || changed {
+                self.update.set(&self.names[i], &self.texts[i]);
+            }
+        }
+        &self.update
+    }
+}
+
+struct Inner {
+    seed: u64,
+    config: FeedConfig,
+    names: Arc<[String]>,
+    /// The producer of each feed of each item (an item may be subscribed under several
+    /// adapter set names).
+    tasks: Mutex<HashMap<String, Vec<(ItemFeed, AbortHandle)>>>,
+}
+
+/// The `FEED` data adapter.
+#[derive(Clone)]
+pub(crate) struct Feed {
+    inner: Arc<Inner>,
+}
+
+impl Feed {
+    pub(crate) fn new(seed: u64, config: FeedConfig) -> Self {
+        let names = (1..=config.payload_fields)
+            .map(|i| format!("f{i}"))
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                seed,
+                config,
+                names,
+                tasks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// How many producers of `item` are still running.
+    #[cfg(test)]
+    fn running(&self, item: &str) -> usize {
+        lock(&self.inner.tasks)
+            .get(item)
+            .map_or(0, |v| v.iter().filter(|(_, t)| !t.is_finished()).count())
+    }
+}
+
+impl DataAdapter for Feed {
+    fn subscribe(&self, item: &str, feed: ItemFeed) -> Result<(), Refusal> {
+        let rt = runtime()?;
+        feed.end_of_snapshot();
+        let config = &self.inner.config;
+        let batch = config.batch.max(1);
+        let rng = Rng::derived(self.inner.seed, stable_hash(item));
+        let producer = Generator::new(Arc::clone(&self.inner.names), config.field_size, rng);
+        let task = match config.rate {
+            FeedRate::PerSecond(rate) if rate.is_finite() && rate > 0.0 => {
+                rt.spawn(at_rate(feed.clone(), producer, rate, batch))
+            }
+            FeedRate::PerSecond(_) => return Ok(()),
+            FeedRate::AsFastAsPossible => rt.spawn(as_fast(feed.clone(), producer, batch)),
+        };
+        let mut tasks = lock(&self.inner.tasks);
+        let list = tasks.entry(item.to_owned()).or_default();
+        list.retain(|(f, t)| f.is_active() && !t.is_finished());
+        list.push((feed, task.abort_handle()));
+        Ok(())
+    }
+
+    fn unsubscribe(&self, item: &str) {
+        let mut tasks = lock(&self.inner.tasks);
+        let Some(list) = tasks.get_mut(item) else {
+            return;
+        };
+        // Stop the producers of inactive feeds (one may be waiting on `ready()` for a
+        // subscriber that is gone); the item may still be live under another name.
+        list.retain(|(feed, task)| {
+            let keep = feed.is_active();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        if list.is_empty() {
+            tasks.remove(item);
+        }
+    }
+}
+
+/// Pushes `rate` updates a second until the feed is inactive.
+async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usize) {
+    let start = Instant::now();
+    let max_catch_up = (rate as u64).max(1);
+    let mut sent: u64 = 0;
+    loop {
+        let next_due = Duration::try_from_secs_f64((sent + 1) as f64 / rate)
+            .ok()
+            .and_then(|d| start.checked_add(d));
+        let soonest = Instant::now() + MIN_TICK;
+        let wake = next_due.map_or(soonest, |d| d.max(soonest));
+        tokio::time::sleep_until(wake).await;
+        if !feed.is_active() {
+            return;
+        }
+        // How many updates are due by now (the epsilon absorbs float rounding of the
+        // wake-up instant).
+        let due = (start.elapsed().as_secs_f64() * rate + 1e-6).floor() as u64;
+        if due.saturating_sub(sent) > max_catch_up {
+            sent = due - max_catch_up;
+        }
+        let mut in_batch = 0;
+        while sent < due {
+            feed.update(producer.next());
+            sent += 1;
+            in_batch += 1;
+            if in_batch == batch && sent < due {
+                in_batch = 0;
+                tokio::task::yield_now().await;
+                if !feed.is_active() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Pushes batches as fast as the subscribers take them, until the feed is inactive.
+async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
+    while feed.is_active() {
+        for _ in 0..batch {
+            feed.update(producer.next());
+        }
+        feed.ready().await;
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::testutil::{Ev, NoUnsubscribe, Sub};
+    use tlcp_proto::Mode;
+    use tokio::sync::Notify;
+
+    fn config(rate: FeedRate, fields: usize, size: usize) -> FeedConfig {
+        FeedConfig {
+            rate,
+            payload_fields: fields,
+            field_size: size,
+            batch: 16,
+        }
+    }
+
+    fn schema(fields: usize) -> String {
+        let mut s = String::from("ts seq");
+        for i in 1..=fields {
+            s.push_str(&format!(" f{i}"));
+        }
+        s
+    }
+
+    fn num(sub: &Sub, e: &Ev, field: &str) -> u128 {
+        let row = e.row().expect("row");
+        sub.field(row, field).expect("set").parse().expect("number")
+    }
+
+    #[test]
+    fn values_have_the_configured_width() {
+        for size in [0, 1, 3, 4, 8, 25] {
+            let names: Arc<[String]> = (1..=4).map(|i| format!("f{i}")).collect();
+            let mut producer = Generator::new(names, size, Rng::new(1));
+            for _ in 0..500 {
+                let u = producer.next();
+                for (name, value) in u.iter() {
+                    if name.starts_with('f') {
+                        assert_eq!(value.map(str::len), Some(size), "{name} {value:?}");
+                    }
+                }
+            }
+            if size >= 4 {
+                assert_eq!(producer.texts[0].as_bytes()[size - 3], b'.');
+            }
+        }
+    }
+
+    #[test]
+    fn generator_is_deterministic_and_realistic() {
+        let names: Arc<[String]> = (1..=8).map(|i| format!("f{i}")).collect();
+        let mut a = Generator::new(names.clone(), 8, Rng::new(5));
+        let mut b = Generator::new(names, 8, Rng::new(5));
+        let first: Vec<String> = a.next().iter().map(|(n, _)| n.to_owned()).collect();
+        b.next();
+        assert_eq!(first.len(), 10, "the first update sets every field");
+        let mut counts = [0usize; 8];
+        for _ in 0..1000 {
+            let fa: Vec<_> = a
+                .next()
+                .iter()
+                .skip(2)
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+                .collect();
+            let fb: Vec<_> = b
+                .next()
+                .iter()
+                .skip(2)
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+                .collect();
+            assert_eq!(fa, fb);
+            assert_eq!(fa[0].0, "f1", "f1 always changes");
+            for (n, _) in &fa {
+                counts[n[1..].parse::<usize>().expect("index") - 1] += 1;
+            }
+        }
+        assert_eq!(counts[0], 1000);
+        for c in &counts[1..] {
+            assert!((400..=600).contains(c), "{counts:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fixed_rate_in_virtual_time() {
+        let feed = Feed::new(1, config(FeedRate::PerSecond(50.0), 8, 8));
+        let sub = Sub::new(feed, "bench1", &schema(8), Mode::Merge);
+        assert!(sub.take().is_empty(), "no snapshot (MERGE gets no EOS)");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let events = sub.take();
+        assert!((499..=501).contains(&events.len()), "{}", events.len());
+        let mut last_ts = 0;
+        for (i, e) in events.iter().enumerate() {
+            assert!(!e.is_snapshot());
+            assert_eq!(num(&sub, e, "seq"), i as u128 + 1);
+            let ts = num(&sub, e, "ts");
+            assert!(ts >= last_ts);
+            last_ts = ts;
+            let row = e.row().expect("row");
+            for f in 1..=8 {
+                assert_eq!(sub.field(row, &format!("f{f}")).map(str::len), Some(8));
+            }
+        }
+        let epoch_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        assert!(last_ts <= epoch_ns && last_ts > epoch_ns - 60_000_000_000);
+        // Some payload fields changed, some did not, between consecutive updates.
+        let (a, b) = (
+            events[10].row().expect("row"),
+            events[11].row().expect("row"),
+        );
+        let same = (1..=8)
+            .filter(|f| sub.field(a, &format!("f{f}")) == sub.field(b, &format!("f{f}")))
+            .count();
+        assert_ne!(sub.field(a, "f1"), sub.field(b, "f1"));
+        assert!(same < 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn high_rate_pushes_several_per_tick() {
+        let feed = Feed::new(1, config(FeedRate::PerSecond(5000.0), 2, 4));
+        let sub = Sub::new(feed.clone(), "x", &schema(2), Mode::Raw);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = sub.take().len();
+        assert!((9_990..=10_010).contains(&n), "{n}");
+        // Fractional rates keep their long-run pace too.
+        let slow = Feed::new(1, config(FeedRate::PerSecond(0.5), 1, 8));
+        let sub2 = Sub::new(slow, "y", &schema(1), Mode::Merge);
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(sub2.take().len(), 30);
+        assert_eq!(feed.running("x"), 1);
+        sub.release();
+        assert_eq!(feed.running("x"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_rate_pushes_nothing() {
+        let feed = Feed::new(1, config(FeedRate::PerSecond(0.0), 2, 4));
+        let sub = Sub::new(feed.clone(), "x", &schema(2), Mode::Distinct);
+        assert_eq!(sub.take(), vec![Ev::Eos]);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(sub.take().is_empty());
+        assert_eq!(feed.running("x"), 0);
+    }
+
+    #[tokio::test]
+    async fn as_fast_stops_when_the_item_is_inactive() {
+        let feed = Feed::new(2, config(FeedRate::AsFastAsPossible, 3, 6));
+        let sub = Sub::new(NoUnsubscribe(feed.clone()), "fast", &schema(3), Mode::Raw);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let events = sub.take();
+        assert!(events.len() >= 16 * 5, "{}", events.len());
+        assert_eq!(num(&sub, &events[0], "seq"), 1);
+        assert_eq!(feed.running("fast"), 1);
+        // The adapter is not told; the producer notices on its own.
+        sub.release();
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(feed.running("fast"), 0);
+    }
+
+    #[tokio::test]
+    async fn as_fast_waits_for_slow_subscribers() {
+        let feed = Feed::new(2, config(FeedRate::AsFastAsPossible, 3, 6));
+        let sub = Sub::new(feed.clone(), "fast", &schema(3), Mode::Raw);
+        let drained = Arc::new(Notify::new());
+        sub.set_congestion(Some(drained.clone()));
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(sub.take().len(), 16, "one batch, then waits");
+        sub.set_congestion(None);
+        drained.notify_waiters();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(sub.take().len() >= 16 * 5);
+        // Unsubscribing stops a producer even while it waits for a gone subscriber.
+        sub.set_congestion(Some(drained));
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(feed.running("fast"), 1);
+        sub.release();
+        tokio::task::yield_now().await;
+        assert_eq!(feed.running("fast"), 0);
+    }
+}
