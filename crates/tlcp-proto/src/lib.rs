@@ -6,10 +6,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fields;
+pub mod model;
 pub mod percent;
 pub mod types;
 pub mod version;
 
+pub use fields::{ChangedFields, Encoder, FieldError, Row};
 pub use types::{
     Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Secret, SessionId,
     Snapshot,
