@@ -6,13 +6,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fields;
 pub mod framing;
+pub mod model;
 pub mod notification;
 pub mod percent;
 pub mod request;
 pub mod types;
 pub mod version;
 
+pub use fields::{ChangedFields, Encoder, FieldError, Row};
 pub use framing::{FrameError, LineDecoder};
 pub use notification::{Notification, NotificationError};
 pub use request::{

@@ -176,6 +176,39 @@ pub fn decode_into(encoded: &[u8], out: &mut String) -> Result<(), PercentError>
     result
 }
 
+/// Decodes `encoded`, known to be UTF-8 text, and appends the result to `out`: the same as
+/// [`decode_into`], faster when every escape stands for an ASCII byte (`%7C`, `%25`, `%0D`,
+/// ...), as the text between escapes needs no check then. On error `out` is left as it was.
+pub fn decode_str_into(encoded: &str, out: &mut String) -> Result<(), PercentError> {
+    let bytes = encoded.as_bytes();
+    let old_len = out.len();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        // `start` and `i` are next to ASCII bytes or at the ends: char boundaries.
+        out.push_str(&encoded[start..i]);
+        let hi = bytes.get(i + 1).copied().and_then(hex_val);
+        let lo = bytes.get(i + 2).copied().and_then(hex_val);
+        match (hi, lo) {
+            (Some(h), Some(l)) if h < 8 => out.push(char::from((h << 4) | l)),
+            _ => {
+                // A non-ASCII byte (whose UTF-8 validity depends on its neighbours) or a
+                // malformed escape: the general path decides.
+                out.truncate(old_len);
+                return decode_into(bytes, out);
+            }
+        }
+        i += 3;
+        start = i;
+    }
+    out.push_str(&encoded[start..]);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,7 +264,37 @@ mod tests {
         assert_eq!(out, "keep");
     }
 
+    #[test]
+    fn decode_str_into_matches_decode_into() {
+        for s in [
+            "",
+            "plain",
+            "a%7Cb",
+            "%25%0D%0A",
+            "%c3%a9",
+            "x%C3",
+            "%zz",
+            "ab%4",
+            "é%2C",
+        ] {
+            let (mut a, mut b) = (String::from("k"), String::from("k"));
+            assert_eq!(
+                decode_str_into(s, &mut a),
+                decode_into(s.as_bytes(), &mut b),
+                "{s}"
+            );
+            assert_eq!(a, b, "{s}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn decode_str_into_agrees(s in "([a-c%é|]|%[0-9A-Fa-f]{2}){0,12}") {
+            let (mut a, mut b) = (String::new(), String::new());
+            prop_assert_eq!(decode_str_into(&s, &mut a), decode_into(s.as_bytes(), &mut b));
+            prop_assert_eq!(a, b);
+        }
+
         #[test]
         fn every_encoder_round_trips(s in "\\PC*") {
             for enc in [encode_param, encode_arg] {

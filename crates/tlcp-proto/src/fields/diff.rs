@@ -1,0 +1,285 @@
+//! TLCP-diff (`^T` field entries, TLCP 2.4.0+).
+//!
+//! A diff is a sequence of counts read in a cycle: *copy* n characters of the previous value,
+//! *add* the n characters that follow the count in the diff, *delete* (skip) n characters of
+//! the previous value, then copy again, and so on until the diff ends. Whatever the diff leaves
+//! of the previous value is dropped, not copied.
+//!
+//! A count is a base-26 number written with letters: upper-case `A`-`Z` for the leading
+//! digits, one lower-case `a`-`z` for the last one (`a` = 0, `b` = 1, `Bc` = 28).
+//!
+//! Counts are in UTF-16 code units, as the reference decoder works on Java/Kotlin
+//! `CharSequence`s: a character outside the Basic Multilingual Plane counts 2. A count that
+//! ends inside such a character (between the two halves of its surrogate pair) is an error.
+//!
+//! ```
+//! use tlcp_proto::fields::diff;
+//! let mut out = String::new();
+//! diff::apply("foobar", "bdzapcd", &mut out).unwrap();
+//! assert_eq!(out, "fzapbar");
+//! ```
+
+/// A TLCP-diff that does not apply to its base value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiffError {
+    /// The diff ends in the middle of a count (no lower-case last digit).
+    #[error("count not terminated by a lower-case letter")]
+    UnterminatedCount,
+    /// A count contains a character that is not an ASCII letter.
+    #[error("count contains a character that is not a letter")]
+    BadCountDigit,
+    /// A count does not fit in a `usize`.
+    #[error("count too large")]
+    CountOverflow,
+    /// A copy or delete count runs past the end of the previous value.
+    #[error("copy or delete runs past the end of the previous value")]
+    PastEndOfBase,
+    /// An add count runs past the end of the diff.
+    #[error("add runs past the end of the diff")]
+    PastEndOfDiff,
+    /// A count ends between the two UTF-16 units of a surrogate pair.
+    #[error("count splits a surrogate pair")]
+    SplitsSurrogatePair,
+}
+
+/// Applies `diff` (already percent-decoded) to `base` and appends the result to `out`.
+///
+/// On error, `out` may hold part of the result; the caller truncates it.
+pub fn apply(base: &str, diff: &str, out: &mut String) -> Result<(), DiffError> {
+    let d = diff.as_bytes();
+    let mut dpos = 0;
+    let mut bpos = 0;
+    while dpos < d.len() {
+        // copy
+        let n = read_count(d, &mut dpos)?;
+        let end = advance(base, bpos, n).ok_or(DiffError::PastEndOfBase)??;
+        out.push_str(&base[bpos..end]);
+        bpos = end;
+        if dpos == d.len() {
+            break;
+        }
+        // add
+        let n = read_count(d, &mut dpos)?;
+        let end = advance(diff, dpos, n).ok_or(DiffError::PastEndOfDiff)??;
+        out.push_str(&diff[dpos..end]);
+        dpos = end;
+        if dpos == d.len() {
+            break;
+        }
+        // delete
+        let n = read_count(d, &mut dpos)?;
+        bpos = advance(base, bpos, n).ok_or(DiffError::PastEndOfBase)??;
+    }
+    Ok(())
+}
+
+/// Appends to `out` a diff that turns `old` into `new`: the common prefix and suffix are
+/// copied, the middle is replaced. Not percent-encoded.
+///
+/// ```
+/// use tlcp_proto::fields::diff;
+/// let mut d = String::new();
+/// diff::encode("foobar", "fzapbar", &mut d);
+/// assert_eq!(d, "bdzapcd");
+/// ```
+pub fn encode(old: &str, new: &str, out: &mut String) {
+    let (ob, nb) = (old.as_bytes(), new.as_bytes());
+    let mut prefix = ob.iter().zip(nb).take_while(|(a, b)| a == b).count();
+    // Equal bytes up to a char boundary of `old` are a char boundary of `new` too.
+    while !old.is_char_boundary(prefix) {
+        prefix -= 1;
+    }
+    let (o_rest, n_rest) = (&ob[prefix..], &nb[prefix..]);
+    let mut suffix = o_rest
+        .iter()
+        .rev()
+        .zip(n_rest.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(old.len() - suffix) {
+        suffix -= 1;
+    }
+    let added = &new[prefix..new.len() - suffix];
+    let deleted = &old[prefix..old.len() - suffix];
+    push_count(utf16_len(&old[..prefix]), out);
+    if suffix == 0 && deleted.is_empty() && added.is_empty() {
+        return;
+    }
+    push_count(utf16_len(added), out);
+    out.push_str(added);
+    if suffix == 0 {
+        // The rest of `old` (the deleted part) is dropped when the diff ends.
+        return;
+    }
+    push_count(utf16_len(deleted), out);
+    push_count(utf16_len(&old[old.len() - suffix..]), out);
+}
+
+/// Length of `s` in UTF-16 code units.
+pub(crate) fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().map(char::len_utf16).sum()
+    }
+}
+
+/// Appends the letter encoding of `n` to `out`.
+fn push_count(mut n: usize, out: &mut String) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len() - 1;
+    digits[i] = b'a' + (n % 26) as u8;
+    n /= 26;
+    while n > 0 {
+        i -= 1;
+        digits[i] = b'A' + (n % 26) as u8;
+        n /= 26;
+    }
+    for &b in &digits[i..] {
+        out.push(char::from(b));
+    }
+}
+
+fn read_count(d: &[u8], pos: &mut usize) -> Result<usize, DiffError> {
+    let mut n: usize = 0;
+    loop {
+        let c = *d.get(*pos).ok_or(DiffError::UnterminatedCount)?;
+        *pos += 1;
+        let (digit, last) = match c {
+            b'a'..=b'z' => (c - b'a', true),
+            b'A'..=b'Z' => (c - b'A', false),
+            _ => return Err(DiffError::BadCountDigit),
+        };
+        n = n
+            .checked_mul(26)
+            .and_then(|n| n.checked_add(usize::from(digit)))
+            .ok_or(DiffError::CountOverflow)?;
+        if last {
+            return Ok(n);
+        }
+    }
+}
+
+/// The byte offset `units` UTF-16 code units after byte offset `from` of `s`: `None` past the
+/// end, `Some(Err)` when it would split a surrogate pair.
+#[inline]
+fn advance(s: &str, from: usize, units: usize) -> Option<Result<usize, DiffError>> {
+    let bytes = s.as_bytes();
+    // Fast path: an all-ASCII stretch counts one unit per byte.
+    if let Some(stretch) = bytes.get(from..from.checked_add(units)?)
+        && stretch.is_ascii()
+    {
+        return Some(Ok(from + units));
+    }
+    let mut i = from;
+    let mut left = units;
+    while left > 0 {
+        let b = *bytes.get(i)?;
+        // `i` is always at a char boundary, so `b` is a leading byte.
+        let (len, u) = match b {
+            0x00..=0x7F => (1, 1),
+            0x80..=0xDF => (2, 1),
+            0xE0..=0xEF => (3, 1),
+            _ => (4, 2),
+        };
+        if u > left {
+            return Some(Err(DiffError::SplitsSurrogatePair));
+        }
+        i += len;
+        left -= u;
+    }
+    Some(Ok(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(base: &str, diff: &str) -> Result<String, DiffError> {
+        let mut out = String::new();
+        apply(base, diff, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn reference_vectors() {
+        let dots = ".".repeat(999);
+        let vectors: Vec<(String, &str, String)> = vec![
+            ("".into(), "aaa", "".into()),
+            ("123".into(), "d", "123".into()),
+            ("123".into(), "daaa", "123".into()),
+            ("123456789".into(), "adabcdg", "abc456789".into()),
+            ("123456789".into(), "ddabcdd", "123abc789".into()),
+            ("123456789".into(), "gdabc", "123456abc".into()),
+            (format!("1{dots}"), "ab2bBMl", format!("2{dots}")),
+            (format!("{dots}1"), "BMlb2", format!("{dots}2")),
+            (format!("1{dots}2"), "ab3bBMlb4", format!("3{dots}4")),
+            ("foobar".into(), "bdzapcd", "fzapbar".into()),
+            ("".into(), "", "".into()),
+            ("foobar".into(), "d", "foo".into()),
+        ];
+        for (old, diff, new) in vectors {
+            assert_eq!(
+                run(&old, diff).as_deref(),
+                Ok(new.as_str()),
+                "{old:?} {diff:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_are_utf16_units() {
+        // U+1F600 is two UTF-16 units, é is one.
+        assert_eq!(run("😀é!", "db?").as_deref(), Ok("😀é?"));
+        assert_eq!(run("a😀", "bbx").as_deref(), Ok("ax"));
+        assert_eq!(run("😀", "b"), Err(DiffError::SplitsSurrogatePair));
+        assert_eq!(run("x", "ab😀"), Err(DiffError::SplitsSurrogatePair));
+        assert_eq!(run("x", "ac😀").as_deref(), Ok("😀"));
+    }
+
+    #[test]
+    fn malformed_diffs() {
+        assert_eq!(run("123", "e"), Err(DiffError::PastEndOfBase));
+        assert_eq!(run("123", "aaf"), Err(DiffError::PastEndOfBase));
+        assert_eq!(run("123", "adab"), Err(DiffError::PastEndOfDiff));
+        assert_eq!(run("123", "B"), Err(DiffError::UnterminatedCount));
+        assert_eq!(run("123", "a"), Ok(String::new()));
+        assert_eq!(run("123", "aB"), Err(DiffError::UnterminatedCount));
+        assert_eq!(run("123", "ab"), Err(DiffError::PastEndOfDiff));
+        assert_eq!(run("123", "1"), Err(DiffError::BadCountDigit));
+        assert_eq!(run("123", &"Z".repeat(20)), Err(DiffError::CountOverflow));
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let cases = [
+            ("foobar", "fzapbar"),
+            ("", ""),
+            ("", "abc"),
+            ("abc", ""),
+            ("abc", "abc"),
+            ("abc", "abcdef"),
+            ("abcdef", "abc"),
+            ("abcdef", "def"),
+            ("é😀x", "é😁x"),
+            ("aaa", "aa"),
+        ];
+        for (old, new) in cases {
+            let mut d = String::new();
+            encode(old, new, &mut d);
+            assert_eq!(
+                run(old, &d).as_deref(),
+                Ok(new),
+                "{old:?} -> {new:?} via {d:?}"
+            );
+        }
+        let mut d = String::new();
+        push_count(28, &mut d);
+        push_count(0, &mut d);
+        push_count(usize::MAX, &mut d);
+        let mut pos = 0;
+        assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(28));
+        assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(0));
+        assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(usize::MAX));
+    }
+}

@@ -1,0 +1,198 @@
+//! The encoder of `U` value lists (server side).
+
+use super::{FieldValues, diff, patch};
+use crate::ProtocolVersion;
+use crate::percent::encode_field_value;
+
+/// Values that cannot be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The previous and new values have different numbers of fields.
+    #[error("the previous values have {previous} fields, the new ones {new}")]
+    FieldCountMismatch {
+        /// Number of previous values.
+        previous: usize,
+        /// Number of new values.
+        new: usize,
+    },
+    /// No field at all: a `U` value list always has at least one.
+    #[error("a row without fields cannot be encoded")]
+    NoFields,
+}
+
+/// Encodes the value list of a `U` notification from an item's previous and new values.
+///
+/// Output is compact, and decodes back exactly with [`Row::apply`](super::Row::apply):
+///
+/// * a field equal to its previous value is unchanged (an empty entry); a run of unchanged
+///   fields is written `^N` only when that is strictly shorter than the run of empty entries
+///   (so 4 or more, `^4` against `|||`), which is how the specification's examples read;
+/// * null is `#`, the empty string `$`, other values are percent-encoded
+///   ([`encode_field_value`]);
+/// * with [`allow_diff`](Self::with_diff) (clients on TLCP 2.4.0 or later only), a changed
+///   value may be sent as `^T` (a TLCP-diff from the common prefix and suffix) or `^P` (a JSON
+///   Patch, when both values are JSON objects or arrays and the patch reproduces the new text
+///   exactly), whichever is strictly shorter than the value itself.
+///
+/// The encoder keeps scratch buffers: reuse it, and the hot path does not allocate.
+///
+/// ```
+/// use tlcp_proto::fields::Encoder;
+/// let prev = [Some("20:04:16"), Some("3.02"), Some("-0.65"), Some("2.41"), Some("3.67")];
+/// let new = [Some("20:04:40"), Some("3.02"), Some("-0.65"), Some("2.41"), Some("3.67")];
+/// let mut out = String::new();
+/// Encoder::new().encode(Some(&prev), &new, &mut out).unwrap();
+/// assert_eq!(out, "20:04:40|^4");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Encoder {
+    allow_diff: bool,
+    raw: String,
+    best: String,
+    candidate: String,
+}
+
+impl Encoder {
+    /// An encoder that never uses `^T` / `^P` (valid for every protocol version).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An encoder for a client speaking `version`: diffs allowed from TLCP 2.4.0 on.
+    pub fn for_version(version: ProtocolVersion) -> Self {
+        Self::new().with_diff(version >= ProtocolVersion::V2_4_0)
+    }
+
+    /// Allows (or forbids) `^T` and `^P` entries. Only for clients on TLCP 2.4.0 or later.
+    pub fn with_diff(mut self, allow_diff: bool) -> Self {
+        self.allow_diff = allow_diff;
+        self
+    }
+
+    /// Whether `^T` and `^P` entries may be used.
+    pub fn allows_diff(&self) -> bool {
+        self.allow_diff
+    }
+
+    /// Appends to `out` the value list that turns `previous` (`None` for the item's first
+    /// update) into `new`.
+    pub fn encode<P, N>(
+        &mut self,
+        previous: Option<&P>,
+        new: &N,
+        out: &mut String,
+    ) -> Result<(), EncodeError>
+    where
+        P: FieldValues + ?Sized,
+        N: FieldValues + ?Sized,
+    {
+        let n = new.field_count();
+        if n == 0 {
+            return Err(EncodeError::NoFields);
+        }
+        if let Some(p) = previous
+            && p.field_count() != n
+        {
+            return Err(EncodeError::FieldCountMismatch {
+                previous: p.field_count(),
+                new: n,
+            });
+        }
+        let mut first = true;
+        let mut run = 0;
+        for i in 0..n {
+            let value = new.field(i);
+            let old = previous.map(|p| p.field(i));
+            if old == Some(value) {
+                run += 1;
+                continue;
+            }
+            push_unchanged(run, &mut first, out);
+            run = 0;
+            separate(&mut first, out);
+            match value {
+                None => out.push('#'),
+                Some("") => out.push('$'),
+                Some(v) => self.push_value(old.flatten(), v, out),
+            }
+        }
+        push_unchanged(run, &mut first, out);
+        Ok(())
+    }
+
+    fn push_value(&mut self, old: Option<&str>, value: &str, out: &mut String) {
+        let start = out.len();
+        encode_field_value(value, out);
+        let Some(old) = old.filter(|o| self.allow_diff && !o.is_empty()) else {
+            return;
+        };
+        let mut best_len = out.len() - start;
+        let mut found = false;
+
+        self.raw.clear();
+        diff::encode(old, value, &mut self.raw);
+        if self.raw.len() + 2 < best_len {
+            self.best.clear();
+            self.best.push_str("^T");
+            encode_field_value(&self.raw, &mut self.best);
+            if self.best.len() < best_len {
+                best_len = self.best.len();
+                found = true;
+            }
+        }
+
+        self.raw.clear();
+        if patch::encode(old, value, &mut self.raw) && self.raw.len() + 2 < best_len {
+            self.candidate.clear();
+            self.candidate.push_str("^P");
+            encode_field_value(&self.raw, &mut self.candidate);
+            if self.candidate.len() < best_len {
+                std::mem::swap(&mut self.best, &mut self.candidate);
+                found = true;
+            }
+        }
+
+        if found {
+            out.truncate(start);
+            out.push_str(&self.best);
+        }
+    }
+}
+
+#[inline]
+fn separate(first: &mut bool, out: &mut String) {
+    if *first {
+        *first = false;
+    } else {
+        out.push('|');
+    }
+}
+
+/// Writes a run of `count` unchanged fields: `^N` when strictly shorter than `count` empty
+/// entries (which take `count - 1` separators more than one entry).
+fn push_unchanged(count: usize, first: &mut bool, out: &mut String) {
+    if count == 0 {
+        return;
+    }
+    let digits = count.ilog10() as usize + 1;
+    if 1 + digits < count - 1 {
+        separate(first, out);
+        out.push('^');
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut k = count;
+        while k > 0 {
+            i -= 1;
+            buf[i] = b'0' + (k % 10) as u8;
+            k /= 10;
+        }
+        for &b in &buf[i..] {
+            out.push(char::from(b));
+        }
+    } else {
+        for _ in 0..count {
+            separate(first, out);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Property tests: encoding then decoding gives back any row; decoding never panics.
+
+use super::*;
+use proptest::prelude::*;
+
+fn text() -> impl Strategy<Value = String> {
+    let special = prop::sample::select(vec![
+        '|', '#', '$', '^', '%', '\r', '\n', 'a', 'b', 'é', '😀', '{', '"',
+    ]);
+    prop::collection::vec(prop_oneof![any::<char>(), special.clone(), special], 0..16)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+fn json_text() -> impl Strategy<Value = String> {
+    prop::collection::btree_map(
+        "[a-c]",
+        prop_oneof![any::<i8>().prop_map(|n| n.to_string()), "\"[a-z|%]{0,4}\""],
+        0..5,
+    )
+    .prop_map(|m| {
+        let body: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    })
+}
+
+fn value() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        1 => Just(Some(String::new())),
+        6 => text().prop_map(Some),
+        2 => json_text().prop_map(Some),
+    ]
+}
+
+/// A value derived from `old`: kept, replaced, or edited in the middle (so diffs pay off).
+fn next_value(old: Option<String>) -> impl Strategy<Value = Option<String>> {
+    let edited = old.clone().unwrap_or_default();
+    prop_oneof![
+        3 => Just(old),
+        2 => value(),
+        2 => (text(), any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(move |(mid, a, b)| {
+            let chars: Vec<char> = edited.chars().collect();
+            let (mut x, mut y) = (a.index(chars.len() + 1), b.index(chars.len() + 1));
+            if x > y { std::mem::swap(&mut x, &mut y); }
+            let s: String = chars[..x].iter().chain(mid.chars().collect::<Vec<_>>().iter()).chain(&chars[y..]).collect();
+            Some(s)
+        }),
+    ]
+}
+
+fn rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<String>>)> {
+    prop::collection::vec(value(), 1..12).prop_flat_map(|prev| {
+        let next: Vec<_> = prev.iter().cloned().map(next_value).collect();
+        (Just(prev), next)
+    })
+}
+
+proptest! {
+    #[test]
+    fn encode_then_apply_round_trips((prev, new) in rows(), allow_diff in any::<bool>()) {
+        let n = prev.len();
+        let mut enc = Encoder::new().with_diff(allow_diff);
+        let mut row = Row::new(n);
+        let mut ch = ChangedFields::new();
+        let mut line = String::new();
+        enc.encode(None::<&Row>, &prev, &mut line).unwrap();
+        row.apply(&line, &mut ch).unwrap();
+        prop_assert_eq!(row.to_vec(), prev.clone());
+        prop_assert_eq!(ch.count(), n);
+
+        line.clear();
+        enc.encode(Some(&prev), &new, &mut line).unwrap();
+        prop_assert!(!line.contains(['\r', '\n']));
+        row.apply(&line, &mut ch).map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?;
+        prop_assert_eq!(row.to_vec(), new.clone());
+        let differing: Vec<usize> = (0..n).filter(|&i| prev[i] != new[i]).collect();
+        prop_assert_eq!(ch.iter().collect::<Vec<_>>(), differing);
+    }
+
+    #[test]
+    fn json_patch_round_trips(
+        old in prop::collection::btree_map("[a-e]{1,2}", any::<i16>(), 1..12),
+        edits in prop::collection::btree_map("[a-e]{1,2}", prop::option::of(any::<i16>()), 0..4),
+        pad in 0usize..200,
+    ) {
+        let mut old_v = serde_json::to_value(&old).unwrap();
+        old_v["pad"] = serde_json::Value::String("p".repeat(pad));
+        let mut new_v = old_v.clone();
+        for (k, v) in &edits {
+            match v {
+                Some(v) => new_v[k.as_str()] = (*v).into(),
+                None => { new_v.as_object_mut().unwrap().remove(k.as_str()); }
+            }
+        }
+        let (old_s, new_s) = (old_v.to_string(), new_v.to_string());
+        let mut out = String::new();
+        Encoder::new().with_diff(true).encode(Some(&[Some(&old_s)]), &[Some(&new_s)], &mut out).unwrap();
+        let mut row = Row::new(1);
+        let mut ch = ChangedFields::new();
+        row.set_values([Some(old_s.as_str())], &mut ch).unwrap();
+        row.apply(&out, &mut ch).unwrap();
+        prop_assert_eq!(row.get(0), Some(new_s.as_str()));
+        prop_assert!(out.len() <= new_s.len());
+    }
+
+    #[test]
+    fn apply_never_panics_and_is_atomic(
+        first in "[a-c|#$^%0-9PTA-F]{0,24}",
+        second in prop_oneof!["[a-c|#$^%0-9PTA-Fz]{0,24}", any::<String>()],
+        n in 1usize..8,
+    ) {
+        let mut row = Row::new(n);
+        let mut ch = ChangedFields::new();
+        let _ = row.apply(&first, &mut ch);
+        let before = row.clone();
+        if row.apply(&second, &mut ch).is_err() {
+            prop_assert_eq!(&row, &before);
+            prop_assert!(ch.is_empty());
+        }
+    }
+
+    #[test]
+    fn buffer_stays_bounded(lines in prop::collection::vec(
+        (
+            prop::collection::vec(prop_oneof![
+                3 => "[a-z%]{0,6}".prop_map(|v| v.replace('%', "%7C")),
+                3 => Just(String::new()),
+                1 => Just("#".to_owned()),
+                1 => Just("$".to_owned()),
+            ], 6),
+            any::<bool>(),
+        ),
+        1..40,
+    )) {
+        // Whatever the sequence of lines, the buffer holds at most the line, plus each
+        // value and one unused byte per value.
+        let mut row = Row::new(6);
+        let mut ch = ChangedFields::new();
+        row.apply("a|b|c|d|e|f", &mut ch).unwrap();
+        for (entries, skips) in lines {
+            // Optionally write runs of unchanged fields as ^N.
+            let mut parts: Vec<String> = Vec::new();
+            let mut run = 0;
+            for e in entries.iter().chain([&"#".to_owned()]) {
+                if e.is_empty() {
+                    run += 1;
+                    continue;
+                }
+                if run >= 2 && skips {
+                    parts.push(format!("^{run}"));
+                } else {
+                    parts.extend(std::iter::repeat_n(String::new(), run));
+                }
+                run = 0;
+                parts.push(e.clone());
+            }
+            parts.pop();
+            let line = parts.join("|");
+            row.apply(&line, &mut ch).unwrap();
+            let values: usize = row.iter().map(|v| v.map_or(0, |v| v.len() + 1)).sum();
+            prop_assert!(row.buffer_len() <= line.len() + values, "{} > {} + {}", row.buffer_len(), line.len(), values);
+        }
+    }
+
+    #[test]
+    fn diff_encode_round_trips(old in text(), new in text()) {
+        let mut d = String::new();
+        diff::encode(&old, &new, &mut d);
+        let mut out = String::new();
+        diff::apply(&old, &d, &mut out).unwrap();
+        prop_assert_eq!(out, new);
+    }
+}
