@@ -1,18 +1,209 @@
 //! # tlcp-server
 //!
-//! A Lightstreamer-compatible TLCP server (in construction). What exists so far is the
-//! adapter API ([`MetadataAdapter`], [`DataAdapter`], [`AdapterSet`]) and the item hub
-//! that keeps each item's state and fans updates out to subscriptions, plus the [`demo`]
-//! adapters (stock quotes, chat, portfolio and a benchmark feed).
+//! A Lightstreamer-compatible TLCP server (TLCP 2.0.0 to 2.5.0, WebSocket and HTTP,
+//! streaming and polling) with an adapter API ([`MetadataAdapter`], [`DataAdapter`],
+//! [`AdapterSet`]) and the [`demo`] adapters (stock quotes, chat, portfolio and a benchmark
+//! feed).
+//!
+//! ```no_run
+//! use tlcp_server::{Adapters, AdapterSet, LiteralMetadata, ServerConfig};
+//! # async fn demo(adapter: impl tlcp_server::DataAdapter) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let adapters = Adapters::new()
+//!     .with_set("DEMO", AdapterSet::new(LiteralMetadata).with_data_adapter("DEFAULT", adapter));
+//! tlcp_server::run(listener, ServerConfig::default(), adapters, std::future::pending()).await
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+mod config;
 pub mod demo;
 mod hub;
+mod server;
+mod session;
+mod transport;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 pub use adapter::{
     AdapterSet, Adapters, BoxFuture, ClientInfo, DataAdapter, ItemLimits, LiteralMetadata,
     MetadataAdapter, Refusal,
 };
+pub use config::ServerConfig;
 pub use hub::{ItemFeed, Update};
+
+/// Serves TLCP on `listener` until `shutdown` completes.
+///
+/// On shutdown every session is closed (clients receive `END`) and the function returns
+/// once the accept loop has stopped.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    adapters: Adapters,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let server = Arc::new(server::Server::new(config, adapters));
+    serve(listener, server, shutdown).await
+}
+
+/// A server running in the background (see [`spawn`]).
+pub struct ServerHandle {
+    addr: SocketAddr,
+    server: Arc<server::Server>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a server on `listener` in a background task.
+pub fn spawn(
+    listener: TcpListener,
+    config: ServerConfig,
+    adapters: Adapters,
+) -> std::io::Result<ServerHandle> {
+    let addr = listener.local_addr()?;
+    let server = Arc::new(server::Server::new(config, adapters));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, server.clone(), async {
+        let _ = stopped.await;
+    }));
+    Ok(ServerHandle {
+        addr,
+        server,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, the URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.server.all().len()
+    }
+
+    /// Test hook: closes every session's current stream connection abruptly, as a
+    /// network failure would. Sessions stay alive, unbound, so clients can recover them.
+    pub fn drop_stream_connections(&self) {
+        for s in self.server.all() {
+            s.drop_stream();
+        }
+    }
+
+    /// Closes every session from the server side with `END,<code>,<message>`.
+    pub fn close_sessions(&self, code: i32, message: &str) {
+        for s in self.server.all() {
+            s.close(code, message);
+        }
+    }
+
+    /// Stops the server and waits for its accept loop to end.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap_or(Ok(()))
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    server: Arc<server::Server>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    let reaper = {
+        let server = Arc::downgrade(&server);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let Some(s) = server.upgrade() else { return };
+                s.reap(tokio::time::Instant::now());
+            }
+        })
+    };
+    let connections = tokio_util_like::TaskSet::default();
+    let result = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            accepted = listener.accept() => {
+                let (tcp, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let server = server.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| transport::http::handle(server.clone(), remote, req));
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .with_upgrades();
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    };
+    for s in server.all() {
+        s.close(32, "server shutting down");
+    }
+    reaper.abort();
+    connections.abort_all();
+    result
+}
+
+mod tokio_util_like {
+    //! A set of connection tasks that can all be aborted on shutdown.
+    use std::sync::Mutex;
+    use tokio::task::AbortHandle;
+
+    #[derive(Default)]
+    pub(crate) struct TaskSet(Mutex<Vec<AbortHandle>>);
+
+    impl TaskSet {
+        pub(crate) fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+            let h = tokio::spawn(f);
+            let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            v.retain(|h| !h.is_finished());
+            v.push(h.abort_handle());
+        }
+
+        pub(crate) fn abort_all(&self) {
+            for h in self.0.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                h.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Server configuration.
+
+use std::time::Duration;
+
+/// How the server behaves; every limit a peer could push on has a bound here.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The name sent in `SERVNAME`.
+    pub server_name: String,
+    /// The longest request accepted (bytes), announced in `CONOK`.
+    pub request_limit: usize,
+    /// Keepalive interval when the client does not ask for one.
+    pub default_keepalive: Duration,
+    /// The shortest keepalive a client may ask for.
+    pub min_keepalive: Duration,
+    /// The longest keepalive a client may ask for.
+    pub max_keepalive: Duration,
+    /// Content length of HTTP stream connections when the client does not ask for one
+    /// (or asks for less than `min_content_length`).
+    pub default_content_length: u64,
+    /// The smallest content length honoured.
+    pub min_content_length: u64,
+    /// The longest a polling request may wait for data (`LS_idle_millis` is capped).
+    pub max_idle: Duration,
+    /// The longest expected pause between polls (`LS_polling_millis` is capped).
+    pub max_polling: Duration,
+    /// How long a session survives without a stream connection (after a drop, between
+    /// polls in addition to the polling interval, or before its first bind).
+    pub unbound_timeout: Duration,
+    /// Interval of `SYNC` notifications on stream connections that want them.
+    pub sync_interval: Duration,
+    /// Bytes of data notifications kept per session for recovery (`LS_recovery_from`).
+    pub recovery_buffer_bytes: usize,
+    /// Output bytes waiting for a session's client above which new events are held
+    /// (and MERGE updates conflated) instead of encoded.
+    pub congestion_bytes: usize,
+    /// Events held per subscribed item at most before the mode's overflow policy applies
+    /// (for buffers the client asked to be unlimited, and for RAW).
+    pub max_pending_events: usize,
+    /// Maximum bandwidth (kbit/s) a session may use, whatever the client asks.
+    pub max_bandwidth_kbps: Option<f64>,
+    /// Maximum number of concurrent sessions (`CONERR,8` beyond).
+    pub max_sessions: Option<usize>,
+    /// Bytes of `NOOP` preamble sent at the start of HTTP stream connections.
+    pub http_preamble_bytes: usize,
+    /// Use the `^T`/`^P` field encodings with clients on TLCP 2.4.0+ when shorter.
+    pub diff_encodings: bool,
+    /// Default maximum wait for a missing message of a sequence (`LS_max_wait`).
+    pub default_message_max_wait: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            server_name: "tlcp-server".into(),
+            request_limit: 50_000,
+            default_keepalive: Duration::from_secs(5),
+            min_keepalive: Duration::from_millis(100),
+            max_keepalive: Duration::from_secs(60),
+            default_content_length: 100_000_000,
+            min_content_length: 1_000,
+            max_idle: Duration::from_secs(30),
+            max_polling: Duration::from_secs(30),
+            unbound_timeout: Duration::from_secs(20),
+            sync_interval: Duration::from_secs(30),
+            recovery_buffer_bytes: 8 * 1024 * 1024,
+            congestion_bytes: 1024 * 1024,
+            max_pending_events: 10_000,
+            max_bandwidth_kbps: None,
+            max_sessions: None,
+            http_preamble_bytes: 256,
+            diff_encodings: true,
+            default_message_max_wait: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Control requests on a session: subscriptions, reconfiguration, constraints, rebind,
+//! destroy.
+
+use std::sync::Arc;
+
+use tlcp_proto::notification::Notification;
+use tlcp_proto::request::Subscribe;
+use tlcp_proto::{BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Snapshot};
+use tokio::time::Duration;
+
+use super::dispatch::{SubItem, Subscription};
+use super::{Session, release_items};
+use crate::adapter::Refusal;
+use crate::hub::SnapshotRequest;
+
+/// Refusal of a control request, answered with `REQERR`.
+pub(crate) type ControlResult = Result<(), Refusal>;
+
+impl Session {
+    /// `LS_op=add`: resolves names, starts the items, answers `SUBOK`/`SUBCMD` + `CONF`,
+    /// then the snapshot and the live flow.
+    pub(crate) fn subscribe(
+        &self,
+        req: &Subscribe,
+        ack: Option<&Notification<'_>>,
+    ) -> ControlResult {
+        let user = self.client.user.as_deref();
+        let meta = &self.set.metadata;
+        if self.lock().subs.contains_key(&req.sub_id) {
+            return Err(Refusal::new(
+                65,
+                format!("subscription id {} already in use", req.sub_id),
+            ));
+        }
+        let data_name = req.data_adapter.as_deref().unwrap_or("DEFAULT");
+        let data = self
+            .set
+            .data
+            .get(data_name)
+            .cloned()
+            .ok_or_else(|| Refusal::new(17, format!("Bad Data Adapter name: {data_name}")))?;
+        if req.selector.is_some() {
+            return Err(Refusal::new(
+                25,
+                "Bad Selector name: selectors are not supported",
+            ));
+        }
+        let items = meta.items(user, &req.group)?;
+        let fields = meta.fields(user, &req.group, &req.schema)?;
+        let mode = req.mode;
+        let mut limit_freq: Option<f64> = None;
+        let mut limit_buffer: Option<u32> = None;
+        for item in &items {
+            if !meta.allows_mode(user, item, mode) {
+                return Err(Refusal::new(
+                    24,
+                    format!("Subscription mode {mode} not allowed for item {item}"),
+                ));
+            }
+            let limits = meta.item_limits(user, item);
+            if req.requested_max_frequency == Some(MaxFrequency::Unfiltered) && mode != Mode::Raw {
+                if limits.max_frequency.is_some() {
+                    return Err(Refusal::new(
+                        26,
+                        format!(
+                            "Unfiltered dispatching not allowed for item {item}: it has a frequency limit"
+                        ),
+                    ));
+                }
+                if !limits.allow_unfiltered {
+                    return Err(Refusal::new(
+                        27,
+                        format!("Unfiltered dispatching not supported for item {item}"),
+                    ));
+                }
+            }
+            if let Some(f) = limits.max_frequency {
+                limit_freq = Some(limit_freq.map_or(f, |g| g.min(f)));
+            }
+            if let Some(b) = limits.max_buffer_size {
+                limit_buffer = Some(limit_buffer.map_or(b, |c| c.min(b)));
+            }
+        }
+        let key_cmd = if mode == Mode::Command {
+            let k = fields.iter().position(|f| f == "key").ok_or_else(|| {
+                Refusal::new(15, "COMMAND mode needs a \"key\" field in the schema")
+            })?;
+            let c = fields.iter().position(|f| f == "command").ok_or_else(|| {
+                Refusal::new(16, "COMMAND mode needs a \"command\" field in the schema")
+            })?;
+            Some((k, c))
+        } else {
+            None
+        };
+        let snapshot = match (mode, req.snapshot) {
+            (Mode::Raw, _) | (_, None) | (_, Some(Snapshot::Enabled(false))) => {
+                SnapshotRequest::None
+            }
+            (_, Some(Snapshot::Enabled(true))) => SnapshotRequest::Full,
+            (Mode::Distinct, Some(Snapshot::Length(n))) => SnapshotRequest::Length(n),
+            (_, Some(Snapshot::Length(_))) => {
+                return Err(Refusal::new(
+                    65,
+                    "a snapshot length is admitted only in DISTINCT mode",
+                ));
+            }
+        };
+        let unfiltered =
+            mode != Mode::Raw && req.requested_max_frequency == Some(MaxFrequency::Unfiltered);
+        let requested_freq = match req.requested_max_frequency {
+            Some(MaxFrequency::PerSecond(f)) if mode != Mode::Raw => Some(f),
+            _ => None,
+        };
+        let freq = match (requested_freq, limit_freq) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .filter(|f| *f > 0.0);
+        let hard = self.config.max_pending_events;
+        let capacity = match (mode, req.requested_buffer_size, unfiltered) {
+            (_, _, true) | (Mode::Raw, _, _) | (Mode::Command, _, _) => hard,
+            (_, Some(BufferSize::Events(n)), _) => (n.max(1) as usize).min(hard),
+            (Mode::Merge, _, _) => 1,
+            (_, _, _) => hard,
+        };
+        let capacity = limit_buffer.map_or(capacity, |b| capacity.min(b.max(1) as usize));
+
+        let mut sub_items = Vec::with_capacity(items.len());
+        for name in &items {
+            match data.acquire(name) {
+                Ok(hub) => {
+                    let idx = hub.resolve_fields(&fields);
+                    sub_items.push(SubItem::new(hub, idx));
+                }
+                Err(refusal) => {
+                    for it in &sub_items {
+                        data.release(&it.hub, None);
+                    }
+                    return Err(refusal);
+                }
+            }
+        }
+        let command_idx: Vec<Option<(usize, usize)>> = sub_items
+            .iter()
+            .map(|it| key_cmd.map(|(k, c)| (it.field_idx[k], it.field_idx[c])))
+            .collect();
+        let hubs: Vec<_> = sub_items.iter().map(|it| Arc::clone(&it.hub)).collect();
+        {
+            let mut st = self.lock();
+            if st.closed.is_some() {
+                drop(st);
+                for it in &sub_items {
+                    data.release(&it.hub, None);
+                }
+                return Err(Refusal::new(20, "session closed"));
+            }
+            if let Some(a) = ack {
+                st.push(a);
+            }
+            let (n_items, n_fields) = (items.len() as u32, fields.len() as u32);
+            st.subs.insert(
+                req.sub_id,
+                Subscription {
+                    mode,
+                    unfiltered,
+                    min_interval: freq.map(|f| Duration::from_secs_f64(1.0 / f)),
+                    capacity,
+                    key_cmd,
+                    items: sub_items,
+                    data: data.clone(),
+                    closing: false,
+                    snapshot_requested: snapshot != SnapshotRequest::None,
+                },
+            );
+            match key_cmd {
+                Some((k, c)) => st.push(&Notification::SubCmd {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                    key_field: k as u32 + 1,
+                    command_field: c as u32 + 1,
+                }),
+                None => st.push(&Notification::SubOk {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                }),
+            }
+            st.push(&Notification::Conf {
+                sub_id: req.sub_id,
+                max_frequency: freq
+                    .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
+                filtered: !unfiltered,
+            });
+            st.wake();
+        }
+        for (i, hub) in hubs.iter().enumerate() {
+            let token =
+                hub.add_listener(self.listener(req.sub_id, i), mode, snapshot, command_idx[i]);
+            let mut st = self.lock();
+            match st.subs.get_mut(&req.sub_id) {
+                Some(sub) if !sub.closing => sub.items[i].token = Some(token),
+                _ => {
+                    drop(st);
+                    data.release(hub, Some(token));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `LS_op=delete`: stops the subscription and answers `UNSUB`.
+    pub(crate) fn unsubscribe(&self, sub_id: u32, ack: Option<&Notification<'_>>) -> ControlResult {
+        let sub = {
+            let mut st = self.lock();
+            let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
+            if let Some(a) = ack {
+                st.push(a);
+            }
+            st.push(&Notification::Unsub { sub_id });
+            st.wake();
+            sub
+        };
+        release_items(sub);
+        Ok(())
+    }
+
+    /// `LS_op=reconf`: changes the maximum frequency and answers `CONF`.
+    pub(crate) fn reconfigure(
+        &self,
+        sub_id: u32,
+        freq: Option<MaxFrequency>,
+        ack: Option<&Notification<'_>>,
+    ) -> ControlResult {
+        let mut st = self.lock();
+        let sub = st.subs.get_mut(&sub_id).ok_or_else(not_found)?;
+        if sub.unfiltered {
+            return Err(Refusal::new(
+                13,
+                "frequency reconfiguration not allowed: the subscription is unfiltered",
+            ));
+        }
+        match freq {
+            Some(MaxFrequency::Unfiltered) => {
+                return Err(Refusal::new(65, "a subscription cannot become unfiltered"));
+            }
+            Some(MaxFrequency::PerSecond(f)) if f > 0.0 && sub.mode != Mode::Raw => {
+                sub.min_interval = Some(Duration::from_secs_f64(1.0 / f));
+            }
+            Some(_) => sub.min_interval = None,
+            None => {}
+        }
+        let max_frequency = sub.min_interval.map_or(RealMaxFrequency::Unlimited, |d| {
+            RealMaxFrequency::PerSecond(1.0 / d.as_secs_f64())
+        });
+        if let Some(a) = ack {
+            st.push(a);
+        }
+        st.push(&Notification::Conf {
+            sub_id,
+            max_frequency,
+            filtered: true,
+        });
+        st.wake();
+        Ok(())
+    }
+
+    /// `LS_op=constrain`: changes the session's bandwidth and answers `CONS`.
+    pub(crate) fn constrain(
+        &self,
+        bandwidth: Option<tlcp_proto::Bandwidth>,
+        ack: Option<&Notification<'_>>,
+    ) -> ControlResult {
+        let mut st = self.lock();
+        if let Some(a) = ack {
+            st.push(a);
+        }
+        let cap = self.config.max_bandwidth_kbps;
+        let limit = match (bandwidth, cap) {
+            (None, _) => st.bandwidth,
+            (Some(tlcp_proto::Bandwidth::Unlimited), None) => BandwidthLimit::Unlimited,
+            (Some(tlcp_proto::Bandwidth::Unlimited), Some(c)) => BandwidthLimit::Kbps(c),
+            (Some(tlcp_proto::Bandwidth::Kbps(k)), c) => {
+                BandwidthLimit::Kbps(c.map_or(k, |c| k.min(c)))
+            }
+        };
+        st.bandwidth = limit;
+        st.push(&Notification::Cons { bandwidth: limit });
+        st.wake();
+        Ok(())
+    }
+}
+
+fn not_found() -> Refusal {
+    Refusal::new(19, "Specified subscription not found")
+}
+
+impl Session {
+    /// `LS_op=force_rebind`: the stream connection sends `LOOP` and the session waits for
+    /// a rebind.
+    pub(crate) fn force_rebind(
+        &self,
+        polling_millis: Option<u64>,
+        ack: Option<&Notification<'_>>,
+    ) -> ControlResult {
+        let mut st = self.lock();
+        if let Some(a) = ack {
+            st.push(a);
+        }
+        st.force_loop = Some(polling_millis.unwrap_or(0));
+        st.wake();
+        Ok(())
+    }
+
+    /// `LS_op=destroy`: closes the session with `END` (code 31 unless the client gives
+    /// one; positive client codes collapse to 0, as the specification says).
+    pub(crate) fn destroy(
+        &self,
+        cause_code: Option<i32>,
+        cause_message: Option<&str>,
+        ack: Option<&Notification<'_>>,
+    ) {
+        if let Some(a) = ack {
+            self.notify(a);
+        }
+        match cause_code {
+            Some(c) => self.close(c.min(0), cause_message.unwrap_or("null")),
+            None => self.close(31, "Destroy invoked by client"),
+        }
+    }
+}
+
+impl Session {
+    /// The bandwidth requested at session creation (`LS_requested_max_bandwidth`).
+    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) {
+        let cap = self.config.max_bandwidth_kbps;
+        let limit = match (bandwidth, cap) {
+            (tlcp_proto::Bandwidth::Unlimited, None) => BandwidthLimit::Unlimited,
+            (tlcp_proto::Bandwidth::Unlimited, Some(c)) => BandwidthLimit::Kbps(c),
+            (tlcp_proto::Bandwidth::Kbps(k), c) => BandwidthLimit::Kbps(c.map_or(k, |c| k.min(c))),
+        };
+        self.lock().bandwidth = limit;
+    }
+}

@@ -1,0 +1,224 @@
+//! Per-subscription dispatch: from item events to encoded notifications.
+//!
+//! Each subscribed item of a session ([`SubItem`]) either encodes an event straight into
+//! the session's output (the common case: client keeping up, no frequency limit), or
+//! holds it in a small pending queue whose overflow policy is the mode's semantics:
+//!
+//! | mode | pending capacity | on overflow |
+//! |---|---|---|
+//! | MERGE (filtered) | buffer size (default 1) | the newest row replaces the last pending one (conflation) |
+//! | DISTINCT (filtered) | buffer size (default: the session's hard cap) | the oldest event is dropped |
+//! | COMMAND (filtered) | hard cap | a pending UPDATE of the same key is replaced; otherwise counted as lost |
+//! | RAW, or any mode unfiltered | hard cap | the event is dropped and counted; `OV` reports the count in order |
+//!
+//! Pending events are released by the writer as the client drains (round robin over the
+//! items that have some, so one busy item cannot starve the others), or by a timer when a
+//! maximum frequency spaces them out.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tlcp_proto::Mode;
+use tokio::time::{Duration, Instant};
+
+use crate::hub::{DataAdapterHub, ItemHub};
+
+/// An event waiting to be encoded.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    Update {
+        row: Vec<Option<String>>,
+    },
+    Eos,
+    Cs,
+    /// `n` events were lost at this point of the flow (`OV`).
+    Lost(u64),
+}
+
+/// One subscribed item of a subscription.
+pub(crate) struct SubItem {
+    pub(crate) hub: Arc<ItemHub>,
+    pub(crate) token: Option<u64>,
+    /// Item field index of each schema field.
+    pub(crate) field_idx: Vec<usize>,
+    /// What the client last received for this item (schema order), the base of deltas.
+    pub(crate) last_sent: Vec<Option<String>>,
+    pub(crate) has_sent: bool,
+    pub(crate) pending: VecDeque<Pending>,
+    /// Rows recycled from pending events, to avoid allocating under load.
+    pub(crate) spare: Vec<Vec<Option<String>>>,
+    /// Listed in the session's round-robin of items with pending events.
+    pub(crate) queued: bool,
+    /// A timer is set to release this item's next event.
+    pub(crate) timer_set: bool,
+    /// Earliest time the next update may be sent (maximum frequency).
+    pub(crate) next_at: Option<Instant>,
+}
+
+/// A subscription of a session.
+pub(crate) struct Subscription {
+    pub(crate) mode: Mode,
+    pub(crate) unfiltered: bool,
+    /// Minimum spacing between two updates of an item (from the maximum frequency).
+    pub(crate) min_interval: Option<Duration>,
+    /// Pending capacity per item before the overflow policy applies.
+    pub(crate) capacity: usize,
+    /// Schema positions (0-based) of the key and command fields (COMMAND).
+    pub(crate) key_cmd: Option<(usize, usize)>,
+    pub(crate) items: Vec<SubItem>,
+    pub(crate) data: Arc<DataAdapterHub>,
+    /// A delete was requested: further events are dropped.
+    pub(crate) closing: bool,
+    /// The client asked for a snapshot (adapter snapshot events are dropped otherwise).
+    pub(crate) snapshot_requested: bool,
+}
+
+/// What `offer` decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// Encode this event now.
+    SendNow,
+    /// Held; the item must be listed for release (and a timer set at the instant, if any).
+    Held { release_at: Option<Instant> },
+    /// Held behind earlier events already listed, or merged into one.
+    Absorbed,
+}
+
+impl Subscription {
+    /// Decides what to do with an update of item `i` (0-based); `item_row` is the item's
+    /// full row (by item field index).
+    pub(crate) fn offer_update(
+        &mut self,
+        i: usize,
+        item_row: &[Option<String>],
+        congested: bool,
+        now: Instant,
+    ) -> Offer {
+        let min_interval = self.min_interval;
+        let (mode, unfiltered, capacity, key_cmd) =
+            (self.mode, self.unfiltered, self.capacity, self.key_cmd);
+        let item = &mut self.items[i];
+        let rate_blocked = item.next_at.is_some_and(|t| t > now);
+        if item.pending.is_empty() && !congested && !rate_blocked {
+            if let Some(iv) = min_interval {
+                item.next_at = Some(now + iv);
+            }
+            return Offer::SendNow;
+        }
+        let mut row = item.spare.pop().unwrap_or_default();
+        row.clear();
+        row.extend(
+            item.field_idx
+                .iter()
+                .map(|&f| item_row.get(f).cloned().flatten()),
+        );
+        let was_empty = item.pending.is_empty();
+        let updates = item
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Update { .. }))
+            .count();
+        if updates >= capacity {
+            match (mode, unfiltered) {
+                (Mode::Merge, false) => {
+                    if let Some(Pending::Update { row: last, .. }) = item
+                        .pending
+                        .iter_mut()
+                        .rev()
+                        .find(|p| matches!(p, Pending::Update { .. }))
+                    {
+                        std::mem::swap(last, &mut row);
+                        item.spare.push(row);
+                        return Offer::Absorbed;
+                    }
+                }
+                (Mode::Distinct, false) => {
+                    if let Some(pos) = item
+                        .pending
+                        .iter()
+                        .position(|p| matches!(p, Pending::Update { .. }))
+                        && let Some(Pending::Update { row: old, .. }) = item.pending.remove(pos)
+                    {
+                        item.spare.push(old);
+                    }
+                }
+                (Mode::Command, false) => {
+                    if let Some((k, c)) = key_cmd
+                        && row.get(c).and_then(|v| v.as_deref()) == Some("UPDATE")
+                    {
+                        let key = row.get(k).cloned().flatten();
+                        let same_key = item.pending.iter_mut().rev().find_map(|p| match p {
+                            Pending::Update { row: r, .. }
+                                if r.get(k).cloned().flatten() == key
+                                    && r.get(c).and_then(|v| v.as_deref()) == Some("UPDATE") =>
+                            {
+                                Some(r)
+                            }
+                            _ => None,
+                        });
+                        if let Some(r) = same_key {
+                            std::mem::swap(r, &mut row);
+                            item.spare.push(row);
+                            return Offer::Absorbed;
+                        }
+                    }
+                    item.spare.push(row);
+                    return note_lost(item, was_empty, now);
+                }
+                _ => {
+                    item.spare.push(row);
+                    return note_lost(item, was_empty, now);
+                }
+            }
+        }
+        item.pending.push_back(Pending::Update { row });
+        held(item, was_empty, rate_blocked)
+    }
+
+    /// Queues a non-update event (EOS/CS) behind pending updates, or asks to send it now.
+    pub(crate) fn offer_marker(&mut self, i: usize, marker: Pending) -> Offer {
+        let item = &mut self.items[i];
+        if item.pending.is_empty() {
+            return Offer::SendNow;
+        }
+        item.pending.push_back(marker);
+        Offer::Absorbed
+    }
+}
+
+fn note_lost(item: &mut SubItem, was_empty: bool, _now: Instant) -> Offer {
+    if let Some(Pending::Lost(n)) = item.pending.back_mut() {
+        *n += 1;
+    } else {
+        item.pending.push_back(Pending::Lost(1));
+    }
+    held(item, was_empty, false)
+}
+
+fn held(item: &mut SubItem, was_empty: bool, rate_blocked: bool) -> Offer {
+    if was_empty && !item.queued && !item.timer_set {
+        Offer::Held {
+            release_at: if rate_blocked { item.next_at } else { None },
+        }
+    } else {
+        Offer::Absorbed
+    }
+}
+
+impl SubItem {
+    pub(crate) fn new(hub: Arc<ItemHub>, field_idx: Vec<usize>) -> Self {
+        let width = field_idx.len();
+        Self {
+            hub,
+            token: None,
+            field_idx,
+            last_sent: vec![None; width],
+            has_sent: false,
+            pending: VecDeque::new(),
+            spare: Vec::new(),
+            queued: false,
+            timer_set: false,
+            next_at: None,
+        }
+    }
+}

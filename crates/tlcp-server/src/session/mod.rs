@@ -1,0 +1,612 @@
+//! Sessions: state, output, binding to stream connections, recovery.
+//!
+//! A [`Session`] owns everything a client's session needs on the server: its
+//! subscriptions, the output waiting for the stream connection, the recovery log, message
+//! sequences. Item listeners (called by the hub when adapters push) append encoded
+//! notifications to the output; the stream connection currently bound takes them with
+//! [`Session::take_output`]. A session outlives its stream connections: it can be bound
+//! again (after `LOOP`, for polling, or with `LS_recovery_from` after a drop) until it is
+//! destroyed or stays unbound for too long.
+
+pub(crate) mod control;
+pub(crate) mod dispatch;
+pub(crate) mod messages;
+pub(crate) mod recovery;
+pub(crate) mod stream;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use tlcp_proto::fields::{Encoder, FieldValues};
+use tlcp_proto::notification::Notification;
+use tlcp_proto::{BandwidthLimit, ProtocolVersion, SessionId};
+use tokio::sync::Notify;
+use tokio::time::{Duration, Instant};
+
+use crate::adapter::ClientInfo;
+use crate::config::ServerConfig;
+use crate::hub::{ItemEvent, ItemListener};
+use crate::server::AdapterSetRuntime;
+use dispatch::{Offer, Pending, SubItem, Subscription};
+use messages::MessageState;
+use recovery::RecoveryLog;
+
+/// Why a session ended, as sent in `END`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Closed {
+    pub(crate) code: i32,
+    pub(crate) message: String,
+}
+
+/// The stream connection a session is bound to.
+struct Binding {
+    generation: u64,
+    wake: Arc<Notify>,
+}
+
+/// Everything about a session that changes, behind one lock.
+pub(crate) struct State {
+    out: String,
+    log: RecoveryLog,
+    pub(crate) subs: HashMap<u32, Subscription>,
+    /// Items with pending events, released round robin.
+    ready: VecDeque<(u32, usize)>,
+    timers: BinaryHeap<Reverse<(Instant, u32, usize)>>,
+    binding: Option<Binding>,
+    generation: u64,
+    pub(crate) unbound_since: Option<Instant>,
+    /// Extra time a polling session may stay unbound (its polling interval).
+    pub(crate) polling_grace: Duration,
+    pub(crate) closed: Option<Closed>,
+    pub(crate) bandwidth: BandwidthLimit,
+    /// A `force_rebind` is pending: the stream connection must loop with this delay.
+    pub(crate) force_loop: Option<u64>,
+    /// Test hook: the current stream connection must be cut abruptly.
+    drop_requested: bool,
+    pub(crate) messages: MessageState,
+    congestion_bytes: usize,
+    encoder: Encoder,
+    scratch: String,
+}
+
+/// A client session.
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) client: ClientInfo,
+    pub(crate) set: Arc<AdapterSetRuntime>,
+    pub(crate) config: Arc<ServerConfig>,
+    state: Mutex<State>,
+    /// Signalled when a congested session has drained (back-pressure for feeds).
+    drained: Arc<Notify>,
+    me: Weak<Session>,
+}
+
+/// What the bound stream connection should do next.
+#[derive(Debug)]
+pub(crate) enum Output {
+    /// Write this.
+    Data(String),
+    /// Nothing to write; wait for a wake-up or until the deadline (a held event's release).
+    Idle(Option<Instant>),
+    /// The client asked for a rebind (`force_rebind`): send `LOOP` with this delay.
+    Loop(u64),
+    /// Another stream connection took the session: stop.
+    Superseded,
+    /// Cut the connection abruptly (test hook), as a network failure would.
+    Drop,
+    /// The session is over: send `END` and stop.
+    Closed(Closed),
+}
+
+impl Session {
+    pub(crate) fn new(
+        id: SessionId,
+        client: ClientInfo,
+        set: Arc<AdapterSetRuntime>,
+        config: Arc<ServerConfig>,
+        now: Instant,
+    ) -> Arc<Self> {
+        let allow_diff = client.protocol.supports_diff_encodings() && config.diff_encodings;
+        Arc::new_cyclic(|me| Self {
+            id,
+            state: Mutex::new(State {
+                out: String::new(),
+                log: RecoveryLog::new(if client.protocol.supports_recovery() {
+                    config.recovery_buffer_bytes
+                } else {
+                    0
+                }),
+                subs: HashMap::new(),
+                ready: VecDeque::new(),
+                timers: BinaryHeap::new(),
+                binding: None,
+                generation: 0,
+                unbound_since: Some(now),
+                polling_grace: Duration::ZERO,
+                closed: None,
+                bandwidth: BandwidthLimit::Unlimited,
+                force_loop: None,
+                drop_requested: false,
+                messages: MessageState::default(),
+                congestion_bytes: config.congestion_bytes,
+                encoder: Encoder::new().with_diff(allow_diff),
+                scratch: String::new(),
+            }),
+            client,
+            set,
+            config,
+            drained: Arc::new(Notify::new()),
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The protocol version of the session.
+    pub(crate) fn protocol(&self) -> ProtocolVersion {
+        self.client.protocol
+    }
+
+    /// Appends a notification to the output (logging it if it is a data notification)
+    /// and wakes the stream connection.
+    pub(crate) fn notify(&self, n: &Notification<'_>) {
+        let mut st = self.lock();
+        st.push(n);
+        st.wake();
+    }
+
+    /// Binds a new stream connection. Returns its generation, its wake-up signal and the
+    /// replay to send after `CONOK` (`PROG` and the recovered notifications), or the
+    /// `CONERR` code and message when the requested recovery is impossible.
+    pub(crate) fn bind(
+        &self,
+        polling_grace: Duration,
+        recovery_from: Option<u64>,
+    ) -> Result<(u64, Arc<Notify>, String), Closed> {
+        let mut st = self.lock();
+        if let Some(c) = &st.closed {
+            return Err(c.clone());
+        }
+        let mut replay = String::new();
+        if let Some(from) = recovery_from {
+            if !self.protocol().supports_recovery() {
+                return Err(Closed {
+                    code: 65,
+                    message: "LS_recovery_from needs TLCP 2.1.0 or later".into(),
+                });
+            }
+            let count = st.log.count();
+            if from > count {
+                return Err(Closed {
+                    code: 65,
+                    message: format!(
+                        "LS_recovery_from={from} is beyond the {count} notifications sent"
+                    ),
+                });
+            }
+            Notification::Prog { progressive: from }.encode(&mut replay);
+            if st.log.replay_from(from, &mut replay).is_none() {
+                return Err(Closed {
+                    code: 20,
+                    message: "Recovery buffer exhausted: session cannot be recovered".into(),
+                });
+            }
+            // What was waiting in the output is already part of the replay (logged),
+            // except non-data lines (old responses, probes), which are obsolete.
+            st.out.clear();
+        }
+        if let Some(old) = st.binding.take() {
+            old.wake.notify_waiters();
+        }
+        st.generation += 1;
+        let wake = Arc::new(Notify::new());
+        st.binding = Some(Binding {
+            generation: st.generation,
+            wake: wake.clone(),
+        });
+        st.unbound_since = None;
+        st.polling_grace = polling_grace;
+        Ok((st.generation, wake, replay))
+    }
+
+    /// Ends a binding (the stream connection closed or looped).
+    pub(crate) fn unbind(&self, generation: u64, now: Instant) {
+        let mut st = self.lock();
+        if st
+            .binding
+            .as_ref()
+            .is_some_and(|b| b.generation == generation)
+        {
+            st.binding = None;
+            st.unbound_since = Some(now);
+        }
+    }
+
+    /// Takes up to `max_bytes` of output (whole lines; at least one line if any) for
+    /// the stream connection of `generation`.
+    pub(crate) fn take_output(&self, generation: u64, max_bytes: usize, now: Instant) -> Output {
+        let mut st = self.lock();
+        if let Some(c) = &st.closed {
+            // What was queued before the close (e.g. the REQOK of the destroy) goes first.
+            if !st.out.is_empty() {
+                return Output::Data(std::mem::take(&mut st.out));
+            }
+            return Output::Closed(c.clone());
+        }
+        if st
+            .binding
+            .as_ref()
+            .is_none_or(|b| b.generation != generation)
+        {
+            return Output::Superseded;
+        }
+        if std::mem::take(&mut st.drop_requested) {
+            return Output::Drop;
+        }
+        st.fire_timers(now);
+        st.refill(now);
+        if st.out.is_empty() {
+            if let Some(delay) = st.force_loop.take() {
+                return Output::Loop(delay);
+            }
+            return Output::Idle(st.timers.peek().map(|Reverse((t, _, _))| *t));
+        }
+        let data = if st.out.len() <= max_bytes {
+            std::mem::take(&mut st.out)
+        } else {
+            let cut = st.out.as_bytes()[..max_bytes]
+                .windows(2)
+                .rposition(|w| w == b"\r\n")
+                .map(|p| p + 2)
+                .or_else(|| st.out.find("\r\n").map(|p| p + 2))
+                .unwrap_or(st.out.len());
+            let rest = st.out.split_off(cut);
+            std::mem::replace(&mut st.out, rest)
+        };
+        st.refill(now);
+        if !st.congested() {
+            self.drained.notify_waiters();
+        }
+        Output::Data(data)
+    }
+
+    /// Closes the session: further output is `END`, subscriptions are released.
+    pub(crate) fn close(&self, code: i32, message: impl Into<String>) {
+        let subs = {
+            let mut st = self.lock();
+            if st.closed.is_some() {
+                return;
+            }
+            st.closed = Some(Closed {
+                code,
+                message: message.into(),
+            });
+            st.ready.clear();
+            st.timers.clear();
+            st.wake();
+            std::mem::take(&mut st.subs)
+        };
+        for sub in subs.into_values() {
+            release_items(sub);
+        }
+        self.drained.notify_waiters();
+    }
+
+    /// Test hook: cuts the current stream connection abruptly; the session stays,
+    /// unbound, for the client to recover.
+    pub(crate) fn drop_stream(&self) {
+        let mut st = self.lock();
+        if st.binding.is_some() {
+            st.drop_requested = true;
+            st.wake();
+        }
+    }
+
+    /// Whether the session was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    fn listener(&self, sub_id: u32, item: usize) -> Arc<dyn ItemListener> {
+        Arc::new(SubItemListener {
+            session: self.me.clone(),
+            sub_id,
+            item,
+        })
+    }
+}
+
+/// Releases a subscription's items at the hub (outside the session lock).
+pub(crate) fn release_items(sub: Subscription) {
+    for item in &sub.items {
+        sub.data.release(&item.hub, item.token);
+    }
+}
+
+impl State {
+    fn wake(&self) {
+        if let Some(b) = &self.binding {
+            b.wake.notify_one();
+        }
+    }
+
+    /// Whether new events should be held rather than encoded.
+    fn congested(&self) -> bool {
+        self.binding.is_none() || self.out.len() >= self.congestion_bytes
+    }
+
+    /// Appends a notification, logging it if it counts for recovery.
+    pub(crate) fn push(&mut self, n: &Notification<'_>) {
+        let start = self.out.len();
+        n.encode(&mut self.out);
+        if n.counts_for_recovery() {
+            self.log.push(&self.out[start..]);
+        }
+    }
+
+    fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>, now: Instant) {
+        let congested = self.congested();
+        let Some(sub) = self.subs.get_mut(&sub_id) else {
+            return;
+        };
+        if sub.closing {
+            return;
+        }
+        let offer = match event {
+            ItemEvent::Update { snapshot, row } => {
+                if snapshot && !sub.snapshot_requested {
+                    return;
+                }
+                match sub.offer_update(i, row, congested, now) {
+                    Offer::SendNow => {
+                        let item = &mut sub.items[i];
+                        let idx = std::mem::take(&mut item.field_idx);
+                        let new = Projected { row, idx: &idx };
+                        encode_update(
+                            &mut self.out,
+                            &mut self.log,
+                            &mut self.encoder,
+                            &mut self.scratch,
+                            sub_id,
+                            i,
+                            item,
+                            &new,
+                        );
+                        item.field_idx = idx;
+                        self.wake();
+                        return;
+                    }
+                    o => o,
+                }
+            }
+            ItemEvent::EndOfSnapshot => {
+                if !sub.snapshot_requested
+                    || !matches!(
+                        sub.mode,
+                        tlcp_proto::Mode::Distinct | tlcp_proto::Mode::Command
+                    )
+                {
+                    return;
+                }
+                match sub.offer_marker(i, Pending::Eos) {
+                    Offer::SendNow => {
+                        self.push(&Notification::Eos {
+                            sub_id,
+                            item: i as u32 + 1,
+                        });
+                        self.wake();
+                        return;
+                    }
+                    o => o,
+                }
+            }
+            ItemEvent::ClearSnapshot => {
+                if sub.mode == tlcp_proto::Mode::Merge {
+                    let width = sub.items[i].field_idx.iter().max().map_or(0, |m| m + 1);
+                    let nulls = vec![None; width];
+                    return self.on_item_event(
+                        sub_id,
+                        i,
+                        ItemEvent::Update {
+                            snapshot: false,
+                            row: &nulls,
+                        },
+                        now,
+                    );
+                }
+                if sub.mode == tlcp_proto::Mode::Raw {
+                    return;
+                }
+                match sub.offer_marker(i, Pending::Cs) {
+                    Offer::SendNow => {
+                        self.push(&Notification::Cs {
+                            sub_id,
+                            item: i as u32 + 1,
+                        });
+                        self.wake();
+                        return;
+                    }
+                    o => o,
+                }
+            }
+        };
+        if let Offer::Held { release_at } = offer {
+            let item = &mut sub.items[i];
+            match release_at {
+                Some(t) => {
+                    item.timer_set = true;
+                    self.timers.push(Reverse((t, sub_id, i)));
+                }
+                None => {
+                    item.queued = true;
+                    self.ready.push_back((sub_id, i));
+                }
+            }
+            self.wake();
+        }
+    }
+
+    /// Moves due timers' items to the ready list.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(Reverse((t, sub_id, i))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(item) = self.subs.get_mut(&sub_id).and_then(|s| s.items.get_mut(i)) {
+                item.timer_set = false;
+                if !item.pending.is_empty() && !item.queued {
+                    item.queued = true;
+                    self.ready.push_back((sub_id, i));
+                }
+            }
+        }
+    }
+
+    /// Encodes held events while the client keeps up, one per item in turn.
+    fn refill(&mut self, now: Instant) {
+        while !self.congested() {
+            let Some((sub_id, i)) = self.ready.pop_front() else {
+                return;
+            };
+            let Some(sub) = self.subs.get_mut(&sub_id) else {
+                continue;
+            };
+            let min_interval = sub.min_interval;
+            let Some(item) = sub.items.get_mut(i) else {
+                continue;
+            };
+            item.queued = false;
+            if let Some(t) = item.next_at.filter(|t| *t > now) {
+                if !item.pending.is_empty() && !item.timer_set {
+                    item.timer_set = true;
+                    self.timers.push(Reverse((t, sub_id, i)));
+                }
+                continue;
+            }
+            let item_pos = i as u32 + 1;
+            match item.pending.pop_front() {
+                Some(Pending::Update { row }) => {
+                    encode_update(
+                        &mut self.out,
+                        &mut self.log,
+                        &mut self.encoder,
+                        &mut self.scratch,
+                        sub_id,
+                        i,
+                        item,
+                        &row,
+                    );
+                    item.spare.push(row);
+                    if let Some(iv) = min_interval {
+                        item.next_at = Some(now + iv);
+                    }
+                }
+                Some(Pending::Eos) => self.push_item(&Notification::Eos {
+                    sub_id,
+                    item: item_pos,
+                }),
+                Some(Pending::Cs) => self.push_item(&Notification::Cs {
+                    sub_id,
+                    item: item_pos,
+                }),
+                Some(Pending::Lost(n)) => self.push_item(&Notification::Ov {
+                    sub_id,
+                    item: item_pos,
+                    lost: n,
+                }),
+                None => continue,
+            }
+            if let Some(item) = self.subs.get_mut(&sub_id).and_then(|s| s.items.get_mut(i))
+                && !item.pending.is_empty()
+                && !item.queued
+            {
+                item.queued = true;
+                self.ready.push_back((sub_id, i));
+            }
+        }
+    }
+
+    fn push_item(&mut self, n: &Notification<'_>) {
+        self.push(n);
+    }
+}
+
+/// The schema values of a subscribed item, read through its field mapping from the
+/// item's full row (no copy).
+struct Projected<'a> {
+    row: &'a [Option<String>],
+    idx: &'a [usize],
+}
+
+impl FieldValues for Projected<'_> {
+    fn field_count(&self) -> usize {
+        self.idx.len()
+    }
+
+    fn field(&self, index: usize) -> Option<&str> {
+        self.row.get(*self.idx.get(index)?)?.as_deref()
+    }
+}
+
+/// Encodes `U,<sub>,<item>,<values>` relative to what the client last received, logs
+/// it, and remembers the new values as the next delta's base.
+#[allow(clippy::too_many_arguments)]
+fn encode_update(
+    out: &mut String,
+    log: &mut RecoveryLog,
+    encoder: &mut Encoder,
+    scratch: &mut String,
+    sub_id: u32,
+    i: usize,
+    item: &mut SubItem,
+    new: &impl FieldValues,
+) {
+    scratch.clear();
+    let prev = item.has_sent.then_some(item.last_sent.as_slice());
+    if encoder.encode(prev, new, scratch).is_err() {
+        // Only possible with a schema of zero fields, which the metadata refuses.
+        return;
+    }
+    let start = out.len();
+    tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, scratch, out);
+    log.push(&out[start..]);
+    for (k, slot) in item.last_sent.iter_mut().enumerate() {
+        match (slot.as_mut(), new.field(k)) {
+            (Some(s), Some(v)) => {
+                if s != v {
+                    s.clear();
+                    s.push_str(v);
+                }
+            }
+            (None, Some(v)) => *slot = Some(v.to_owned()),
+            (_, None) => *slot = None,
+        }
+    }
+    item.has_sent = true;
+}
+
+/// The hub's view of one subscribed item of a session.
+struct SubItemListener {
+    session: Weak<Session>,
+    sub_id: u32,
+    item: usize,
+}
+
+impl ItemListener for SubItemListener {
+    fn on_event(&self, event: ItemEvent<'_>) {
+        if let Some(s) = self.session.upgrade() {
+            let now = Instant::now();
+            s.lock().on_item_event(self.sub_id, self.item, event, now);
+        }
+    }
+
+    fn congestion(&self) -> Option<Arc<Notify>> {
+        let s = self.session.upgrade()?;
+        let st = s.lock();
+        (st.closed.is_none() && st.congested()).then(|| s.drained.clone())
+    }
+}

@@ -1,0 +1,172 @@
+//! The per-session log of data notifications, for session recovery (TLCP 2.1.0+).
+//!
+//! Client and server count the same "data" notifications since the session started
+//! (`U`, `SUBOK`, `SUBCMD`, `UNSUB`, `EOS`, `CS`, `OV`, `CONF`, `MSGDONE`, `MSGFAIL`). A
+//! client that lost its stream connection after receiving `n` of them binds again with
+//! `LS_recovery_from=n`; the server answers `PROG,<m>` and replays from notification `m`.
+//!
+//! Lines are appended to large reusable chunks with an offset index, so logging a line
+//! costs a copy and no allocation in steady state; the oldest chunks are dropped when the
+//! log exceeds its byte limit.
+
+use std::collections::VecDeque;
+
+const CHUNK: usize = 64 * 1024;
+
+struct Chunk {
+    /// Number (0-based, since session start) of the first line in this chunk.
+    first: u64,
+    text: String,
+    /// Start offset of each line in `text`.
+    starts: Vec<u32>,
+}
+
+/// A bounded log of the session's data notifications, numbered from 0.
+pub(crate) struct RecoveryLog {
+    chunks: VecDeque<Chunk>,
+    spare: Vec<Chunk>,
+    /// Number of data notifications ever logged (the next line's number).
+    next: u64,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl RecoveryLog {
+    /// A log keeping at least the last `max_bytes` bytes of lines (when 0, nothing is kept).
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            spare: Vec::new(),
+            next: 0,
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// Number of data notifications logged since the session started.
+    pub(crate) fn count(&self) -> u64 {
+        self.next
+    }
+
+    /// The oldest notification number still available.
+    pub(crate) fn oldest(&self) -> u64 {
+        self.chunks.front().map_or(self.next, |c| c.first)
+    }
+
+    /// Appends one complete line (with its CRLF).
+    pub(crate) fn push(&mut self, line: &str) {
+        self.next += 1;
+        if self.max_bytes == 0 {
+            return;
+        }
+        let need_new = self.chunks.back().is_none_or(|c| {
+            c.text.len() + line.len() > CHUNK.max(line.len()) && !c.starts.is_empty()
+        });
+        if need_new {
+            let mut c = self.spare.pop().unwrap_or_else(|| Chunk {
+                first: 0,
+                text: String::with_capacity(CHUNK),
+                starts: Vec::new(),
+            });
+            c.first = self.next - 1;
+            c.text.clear();
+            c.starts.clear();
+            self.chunks.push_back(c);
+        }
+        if let Some(c) = self.chunks.back_mut() {
+            c.starts.push(c.text.len() as u32);
+            c.text.push_str(line);
+        }
+        self.bytes += line.len();
+        while self.bytes > self.max_bytes && self.chunks.len() > 1 {
+            if let Some(old) = self.chunks.pop_front() {
+                self.bytes -= old.text.len();
+                if self.spare.len() < 2 {
+                    self.spare.push(old);
+                }
+            }
+        }
+    }
+
+    /// Appends to `out` every logged line from number `from` on; `None` when `from` is
+    /// older than what the log still holds or newer than what was logged.
+    pub(crate) fn replay_from(&self, from: u64, out: &mut String) -> Option<usize> {
+        if from > self.next || from < self.oldest() {
+            return None;
+        }
+        let mut n = 0;
+        for c in &self.chunks {
+            let lines = c.starts.len() as u64;
+            if c.first + lines <= from {
+                continue;
+            }
+            let skip = from.saturating_sub(c.first) as usize;
+            let start = c.starts[skip] as usize;
+            out.push_str(&c.text[start..]);
+            n += c.starts.len() - skip;
+        }
+        Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replays_exactly_from_a_number() {
+        let mut log = RecoveryLog::new(1 << 20);
+        for i in 0..10 {
+            log.push(&format!("U,1,1,{i}\r\n"));
+        }
+        assert_eq!(log.count(), 10);
+        let mut out = String::new();
+        assert_eq!(log.replay_from(7, &mut out), Some(3));
+        assert_eq!(out, "U,1,1,7\r\nU,1,1,8\r\nU,1,1,9\r\n");
+        out.clear();
+        assert_eq!(log.replay_from(10, &mut out), Some(0));
+        assert!(out.is_empty());
+        assert_eq!(log.replay_from(11, &mut out), None);
+    }
+
+    #[test]
+    fn bounded_and_reports_what_is_lost() {
+        let mut log = RecoveryLog::new(200 * 1024);
+        let line = format!("U,1,1,{}\r\n", "x".repeat(1000));
+        for _ in 0..2000 {
+            log.push(&line);
+        }
+        assert!(log.bytes <= 200 * 1024 + CHUNK);
+        assert!(log.oldest() > 0);
+        let mut out = String::new();
+        assert_eq!(log.replay_from(0, &mut out), None);
+        let from = log.oldest();
+        assert_eq!(
+            log.replay_from(from, &mut out),
+            Some((2000 - from) as usize)
+        );
+        assert_eq!(out.len(), (2000 - from) as usize * line.len());
+    }
+
+    #[test]
+    fn disabled_log_still_counts() {
+        let mut log = RecoveryLog::new(0);
+        log.push("U,1,1,a\r\n");
+        assert_eq!(log.count(), 1);
+        let mut out = String::new();
+        assert_eq!(log.replay_from(0, &mut out), None);
+        assert_eq!(log.replay_from(1, &mut out), Some(0));
+    }
+
+    #[test]
+    fn oversized_line_gets_its_own_chunk() {
+        let mut log = RecoveryLog::new(1 << 20);
+        log.push("a\r\n");
+        let big = "b".repeat(CHUNK * 2);
+        log.push(&big);
+        log.push("c\r\n");
+        let mut out = String::new();
+        assert_eq!(log.replay_from(1, &mut out), Some(2));
+        assert!(out.starts_with("bbb") && out.ends_with("c\r\n"));
+    }
+}

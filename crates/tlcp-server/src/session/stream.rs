@@ -1,0 +1,274 @@
+//! The stream connection of a session: what is written on it and when.
+//!
+//! The same loop serves WebSocket and HTTP stream connections, streaming and polling:
+//! `CONOK` and the session preamble, the recovery replay, then the session's output as it
+//! comes, `PROBE` after `keepalive` of silence, `SYNC` periodically, `LOOP` when an HTTP
+//! content length is about to be exceeded or a poll is over, `END` when the session
+//! closes. A bandwidth constraint is enforced here with a token bucket.
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+
+use tlcp_proto::BandwidthLimit;
+use tlcp_proto::notification::Notification;
+use tokio::time::{Duration, Instant};
+
+use super::{Output, Session};
+
+/// Where a stream connection's bytes go (a WebSocket text message or an HTTP chunk).
+pub(crate) trait Sink {
+    /// Writes complete lines.
+    fn send(&mut self, data: String) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Cuts the connection without a proper end (test hook).
+    fn abort(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// The stream connection's parameters, from `create_session` or `bind_session`.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamParams {
+    pub(crate) polling: bool,
+    /// `LS_polling_millis`: announced in the final `LOOP` of a poll.
+    pub(crate) polling_millis: u64,
+    /// `LS_idle_millis`: how long a poll may wait for data.
+    pub(crate) idle: Duration,
+    pub(crate) keepalive: Duration,
+    pub(crate) send_sync: bool,
+    /// HTTP streaming: the response's content length.
+    pub(crate) content_length: Option<u64>,
+    pub(crate) recovery_from: Option<u64>,
+    /// HTTP: send the `NOOP` preamble.
+    pub(crate) http: bool,
+}
+
+/// How a stream connection ended.
+#[derive(Debug)]
+pub(crate) enum StreamEnd {
+    /// `LOOP` was sent: the session waits for a rebind.
+    Looped,
+    /// Another connection took the session over.
+    Superseded,
+    /// `END` was sent: the session is over.
+    Closed,
+    /// The bind was refused (`CONERR` was sent).
+    Refused,
+    /// Writing failed: the connection is gone (the session waits, unbound, for recovery).
+    Io(io::Error),
+    /// The connection was cut on purpose (test hook).
+    Dropped,
+}
+
+const MAX_CHUNK: usize = 256 * 1024;
+/// Room kept for the final `LOOP` within a content length.
+const LOOP_RESERVE: u64 = 32;
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Runs a stream connection for `session` until it loops, ends or fails.
+pub(crate) async fn run_stream<S: Sink>(
+    session: &Arc<Session>,
+    p: &StreamParams,
+    sink: &mut S,
+) -> StreamEnd {
+    let grace = if p.polling {
+        Duration::from_millis(p.polling_millis)
+    } else {
+        Duration::ZERO
+    };
+    let (generation, wake, replay) = match session.bind(grace, p.recovery_from) {
+        Ok(b) => b,
+        Err(c) => {
+            let mut line = String::new();
+            Notification::ConErr {
+                code: c.code,
+                message: Cow::Borrowed(&c.message),
+            }
+            .encode(&mut line);
+            let _ = sink.send(line).await;
+            return StreamEnd::Refused;
+        }
+    };
+    // Whatever ends this connection (including the task being aborted when the socket
+    // drops), the session becomes unbound and waits for a rebind or a recovery.
+    let _unbind = UnbindGuard {
+        session,
+        generation,
+    };
+    let bound_at = Instant::now();
+    let mut head = String::new();
+    Notification::ConOk {
+        session_id: Cow::Borrowed(session.id.expose()),
+        request_limit: session.config.request_limit as u64,
+        keepalive_ms: p.keepalive.as_millis() as u64,
+        control_link: None,
+    }
+    .encode(&mut head);
+    Notification::ServName {
+        name: Cow::Borrowed(&session.config.server_name),
+    }
+    .encode(&mut head);
+    Notification::ClientIp {
+        ip: Cow::Owned(session.client.remote.ip().to_string()),
+    }
+    .encode(&mut head);
+    if p.http {
+        let mut written = 0;
+        while written < session.config.http_preamble_bytes {
+            let start = head.len();
+            Notification::Noop {
+                preamble: Cow::Borrowed("sending placeholder data"),
+            }
+            .encode(&mut head);
+            written += head.len() - start;
+        }
+    }
+    Notification::Cons {
+        bandwidth: session.lock().bandwidth,
+    }
+    .encode(&mut head);
+    head.push_str(&replay);
+    let mut sent = head.len() as u64;
+    if let Err(e) = sink.send(head).await {
+        session.unbind(generation, Instant::now());
+        return StreamEnd::Io(e);
+    }
+    let mut last_write = Instant::now();
+    let mut next_sync = bound_at + session.config.sync_interval;
+    let idle_deadline = bound_at + p.idle;
+    let mut wrote_data = false;
+    let mut bucket = Bucket {
+        tokens: 0.0,
+        last: bound_at,
+    };
+    loop {
+        let now = Instant::now();
+        let mut budget = MAX_CHUNK;
+        if let Some(cl) = p.content_length {
+            let left = cl.saturating_sub(sent + LOOP_RESERVE);
+            if left == 0 {
+                return finish_loop(session, generation, sink, 0).await;
+            }
+            budget = budget.min(left as usize);
+        }
+        let rate = match session.lock().bandwidth {
+            BandwidthLimit::Kbps(k) if k > 0.0 => Some(k * 1000.0 / 8.0),
+            _ => None,
+        };
+        if let Some(rate) = rate {
+            let burst = (rate / 10.0).max(512.0);
+            bucket.tokens = (bucket.tokens + (now - bucket.last).as_secs_f64() * rate).min(burst);
+            bucket.last = now;
+            if bucket.tokens < 256.0 {
+                let wait = (256.0 - bucket.tokens) / rate;
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                continue;
+            }
+            budget = budget.min(bucket.tokens as usize);
+        }
+        match session.take_output(generation, budget, now) {
+            Output::Data(d) => {
+                sent += d.len() as u64;
+                if rate.is_some() {
+                    bucket.tokens -= d.len() as f64;
+                }
+                if let Err(e) = sink.send(d).await {
+                    session.unbind(generation, Instant::now());
+                    return StreamEnd::Io(e);
+                }
+                last_write = Instant::now();
+                wrote_data = true;
+            }
+            Output::Idle(timer) => {
+                if p.polling && (wrote_data || now >= idle_deadline) {
+                    return finish_loop(session, generation, sink, p.polling_millis).await;
+                }
+                let mut deadline = if p.polling {
+                    idle_deadline
+                } else {
+                    last_write + p.keepalive
+                };
+                if p.send_sync && !p.polling {
+                    deadline = deadline.min(next_sync);
+                }
+                if let Some(t) = timer {
+                    deadline = deadline.min(t);
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
+                let now = Instant::now();
+                let mut extra = String::new();
+                if !p.polling && now >= last_write + p.keepalive {
+                    Notification::Probe.encode(&mut extra);
+                }
+                if p.send_sync && !p.polling && now >= next_sync {
+                    Notification::Sync {
+                        seconds: (now - bound_at).as_secs(),
+                    }
+                    .encode(&mut extra);
+                    next_sync = now + session.config.sync_interval;
+                }
+                if !extra.is_empty() {
+                    sent += extra.len() as u64;
+                    if let Err(e) = sink.send(extra).await {
+                        session.unbind(generation, Instant::now());
+                        return StreamEnd::Io(e);
+                    }
+                    last_write = Instant::now();
+                }
+            }
+            Output::Loop(delay) => {
+                return finish_loop(session, generation, sink, delay).await;
+            }
+            Output::Superseded => return StreamEnd::Superseded,
+            Output::Drop => {
+                sink.abort().await;
+                return StreamEnd::Dropped;
+            }
+            Output::Closed(c) => {
+                let mut line = String::new();
+                Notification::End {
+                    code: c.code,
+                    message: Cow::Borrowed(&c.message),
+                }
+                .encode(&mut line);
+                let _ = sink.send(line).await;
+                return StreamEnd::Closed;
+            }
+        }
+    }
+}
+
+struct UnbindGuard<'a> {
+    session: &'a Arc<Session>,
+    generation: u64,
+}
+
+impl Drop for UnbindGuard<'_> {
+    fn drop(&mut self) {
+        self.session.unbind(self.generation, Instant::now());
+    }
+}
+
+async fn finish_loop<S: Sink>(
+    session: &Arc<Session>,
+    generation: u64,
+    sink: &mut S,
+    delay_ms: u64,
+) -> StreamEnd {
+    session.unbind(generation, Instant::now());
+    let mut line = String::new();
+    Notification::Loop {
+        expected_delay_ms: delay_ms,
+    }
+    .encode(&mut line);
+    match sink.send(line).await {
+        Ok(()) => StreamEnd::Looped,
+        Err(e) => StreamEnd::Io(e),
+    }
+}

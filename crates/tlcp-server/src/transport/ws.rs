@@ -1,0 +1,285 @@
+//! WebSocket transport: `/lightstreamer` with subprotocol `TLCP-<version>.lightstreamer.com`;
+//! requests and their responses travel on the stream connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tlcp_proto::ProtocolVersion;
+use tlcp_proto::notification::Notification;
+use tlcp_proto::request::{Request as TlcpRequest, parse_ws_message_each};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_websockets::Message;
+
+use super::http::{Body, full};
+use crate::adapter::ClientInfo;
+use crate::server::Server;
+use crate::session::Session;
+use crate::session::stream::{Sink, StreamEnd, run_stream};
+use crate::transport::{execute, parse_error_line, reply_line, stream_params};
+
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Answers the upgrade request and starts the connection's task.
+pub(crate) fn upgrade(
+    server: Arc<Server>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let h = req.headers();
+    let is_upgrade = h
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = h
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok());
+    let (true, Some(key)) = (is_upgrade, key) else {
+        return full(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\r\n");
+    };
+    let version = h
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| ProtocolVersion::from_ws_subprotocol(p.trim()));
+    let Some(version) = version else {
+        return full(
+            StatusCode::BAD_REQUEST,
+            "no supported subprotocol: offer TLCP-2.x.y.lightstreamer.com (2.0.0 to 2.5.0)\r\n",
+        );
+    };
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(WS_GUID.as_bytes());
+    let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    let limit = server.config.request_limit;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = tokio_websockets::ServerBuilder::new()
+                    .limits(tokio_websockets::Limits::default().max_payload_len(Some(limit)))
+                    .serve(TokioIo::new(upgraded));
+                run(server, remote, version, ws).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    let mut r = Response::new(Empty::new().map_err(|e| match e {}).boxed());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    h.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(version.ws_subprotocol()),
+    );
+    r
+}
+
+struct WsSink(mpsc::Sender<String>);
+
+impl Sink for WsSink {
+    async fn send(&mut self, data: String) -> std::io::Result<()> {
+        self.0
+            .send(data)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "WebSocket closed"))
+    }
+
+    async fn abort(&mut self) {
+        // The connection task sees the stream end with `Dropped` and cuts the socket.
+    }
+}
+
+async fn run<S>(
+    server: Arc<Server>,
+    remote: SocketAddr,
+    version: ProtocolVersion,
+    ws: tokio_websockets::WebSocketStream<S>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<String>(16);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = rx.recv().await {
+            if sink.send(Message::text(text)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut current: Option<Arc<Session>> = None;
+    let mut streaming: Option<(Arc<Session>, JoinHandle<StreamEnd>)> = None;
+    let mut cut = false;
+    loop {
+        let msg = match &mut streaming {
+            Some((_, handle)) if !handle.is_finished() => tokio::select! {
+                m = stream.next() => m,
+                end = handle => {
+                    if matches!(end, Ok(StreamEnd::Dropped)) {
+                        cut = true;
+                        break;
+                    }
+                    continue;
+                }
+            },
+            _ => stream.next().await,
+        };
+        let Some(Ok(msg)) = msg else {
+            break;
+        };
+        if msg.is_close() {
+            break;
+        }
+        let Some(text) = msg.as_text() else {
+            continue;
+        };
+        let parsed = match parse_ws_message_each(text) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(parse_error_line(&e)).await;
+                continue;
+            }
+        };
+        for r in parsed.requests {
+            let req = match r {
+                Ok(req) => req,
+                Err(e) => {
+                    let _ = tx.send(parse_error_line(&e)).await;
+                    continue;
+                }
+            };
+            if streaming.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+                streaming = None;
+            }
+            let line = match req {
+                TlcpRequest::Wsok => Some(reply_line(&Notification::WsOk)),
+                TlcpRequest::CreateSession(c) => {
+                    if streaming.is_some() {
+                        Some(streaming_in_place())
+                    } else {
+                        let client = ClientInfo {
+                            user: c.user.clone(),
+                            remote,
+                            protocol: version,
+                        };
+                        match server.create_session(&c, client) {
+                            Ok(s) => {
+                                let p = stream_params(
+                                    &server.config,
+                                    c.polling,
+                                    c.polling_millis,
+                                    c.idle_millis,
+                                    c.keepalive_millis,
+                                    c.send_sync,
+                                    None,
+                                    None,
+                                    false,
+                                );
+                                current = Some(s.clone());
+                                streaming = Some((s.clone(), spawn_stream(&server, s, p, &tx)));
+                                None
+                            }
+                            Err(e) => Some(reply_line(&Notification::ConErr {
+                                code: e.code,
+                                message: e.message.into(),
+                            })),
+                        }
+                    }
+                }
+                TlcpRequest::BindSession(b) => {
+                    let session = match &b.session {
+                        Some(id) => server.find(id.expose()),
+                        None => current.clone(),
+                    };
+                    match session {
+                        _ if streaming.is_some() => Some(streaming_in_place()),
+                        None => Some(reply_line(&Notification::ConErr {
+                            code: 20,
+                            message: "Specified session not found".into(),
+                        })),
+                        Some(s) => {
+                            let p = stream_params(
+                                &server.config,
+                                b.polling,
+                                b.polling_millis,
+                                b.idle_millis,
+                                b.keepalive_millis,
+                                b.send_sync,
+                                None,
+                                b.recovery_from,
+                                false,
+                            );
+                            current = Some(s.clone());
+                            streaming = Some((s.clone(), spawn_stream(&server, s, p, &tx)));
+                            None
+                        }
+                    }
+                }
+                other => execute(
+                    &server,
+                    &other,
+                    current.as_ref(),
+                    streaming.as_ref().map(|(s, _)| s),
+                    true,
+                ),
+            };
+            if let Some(line) = line
+                && tx.send(line).await.is_err()
+            {
+                break;
+            }
+        }
+    }
+    if let Some((_, handle)) = streaming {
+        handle.abort();
+    }
+    if cut {
+        // No close frame: the client must see a broken connection.
+        writer.abort();
+        return;
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+fn streaming_in_place() -> String {
+    reply_line(&Notification::ConErr {
+        code: 69,
+        message: "Streaming request on a WebSocket not allowed, as a streaming is already in place"
+            .into(),
+    })
+}
+
+fn spawn_stream(
+    server: &Arc<Server>,
+    session: Arc<Session>,
+    params: crate::session::stream::StreamParams,
+    tx: &mpsc::Sender<String>,
+) -> JoinHandle<StreamEnd> {
+    let server = Arc::clone(server);
+    let mut sink = WsSink(tx.clone());
+    tokio::spawn(async move {
+        let end = run_stream(&session, &params, &mut sink).await;
+        match &end {
+            StreamEnd::Closed => server.remove(session.id.expose()),
+            StreamEnd::Io(e) => {
+                tracing::debug!(session = %session.id.redacted(), error = %e, "stream connection lost");
+            }
+            _ => {}
+        }
+        end
+    })
+}

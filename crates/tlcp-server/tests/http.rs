@@ -1,0 +1,376 @@
+//! The server over HTTP: streaming, polling, content length, recovery, limits, errors.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{HttpPeer, WsPeer, control, start};
+
+const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
+
+async fn create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
+    let mut s = HttpPeer::post(
+        server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&LS_adapter_set=TEST&{params}"),
+    )
+    .await;
+    assert_eq!(s.status, 200);
+    let conok = s.expect("CONOK,").await;
+    let sid = conok.split(',').nth(1).unwrap().to_owned();
+    s.expect("CONS,").await;
+    (s, sid)
+}
+
+#[tokio::test]
+async fn streaming_with_control_connections() {
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false").await;
+    assert!(
+        stream.log.iter().any(|l| l.starts_with("NOOP,")),
+        "HTTP preamble: {:?}",
+        stream.log
+    );
+    let resp = control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a%20b&LS_snapshot=true\r\nLS_reqId=2&LS_op=add&LS_subId=2&LS_mode=RAW&LS_group=i2&LS_schema=a\r\nLS_reqId=3&LS_op=delete&LS_subId=9",
+    )
+    .await;
+    assert_eq!(resp[0], "REQOK,1");
+    assert_eq!(resp[1], "REQOK,2");
+    assert!(resp[2].starts_with("REQERR,3,19,"), "{resp:?}");
+    assert_eq!(stream.expect("SUBOK,1").await, "SUBOK,1,1,2");
+    manual.wait_feed("i1").await;
+    manual.push("i1", &[("a", Some("é,%")), ("b", Some("2"))]);
+    assert_eq!(stream.expect("U,").await, "U,1,1,é,%25|2");
+    let resp = control(
+        &server,
+        "msg",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=4&LS_message=x&LS_msg_prog=1",
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,4"]);
+    let resp = control(&server, "heartbeat", &format!("&LS_session={sid}"), "\r\n").await;
+    assert_eq!(resp, ["REQOK"]);
+    let resp = control(
+        &server,
+        "control",
+        "",
+        &format!("LS_session={sid}&LS_reqId=5&LS_op=destroy&LS_cause_code=-3&LS_cause_message=bye"),
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,5"]);
+    assert_eq!(stream.expect("END").await, "END,-3,bye");
+    assert!(stream.rest().await.is_empty());
+    assert!(stream.ended_cleanly());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn content_length_loop_and_rebind_without_loss() {
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false&LS_content_length=3000").await;
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=i1&LS_schema=n",
+    )
+    .await;
+    manual.wait_feed("i1").await;
+    for i in 0..1000 {
+        manual.push("i1", &[("n", Some(&format!("{i:04}")))]);
+    }
+    let mut got = Vec::new();
+    let mut streams = 1;
+    loop {
+        match stream.next_line().await {
+            Some(l) if l.starts_with("U,1,1,") => got.push(l[6..].to_owned()),
+            Some(l) if l == "LOOP,0" => {
+                assert!(stream.rest().await.is_empty(), "nothing after LOOP");
+                streams += 1;
+                stream = HttpPeer::post(
+                    &server,
+                    "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+                    &format!("LS_session={sid}&LS_content_length=3000&LS_send_sync=false"),
+                )
+                .await;
+                stream.expect("CONOK,").await;
+            }
+            Some(_) => {}
+            None => panic!("stream ended without LOOP"),
+        }
+        if got.len() == 1000 {
+            break;
+        }
+    }
+    let expect: Vec<String> = (0..1000).map(|i| format!("{i:04}")).collect();
+    assert_eq!(got, expect);
+    assert!(streams >= 3, "3000-byte streams must loop: {streams}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn polling_returns_what_is_ready_or_waits_idle() {
+    let (server, manual) = start(common::config()).await;
+    let (mut first, sid) = create(
+        &server,
+        "LS_polling=true&LS_polling_millis=100&LS_idle_millis=0",
+    )
+    .await;
+    assert_eq!(first.expect("LOOP,").await, "LOOP,100");
+    assert!(first.rest().await.is_empty());
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a",
+    )
+    .await;
+    manual.wait_feed("i1").await;
+    manual.push("i1", &[("a", Some("1"))]);
+    let poll = |idle: u64| {
+        let server = &server;
+        let sid = sid.clone();
+        async move {
+            let mut p = HttpPeer::post(
+                server,
+                "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+                &format!(
+                    "LS_session={sid}&LS_polling=true&LS_polling_millis=100&LS_idle_millis={idle}"
+                ),
+            )
+            .await;
+            p.expect("CONOK,").await;
+            p.rest().await
+        }
+    };
+    let lines = poll(0).await;
+    assert!(lines.contains(&"SUBOK,1,1,1".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"U,1,1,1".to_owned()), "{lines:?}");
+    assert_eq!(lines.last().unwrap(), "LOOP,100");
+    assert!(
+        !lines.iter().any(|l| l == "PROBE" || l.starts_with("SYNC")),
+        "{lines:?}"
+    );
+    // Nothing ready: waits up to idle, then an empty poll.
+    let t = Instant::now();
+    let lines = poll(300).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(280),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("NOOP")
+                && !l.starts_with("SERVNAME")
+                && !l.starts_with("CLIENTIP")
+                && !l.starts_with("CONS"))
+            .collect::<Vec<_>>(),
+        ["LOOP,100"]
+    );
+    // Data arriving during the idle wait ends the poll early.
+    let pusher = {
+        let manual = manual.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            manual.push("i1", &[("a", Some("2"))]);
+        })
+    };
+    let t = Instant::now();
+    let lines = poll(5000).await;
+    pusher.await.unwrap();
+    assert!(t.elapsed() < Duration::from_millis(2000));
+    assert!(lines.contains(&"U,1,1,2".to_owned()), "{lines:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn recovery_replays_exactly_what_was_missed() {
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false").await;
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=i1&LS_schema=n",
+    )
+    .await;
+    manual.wait_feed("i1").await;
+    for i in 0..10 {
+        manual.push("i1", &[("n", Some(&i.to_string()))]);
+    }
+    // SUBOK, CONF, U0..U9 = 12 data notifications (no EOS: no snapshot was asked);
+    // the client saw up to U4: 7 of them.
+    stream.expect("U,1,1,4").await;
+    server.drop_stream_connections();
+    assert!(stream.rest().await.iter().all(|l| l.starts_with("U,")));
+    assert!(
+        !stream.ended_cleanly(),
+        "a drop must not look like a clean end"
+    );
+    for i in 10..12 {
+        manual.push("i1", &[("n", Some(&i.to_string()))]);
+    }
+    let mut r = HttpPeer::post(
+        &server,
+        "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("LS_session={sid}&LS_recovery_from=7&LS_send_sync=false"),
+    )
+    .await;
+    r.expect("CONOK,").await;
+    assert_eq!(r.expect("PROG,").await, "PROG,7");
+    let mut got = Vec::new();
+    while got.len() < 7 {
+        let l = r.next_line().await.unwrap();
+        if l.starts_with("U,") {
+            got.push(l);
+        }
+    }
+    assert_eq!(
+        got,
+        (5..12).map(|i| format!("U,1,1,{i}")).collect::<Vec<_>>()
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn recovery_beyond_the_buffer_is_refused() {
+    let mut cfg = common::config();
+    cfg.recovery_buffer_bytes = 1;
+    let (server, manual) = start(cfg).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false").await;
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=i1&LS_schema=n",
+    )
+    .await;
+    manual.wait_feed("i1").await;
+    for i in 0..2000 {
+        manual.push("i1", &[("n", Some(&format!("{i:0100}")))]);
+    }
+    stream.expect(&format!("U,1,1,{:0100}", 1999)).await;
+    server.drop_stream_connections();
+    let mut r = HttpPeer::post(
+        &server,
+        "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("LS_session={sid}&LS_recovery_from=3"),
+    )
+    .await;
+    assert!(r.expect("CONERR,").await.starts_with("CONERR,20,"));
+    let mut r = HttpPeer::post(
+        &server,
+        "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("LS_session={sid}&LS_recovery_from=999999"),
+    )
+    .await;
+    assert!(r.expect("CONERR,").await.starts_with("CONERR,65,"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bandwidth_constraint_is_enforced() {
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false").await;
+    let resp = control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=constrain&LS_requested_max_bandwidth=40",
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,1"]);
+    assert_eq!(stream.expect("CONS,").await, "CONS,40");
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=2&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=i1&LS_schema=n",
+    )
+    .await;
+    manual.wait_feed("i1").await;
+    // 40 kbit/s = 5000 bytes/s; push ~15 KB: it must take about 2-3 s, not milliseconds.
+    let payload = "x".repeat(140);
+    for i in 0..100 {
+        manual.push("i1", &[("n", Some(&format!("{i:03}{payload}")))]);
+    }
+    let t = Instant::now();
+    stream.expect("U,1,1,099").await;
+    let took = t.elapsed();
+    assert!(
+        took > Duration::from_millis(1800),
+        "bandwidth not enforced: {took:?}"
+    );
+    assert!(took < Duration::from_secs(6), "too slow: {took:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_http_requests_get_errors_and_harm_nothing() {
+    let (server, _m) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false&LS_keepalive_millis=200").await;
+    for (name, body) in [
+        ("control", "LS_reqId=1&LS_op=add&LS_subId=x"),
+        ("control", "%%%"),
+        (
+            "control",
+            "LS_reqId=2&LS_op=add&LS_subId=1&LS_mode=FAST&LS_group=a&LS_schema=b",
+        ),
+        ("msg", "LS_reqId=3"),
+        ("create_session", "LS_adapter_set=%ZZ"),
+        ("bind_session", "LS_session=nope"),
+        ("unknown", "x=y"),
+    ] {
+        let lines = control(&server, name, &format!("&LS_session={sid}"), body).await;
+        assert_eq!(lines.len(), 1, "{name} {body}: {lines:?}");
+        assert!(
+            lines[0].starts_with("REQERR,")
+                || lines[0].starts_with("ERROR,")
+                || lines[0].starts_with("CONERR,"),
+            "{name} {body}: {lines:?}"
+        );
+    }
+    let mut p = HttpPeer::post(&server, "/elsewhere", "").await;
+    assert_eq!(p.status, 404);
+    let _ = p.rest().await;
+    let big = "x".repeat(60_000);
+    let lines = control(&server, "control", "", &big).await;
+    assert!(lines[0].starts_with("ERROR,67,"), "{lines:?}");
+    // The session still streams keepalives.
+    assert_eq!(stream.expect("PROBE").await, "PROBE");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_create_then_ws_bind() {
+    let (server, manual) = start(common::config()).await;
+    let (mut first, sid) = create(
+        &server,
+        "LS_polling=true&LS_polling_millis=0&LS_idle_millis=0",
+    )
+    .await;
+    assert_eq!(first.expect("LOOP,").await, "LOOP,0");
+    let mut ws = WsPeer::connect(&server, "2.5.0").await;
+    ws.send(&format!(
+        "bind_session\r\nLS_session={sid}&LS_send_sync=false"
+    ))
+    .await;
+    ws.expect(&format!("CONOK,{sid},")).await;
+    ws.expect("CONS,").await;
+    ws.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a")
+        .await;
+    ws.expect_exact("REQOK,1").await;
+    manual.wait_feed("i1").await;
+    manual.push("i1", &[("a", Some("v"))]);
+    ws.expect("U,1,1,v").await;
+    server.shutdown().await.unwrap();
+}

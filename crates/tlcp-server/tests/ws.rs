@@ -1,0 +1,180 @@
+//! The server over WebSocket, asserted line by line.
+
+mod common;
+
+use common::{WsPeer, start};
+
+#[tokio::test]
+async fn session_preamble_and_merge_subscription() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    let sid = c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    assert!(sid.starts_with('S') && sid.len() > 30, "{sid}");
+    let conok = c.log.iter().position(|l| l.starts_with("CONOK,")).unwrap();
+    assert_eq!(
+        c.log[conok..],
+        [
+            format!("CONOK,{sid},50000,5000,*"),
+            "SERVNAME,tlcp-server".into(),
+            "CLIENTIP,127.0.0.1".into(),
+            "CONS,unlimited".into()
+        ]
+    );
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1%20i2&LS_schema=a%20b&LS_snapshot=true").await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,2,2").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    manual.wait_feed("i2").await;
+    manual.push("i1", &[("a", Some("1")), ("b", None)]);
+    c.expect_exact("U,1,1,1|#").await;
+    manual.push("i1", &[("a", Some("2"))]);
+    c.expect_exact("U,1,1,2|").await;
+    manual.push("i2", &[("a", Some("x|y")), ("b", Some(""))]);
+    c.expect_exact("U,1,2,x%7Cy|$").await;
+    c.send("control\r\nLS_reqId=2&LS_op=delete&LS_subId=1")
+        .await;
+    c.expect_exact("REQOK,2").await;
+    c.expect_exact("UNSUB,1").await;
+    let mut gone = manual.unsubscribed.lock().unwrap().clone();
+    gone.sort();
+    assert_eq!(gone, ["i1", "i2"]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn merge_snapshot_is_the_current_row_and_distinct_history() {
+    let (server, manual) = start(common::config()).await;
+    let mut first = WsPeer::connect(&server, "2.5.0").await;
+    first.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    first
+        .send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=news&LS_schema=t&LS_snapshot=true")
+        .await;
+    first.expect_exact("REQOK,1").await;
+    manual.wait_feed("news").await;
+    for i in 0..5 {
+        manual.push("news", &[("t", Some(&format!("n{i}")))]);
+    }
+    first.expect("U,1,1,n4").await;
+    let mut late = WsPeer::connect(&server, "2.5.0").await;
+    late.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    late.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=news&LS_schema=t&LS_snapshot=2")
+        .await;
+    late.expect_exact("REQOK,1").await;
+    late.expect_exact("SUBOK,1,1,1").await;
+    late.expect_exact("CONF,1,unlimited,filtered").await;
+    late.expect_exact("U,1,1,n3").await;
+    late.expect_exact("U,1,1,n4").await;
+    late.expect_exact("EOS,1,1").await;
+    late.send("control\r\nLS_reqId=2&LS_op=add&LS_subId=2&LS_mode=MERGE&LS_group=news&LS_schema=t&LS_snapshot=true")
+        .await;
+    late.expect_exact("REQOK,2").await;
+    late.expect_exact("SUBOK,2,1,1").await;
+    late.expect_exact("CONF,2,unlimited,filtered").await;
+    late.expect_exact("U,2,1,n4").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn subscription_refusals_carry_the_spec_codes() {
+    let (server, _manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_data_adapter=NOPE").await;
+    c.expect("REQERR,1,17,").await;
+    c.send("control\r\nLS_reqId=2&LS_op=add&LS_subId=2&LS_mode=COMMAND&LS_group=i1&LS_schema=a")
+        .await;
+    c.expect("REQERR,2,15,").await;
+    c.send("control\r\nLS_reqId=3&LS_op=add&LS_subId=3&LS_mode=MERGE&LS_group=bad1&LS_schema=a")
+        .await;
+    c.expect("REQERR,3,-7,").await;
+    c.send("control\r\nLS_reqId=4&LS_op=delete&LS_subId=99")
+        .await;
+    c.expect("REQERR,4,19,").await;
+    c.send("control\r\nLS_reqId=5&LS_op=add&LS_subId=5&LS_mode=MERGE&LS_group=%20&LS_schema=a")
+        .await;
+    c.expect("REQERR,5,21,").await;
+    c.send("control\r\nLS_reqId=6&LS_op=fly").await;
+    c.expect("REQERR,6,").await;
+    c.send("nonsense\r\nfoo").await;
+    c.expect("ERROR,").await;
+    // The session is still fine after all that.
+    c.send("control\r\nLS_reqId=7&LS_op=add&LS_subId=7&LS_mode=RAW&LS_group=i1&LS_schema=a")
+        .await;
+    c.expect_exact("REQOK,7").await;
+    c.expect_exact("SUBOK,7,1,1").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn create_errors() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.send("create_session\r\nLS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_adapter_set=NOPE")
+        .await;
+    c.expect("CONERR,2,").await;
+    c.send("bind_session\r\nLS_session=Sdoesnotexist").await;
+    c.expect("CONERR,20,").await;
+    c.send("control\r\nLS_reqId=1&LS_op=destroy").await;
+    c.expect("REQERR,1,20,").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn destroy_ends_the_session_with_end() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=destroy").await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("END,31,Destroy invoked by client").await;
+    assert_eq!(server.session_count(), 0);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn messages_with_sequences_outcomes_and_skips() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=DEMO&LS_send_sync=false").await;
+    c.send("msg\r\nLS_reqId=1&LS_message=ECHO%7Chello&LS_sequence=s&LS_msg_prog=1")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("MSGDONE,s,1,hello").await;
+    c.send("msg\r\nLS_reqId=2&LS_message=nonsense&LS_sequence=s&LS_msg_prog=2")
+        .await;
+    c.expect_exact("REQOK,2").await;
+    c.expect("MSGFAIL,s,2,-1,").await;
+    // Duplicate.
+    c.send("msg\r\nLS_reqId=3&LS_message=ECHO%7Cx&LS_sequence=s&LS_msg_prog=2")
+        .await;
+    c.expect("REQERR,3,33,").await;
+    // 3 and 4 never come: 5 waits 200 ms, then 3-4 are skipped (39, count 2).
+    c.send("msg\r\nLS_reqId=4&LS_message=ECHO%7Cfive&LS_sequence=s&LS_msg_prog=5&LS_max_wait=200")
+        .await;
+    c.expect_exact("REQOK,4").await;
+    c.expect_exact("MSGFAIL,s,4,39,2").await;
+    c.expect_exact("MSGDONE,s,5,five").await;
+    c.send("msg\r\nLS_reqId=5&LS_message=ECHO%7Clate&LS_sequence=s&LS_msg_prog=3")
+        .await;
+    c.expect("REQERR,5,32,").await;
+    // Unordered, no outcome wanted, no ack.
+    c.send("msg\r\nLS_reqId=6&LS_message=ECHO%7Cq&LS_outcome=false&LS_ack=false")
+        .await;
+    c.send("msg\r\nLS_reqId=7&LS_message=ECHO%7Cr&LS_msg_prog=1")
+        .await;
+    c.expect_exact("REQOK,7").await;
+    c.expect_exact("MSGDONE,*,1,r").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn msgdone_has_no_response_before_2_5_0() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.4.0").await;
+    c.create("LS_adapter_set=DEMO&LS_send_sync=false").await;
+    c.send("msg\r\nLS_reqId=1&LS_message=ECHO%7Chello&LS_sequence=s&LS_msg_prog=1")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("MSGDONE,s,1").await;
+    server.shutdown().await.unwrap();
+}
