@@ -80,6 +80,16 @@ pub fn encode_arg(value: &str, out: &mut String) {
 /// Encodes `|` `%` and control characters anywhere, and `#` `$` `^` in first position.
 /// An empty `value` must not be passed here: the caller writes `$` for it.
 pub fn encode_field_value(value: &str, out: &mut String) {
+    // Fast path: most values (prices, times, names) need no escape at all.
+    let bytes = value.as_bytes();
+    if bytes
+        .first()
+        .is_some_and(|&b| !matches!(b, b'#' | b'$' | b'^'))
+        && bytes.iter().all(|&b| FIELD_PLAIN[usize::from(b)])
+    {
+        out.push_str(value);
+        return;
+    }
     encode_with(value, out, |i, b| {
         b == b'|'
             || b == b'%'
@@ -88,6 +98,20 @@ pub fn encode_field_value(value: &str, out: &mut String) {
             || (i == 0 && matches!(b, b'#' | b'$' | b'^'))
     });
 }
+
+/// Bytes that may appear as they are anywhere in a field value.
+const FIELD_PLAIN: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = false;
+        b += 1;
+    }
+    t[0x7F] = false;
+    t[b'|' as usize] = false;
+    t[b'%' as usize] = false;
+    t
+};
 
 #[inline]
 fn encode_with(value: &str, out: &mut String, must_encode: impl Fn(usize, u8) -> bool) {

@@ -82,7 +82,12 @@ impl Update {
     }
 
     fn slot(&mut self, field: &str) -> &mut (String, Option<String>) {
-        if let Some(i) = self.slots[..self.len].iter().position(|(k, _)| k == field) {
+        // Producers usually set the same fields in the same order every time: the next
+        // spare slot then already has the right name and no search is needed.
+        let next_matches = self.slots.get(self.len).is_some_and(|(k, _)| k == field);
+        if !next_matches
+            && let Some(i) = self.slots[..self.len].iter().position(|(k, _)| k == field)
+        {
             return &mut self.slots[i];
         }
         if self.len == self.slots.len() {
@@ -138,6 +143,16 @@ struct FieldTable {
 }
 
 impl FieldTable {
+    /// The index of `name`, trying `guess` first (updates usually list fields in the
+    /// order the item first saw them).
+    fn index_guessed(&mut self, name: &str, guess: usize) -> usize {
+        if self.names.get(guess).is_some_and(|n| n == name) {
+            guess
+        } else {
+            self.index_or_insert(name)
+        }
+    }
+
     fn index_of(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
     }
@@ -314,8 +329,8 @@ impl ItemHub {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
-        for (name, value) in update.iter() {
-            let i = st.fields.index_or_insert(name);
+        for (pos, (name, value)) in update.iter().enumerate() {
+            let i = st.fields.index_guessed(name, pos);
             if i >= st.row.len() {
                 st.row.resize(i + 1, None);
             }

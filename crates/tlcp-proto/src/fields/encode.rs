@@ -4,6 +4,9 @@ use super::{FieldValues, diff, patch};
 use crate::ProtocolVersion;
 use crate::percent::encode_field_value;
 
+/// Values shorter than this are always sent whole: no `^T`/`^P` attempt.
+const MIN_DIFF_LEN: usize = 12;
+
 /// Values that cannot be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -104,7 +107,7 @@ impl Encoder {
         for i in 0..n {
             let value = new.field(i);
             let old = previous.map(|p| p.field(i));
-            if old == Some(value) {
+            if old.is_some_and(|o| same(o, value)) {
                 run += 1;
                 continue;
             }
@@ -124,6 +127,11 @@ impl Encoder {
     fn push_value(&mut self, old: Option<&str>, value: &str, out: &mut String) {
         let start = out.len();
         encode_field_value(value, out);
+        // A diff costs its `^T`/`^P` prefix plus counts: below this length it can never be
+        // worth computing (and computing it dominated the encoder's profile).
+        if value.len() < MIN_DIFF_LEN {
+            return;
+        }
         let Some(old) = old.filter(|o| self.allow_diff && !o.is_empty()) else {
             return;
         };
@@ -143,7 +151,12 @@ impl Encoder {
         }
 
         self.raw.clear();
-        if patch::encode(old, value, &mut self.raw) && self.raw.len() + 2 < best_len {
+        let json_like = |s: &str| s.trim_start().starts_with(['{', '[']);
+        if json_like(old)
+            && json_like(value)
+            && patch::encode(old, value, &mut self.raw)
+            && self.raw.len() + 2 < best_len
+        {
             self.candidate.clear();
             self.candidate.push_str("^P");
             encode_field_value(&self.raw, &mut self.candidate);
@@ -194,5 +207,24 @@ fn push_unchanged(count: usize, first: &mut bool, out: &mut String) {
         for _ in 0..count {
             separate(first, out);
         }
+    }
+}
+
+/// Equality of two optional field values, comparing short texts inline: a `memcmp` call
+/// per field was the encoder's main cost.
+#[inline]
+fn same(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            a.len() == b.len()
+                && if a.len() <= 16 {
+                    a.iter().zip(b).all(|(x, y)| x == y)
+                } else {
+                    a == b
+                }
+        }
+        _ => false,
     }
 }

@@ -1,7 +1,6 @@
 //! `FEED`: a synthetic, configurable feed for benchmarks and latency measurements.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -104,11 +103,15 @@ impl Generator {
     fn write_value(&mut self, i: usize) {
         let (v, text) = (self.values[i], &mut self.texts[i]);
         text.clear();
-        let _ = match self.size {
-            0 => Ok(()),
-            1..=3 => write!(text, "{v:0w$}", w = self.size),
-            _ => write!(text, "{:0w$}.{:02}", v / 100, v % 100, w = self.size - 3),
-        };
+        match self.size {
+            0 => {}
+            1..=3 => push_padded(text, v, self.size),
+            _ => {
+                push_padded(text, v / 100, self.size - 3);
+                text.push('.');
+                push_padded(text, v % 100, 2);
+            }
+        }
     }
 
     /// Moves a value like a price: a small step up or down, staying in range.
@@ -135,19 +138,24 @@ impl Generator {
         self.last_ts = self.last_ts.max(now);
         self.update.clear();
         self.buf.clear();
-        let _ = write!(self.buf, "{}", self.last_ts);
+        push_padded(
+            &mut self.buf,
+            u64::try_from(self.last_ts).unwrap_or(u64::MAX),
+            1,
+        );
         self.update.set("ts", &self.buf);
         self.buf.clear();
-        let _ = write!(self.buf, "{}", self.seq);
+        push_padded(&mut self.buf, self.seq, 1);
         self.update.set("seq", &self.buf);
         for i in 0..self.names.len() {
             let changed = i == 0 || self.rng.chance(0.5);
             if !first && changed {
                 self.move_value(i);
             }
-            if first || changed {
-                self.update.set(&self.names[i], &self.texts[i]);
-            }
+            // Every field, every time, in the same order: unchanged ones keep their value
+            // (the server sends them as unchanged), and the hub finds each field by position
+            // instead of searching names.
+            self.update.set(&self.names[i], &self.texts[i]);
         }
         &self.update
     }
@@ -282,6 +290,25 @@ async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
     }
 }
 
+/// Appends `v` in decimal, left-padded with zeros to at least `width` digits (no `fmt`
+/// machinery: this runs for every field of every update).
+fn push_padded(out: &mut String, mut v: u64, width: usize) {
+    let mut buf = [b'0'; 24];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    for &b in &buf[start..] {
+        out.push(char::from(b));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +366,7 @@ mod tests {
         b.next();
         assert_eq!(first.len(), 10, "the first update sets every field");
         let mut counts = [0usize; 8];
+        let mut previous: Option<Vec<(String, Option<String>)>> = None;
         for _ in 0..1000 {
             let fa: Vec<_> = a
                 .next()
@@ -353,10 +381,20 @@ mod tests {
                 .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect();
             assert_eq!(fa, fb);
-            assert_eq!(fa[0].0, "f1", "f1 always changes");
-            for (n, _) in &fa {
-                counts[n[1..].parse::<usize>().expect("index") - 1] += 1;
+            assert_eq!(fa.len(), 8, "every payload field is pushed, in order");
+            assert_eq!(fa[0].0, "f1");
+            if let Some(prev) = &previous {
+                let prev: &Vec<(String, Option<String>)> = prev;
+                assert_ne!(fa[0].1, prev[0].1, "f1 always changes");
+                for (k, (now, before)) in fa.iter().zip(prev).enumerate() {
+                    if now.1 != before.1 {
+                        counts[k] += 1;
+                    }
+                }
+            } else {
+                counts.iter_mut().for_each(|c| *c += 1);
             }
+            previous = Some(fa);
         }
         assert_eq!(counts[0], 1000);
         for c in &counts[1..] {

@@ -92,15 +92,15 @@ impl Subscription {
         i: usize,
         item_row: &[Option<String>],
         congested: bool,
-        now: Instant,
+        now: Option<Instant>,
     ) -> Offer {
         let min_interval = self.min_interval;
         let (mode, unfiltered, capacity, key_cmd) =
             (self.mode, self.unfiltered, self.capacity, self.key_cmd);
         let item = &mut self.items[i];
-        let rate_blocked = item.next_at.is_some_and(|t| t > now);
+        let rate_blocked = item.next_at.zip(now).is_some_and(|(t, now)| t > now);
         if item.pending.is_empty() && !congested && !rate_blocked {
-            if let Some(iv) = min_interval {
+            if let (Some(iv), Some(now)) = (min_interval, now) {
                 item.next_at = Some(now + iv);
             }
             return Offer::SendNow;
@@ -163,11 +163,11 @@ impl Subscription {
                         }
                     }
                     item.spare.push(row);
-                    return note_lost(item, was_empty, now);
+                    return note_lost(item, was_empty);
                 }
                 _ => {
                     item.spare.push(row);
-                    return note_lost(item, was_empty, now);
+                    return note_lost(item, was_empty);
                 }
             }
         }
@@ -186,7 +186,7 @@ impl Subscription {
     }
 }
 
-fn note_lost(item: &mut SubItem, was_empty: bool, _now: Instant) -> Offer {
+fn note_lost(item: &mut SubItem, was_empty: bool) -> Offer {
     if let Some(Pending::Lost(n)) = item.pending.back_mut() {
         *n += 1;
     } else {

@@ -347,7 +347,7 @@ impl State {
         }
     }
 
-    fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>, now: Instant) {
+    fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
         let congested = self.congested();
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return;
@@ -355,6 +355,10 @@ impl State {
         if sub.closing {
             return;
         }
+        // The clock is read only when a frequency limit needs it (not per update).
+        let now = (sub.min_interval.is_some()
+            || sub.items.get(i).is_some_and(|it| it.next_at.is_some()))
+        .then(Instant::now);
         let offer = match event {
             ItemEvent::Update { snapshot, row } => {
                 if snapshot && !sub.snapshot_requested {
@@ -414,7 +418,6 @@ impl State {
                             snapshot: false,
                             row: &nulls,
                         },
-                        now,
                     );
                 }
                 if sub.mode == tlcp_proto::Mode::Raw {
@@ -577,10 +580,9 @@ fn encode_update(
     for (k, slot) in item.last_sent.iter_mut().enumerate() {
         match (slot.as_mut(), new.field(k)) {
             (Some(s), Some(v)) => {
-                if s != v {
-                    s.clear();
-                    s.push_str(v);
-                }
+                // Copying is as cheap as comparing these short texts.
+                s.clear();
+                s.push_str(v);
             }
             (None, Some(v)) => *slot = Some(v.to_owned()),
             (_, None) => *slot = None,
@@ -599,8 +601,7 @@ struct SubItemListener {
 impl ItemListener for SubItemListener {
     fn on_event(&self, event: ItemEvent<'_>) {
         if let Some(s) = self.session.upgrade() {
-            let now = Instant::now();
-            s.lock().on_item_event(self.sub_id, self.item, event, now);
+            s.lock().on_item_event(self.sub_id, self.item, event);
         }
     }
 
