@@ -1,0 +1,68 @@
+//! `tlcp serve` as a user runs it: the built binary, on a port chosen by the OS.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn serve_answers_a_session_creation() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlcp"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tlcp");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let mut tcp = TcpStream::connect(&addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = "LS_adapter_set=DEMO&LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0";
+    write!(
+        tcp,
+        "POST /lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    tcp.read_to_string(&mut resp).expect("read response");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert!(resp.contains("\r\nCONOK,S"), "{resp}");
+    assert!(resp.contains("\r\nSERVNAME,tlcp-server\r\n"), "{resp}");
+    assert!(resp.contains("\r\nLOOP,0\r\n"), "{resp}");
+}
+
+#[test]
+fn bad_flags_say_what_to_fix() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlcp"))
+        .args(["serve", "--feed-rate", "fast"])
+        .output()
+        .expect("run tlcp");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--feed-rate"), "{err}");
+    assert!(err.contains("`max`"), "{err}");
+}
+
+#[test]
+fn busy_port_is_explained() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let out = Command::new(env!("CARGO_BIN_EXE_tlcp"))
+        .args(["serve", "--listen", &addr.to_string()])
+        .output()
+        .expect("run tlcp");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot listen on"), "{err}");
+}
