@@ -106,6 +106,56 @@ impl Update {
 /// One row of an item: values by item field index (`None` = null).
 pub(crate) type Row = Vec<Option<String>>;
 
+/// Encodings of the current update shared by the listeners of an item: the first
+/// listener that needs the delta for a given schema computes it, the others copy it.
+#[derive(Debug, Default)]
+pub(crate) struct SharedEncodings {
+    entries: Vec<SharedEncoding>,
+    valid: usize,
+}
+
+#[derive(Debug, Default)]
+struct SharedEncoding {
+    field_idx: Vec<usize>,
+    allow_diff: bool,
+    encoded: String,
+}
+
+impl SharedEncodings {
+    fn reset(&mut self) {
+        self.valid = 0;
+    }
+
+    /// The delta for this schema and diff setting, computing it with `encode` on a miss.
+    pub(crate) fn get_or_encode(
+        &mut self,
+        field_idx: &[usize],
+        allow_diff: bool,
+        encode: impl FnOnce(&mut String),
+    ) -> &str {
+        let hit = self.entries[..self.valid]
+            .iter()
+            .position(|e| e.allow_diff == allow_diff && e.field_idx == field_idx);
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                if self.valid == self.entries.len() {
+                    self.entries.push(SharedEncoding::default());
+                }
+                let e = &mut self.entries[self.valid];
+                e.field_idx.clear();
+                e.field_idx.extend_from_slice(field_idx);
+                e.allow_diff = allow_diff;
+                e.encoded.clear();
+                encode(&mut e.encoded);
+                self.valid += 1;
+                self.valid - 1
+            }
+        };
+        &self.entries[i].encoded
+    }
+}
+
 /// What a listener receives.
 #[derive(Debug)]
 pub(crate) enum ItemEvent<'a> {
@@ -114,6 +164,10 @@ pub(crate) enum ItemEvent<'a> {
         /// Whether this event is part of the snapshot.
         snapshot: bool,
         row: &'a [Option<String>],
+        /// When `row` is the item's current state: its update number, and the encodings
+        /// of the change from update `seq - 1` shared among listeners. `None` for rows of
+        /// the past (DISTINCT history, COMMAND rows in a snapshot).
+        live: Option<(u64, &'a std::cell::RefCell<SharedEncodings>)>,
     },
     /// The snapshot is complete (DISTINCT and COMMAND listeners forward it as `EOS`).
     EndOfSnapshot,
@@ -183,6 +237,9 @@ struct ItemState {
     command_order: Vec<String>,
     listeners: Vec<(u64, Arc<dyn ItemListener>)>,
     next_listener: u64,
+    /// Number of updates applied to `row`.
+    seq: u64,
+    shared: std::cell::RefCell<SharedEncodings>,
 }
 
 /// One item of one data adapter: state plus listeners.
@@ -221,6 +278,8 @@ impl ItemHub {
                 command_order: Vec::new(),
                 listeners: Vec::new(),
                 next_listener: 0,
+                seq: 0,
+                shared: std::cell::RefCell::new(SharedEncodings::default()),
             }),
         }
     }
@@ -273,6 +332,7 @@ impl ItemHub {
                         listener.on_event(ItemEvent::Update {
                             snapshot: true,
                             row: &st.row,
+                            live: None,
                         });
                     }
                 }
@@ -286,6 +346,7 @@ impl ItemHub {
                         listener.on_event(ItemEvent::Update {
                             snapshot: true,
                             row: padded(row, width).as_ref(),
+                            live: None,
                         });
                     }
                     listener.on_event(ItemEvent::EndOfSnapshot);
@@ -296,6 +357,7 @@ impl ItemHub {
                             listener.on_event(ItemEvent::Update {
                                 snapshot: true,
                                 row: padded(row, width).as_ref(),
+                                live: None,
                             });
                         }
                     }
@@ -355,10 +417,13 @@ impl ItemHub {
         if let Some((kf, cf)) = st.command_fields {
             apply_command(st, kf, cf);
         }
+        st.seq += 1;
+        st.shared.borrow_mut().reset();
         for (_, l) in &st.listeners {
             l.on_event(ItemEvent::Update {
                 snapshot: !st.snapshot_complete,
                 row: &st.row,
+                live: Some((st.seq, &st.shared)),
             });
         }
     }
@@ -583,7 +648,7 @@ mod tests {
     impl ItemListener for Recorder {
         fn on_event(&self, event: ItemEvent<'_>) {
             let s = match event {
-                ItemEvent::Update { snapshot, row } => format!(
+                ItemEvent::Update { snapshot, row, .. } => format!(
                     "{}{:?}",
                     if snapshot { "S" } else { "U" },
                     row.iter()
@@ -628,6 +693,31 @@ mod tests {
             };
         }
         u
+    }
+
+    #[test]
+    fn shared_encodings_compute_once_per_schema() {
+        let mut shared = SharedEncodings::default();
+        let mut calls = 0;
+        for _ in 0..3 {
+            let e = shared.get_or_encode(&[0, 1], true, |o| {
+                calls += 1;
+                o.push_str("a|b");
+            });
+            assert_eq!(e, "a|b");
+        }
+        let e = shared.get_or_encode(&[0, 1], false, |o| {
+            calls += 1;
+            o.push('x');
+        });
+        assert_eq!(e, "x");
+        assert_eq!(calls, 2, "one per (schema, diff setting)");
+        shared.reset();
+        shared.get_or_encode(&[0, 1], true, |o| {
+            calls += 1;
+            o.push('c');
+        });
+        assert_eq!(calls, 3, "a new update starts a new cache");
     }
 
     #[test]

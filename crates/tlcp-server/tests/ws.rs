@@ -178,3 +178,42 @@ async fn msgdone_has_no_response_before_2_5_0() {
     c.expect_exact("MSGDONE,s,1").await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn sessions_in_step_get_the_same_lines_and_late_ones_catch_up() {
+    let (server, manual) = start(common::config()).await;
+    let sub = "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a%20b%20c&LS_snapshot=true";
+    let mut peers = Vec::new();
+    for _ in 0..3 {
+        let mut p = WsPeer::connect(&server, "2.5.0").await;
+        p.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+        p.send(sub).await;
+        p.expect_exact("REQOK,1").await;
+        peers.push(p);
+    }
+    manual.wait_feed("i1").await;
+    manual.push(
+        "i1",
+        &[("a", Some("1")), ("b", Some("2")), ("c", Some("3"))],
+    );
+    manual.push("i1", &[("b", Some("20"))]);
+    for p in &mut peers {
+        assert_eq!(p.expect("U,").await, "U,1,1,1|2|3");
+        p.expect_exact("U,1,1,|20|").await;
+    }
+    // A late subscriber starts from its snapshot, then shares the live deltas.
+    let mut late = WsPeer::connect(&server, "2.5.0").await;
+    late.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    late.send(sub).await;
+    late.expect_exact("REQOK,1").await;
+    late.expect_exact("SUBOK,1,1,3").await;
+    late.expect_exact("CONF,1,unlimited,filtered").await;
+    late.expect_exact("U,1,1,1|20|3").await;
+    manual.push("i1", &[("c", Some("30"))]);
+    manual.push("i1", &[("a", Some("10")), ("c", Some("31"))]);
+    for p in peers.iter_mut().chain(std::iter::once(&mut late)) {
+        p.expect_exact("U,1,1,||30").await;
+        p.expect_exact("U,1,1,10||31").await;
+    }
+    server.shutdown().await.unwrap();
+}

@@ -42,7 +42,7 @@ struct Recorder {
 impl ItemListener for Recorder {
     fn on_event(&self, event: ItemEvent<'_>) {
         let ev = match event {
-            ItemEvent::Update { snapshot, row } => Ev::Update {
+            ItemEvent::Update { snapshot, row, .. } => Ev::Update {
                 snapshot,
                 row: row.to_vec(),
             },

@@ -53,6 +53,10 @@ pub(crate) struct SubItem {
     pub(crate) timer_set: bool,
     /// Earliest time the next update may be sent (maximum frequency).
     pub(crate) next_at: Option<Instant>,
+    /// The item update number whose row `last_sent` holds, when it was sent as it came
+    /// (not conflated or held): the next live delta can then be shared with the other
+    /// sessions in the same position.
+    pub(crate) synced_seq: Option<u64>,
 }
 
 /// A subscription of a session.
@@ -219,6 +223,7 @@ impl SubItem {
             queued: false,
             timer_set: false,
             next_at: None,
+            synced_seq: None,
         }
     }
 }

@@ -360,7 +360,11 @@ impl State {
             || sub.items.get(i).is_some_and(|it| it.next_at.is_some()))
         .then(Instant::now);
         let offer = match event {
-            ItemEvent::Update { snapshot, row } => {
+            ItemEvent::Update {
+                snapshot,
+                row,
+                live,
+            } => {
                 if snapshot && !sub.snapshot_requested {
                     return;
                 }
@@ -369,21 +373,49 @@ impl State {
                         let item = &mut sub.items[i];
                         let idx = std::mem::take(&mut item.field_idx);
                         let new = Projected { row, idx: &idx };
-                        encode_update(
-                            &mut self.out,
-                            &mut self.log,
-                            &mut self.encoder,
-                            &mut self.scratch,
-                            sub_id,
-                            i,
-                            item,
-                            &new,
-                        );
+                        let shared = live.filter(|(seq, _)| {
+                            item.has_sent && item.synced_seq == Some(seq.wrapping_sub(1))
+                        });
+                        match shared {
+                            Some((_, cache)) => {
+                                // Same previous row as every caught-up session: reuse the
+                                // delta the first of them computed.
+                                let mut cache = cache.borrow_mut();
+                                let (encoder, prev) = (&mut self.encoder, &item.last_sent);
+                                let allow = encoder.allows_diff();
+                                let encoded = cache.get_or_encode(&idx, allow, |out| {
+                                    let _ = encoder.encode(Some(prev.as_slice()), &new, out);
+                                });
+                                push_encoded_update(
+                                    &mut self.out,
+                                    &mut self.log,
+                                    sub_id,
+                                    i,
+                                    item,
+                                    encoded,
+                                    &new,
+                                );
+                            }
+                            None => encode_update(
+                                &mut self.out,
+                                &mut self.log,
+                                &mut self.encoder,
+                                &mut self.scratch,
+                                sub_id,
+                                i,
+                                item,
+                                &new,
+                            ),
+                        }
+                        item.synced_seq = live.map(|(seq, _)| seq);
                         item.field_idx = idx;
                         self.wake();
                         return;
                     }
-                    o => o,
+                    o => {
+                        sub.items[i].synced_seq = None;
+                        o
+                    }
                 }
             }
             ItemEvent::EndOfSnapshot => {
@@ -417,6 +449,7 @@ impl State {
                         ItemEvent::Update {
                             snapshot: false,
                             row: &nulls,
+                            live: None,
                         },
                     );
                 }
@@ -574,8 +607,22 @@ fn encode_update(
         // Only possible with a schema of zero fields, which the metadata refuses.
         return;
     }
+    push_encoded_update(out, log, sub_id, i, item, scratch, new);
+}
+
+/// Writes and logs a `U` line with an already encoded value list, and remembers the new
+/// values as the next delta's base.
+fn push_encoded_update(
+    out: &mut String,
+    log: &mut RecoveryLog,
+    sub_id: u32,
+    i: usize,
+    item: &mut SubItem,
+    encoded: &str,
+    new: &impl FieldValues,
+) {
     let start = out.len();
-    tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, scratch, out);
+    tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, encoded, out);
     log.push(&out[start..]);
     for (k, slot) in item.last_sent.iter_mut().enumerate() {
         match (slot.as_mut(), new.field(k)) {
