@@ -217,3 +217,31 @@ async fn sessions_in_step_get_the_same_lines_and_late_ones_catch_up() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn reverse_heartbeats_keep_the_stream_and_silence_cuts_it() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create(
+        "LS_adapter_set=TEST&LS_send_sync=false&LS_inactivity_millis=300&LS_keepalive_millis=100",
+    )
+    .await;
+    // Heartbeats every 100 ms for 1.2 s: the connection stays (PROBEs keep coming).
+    for _ in 0..12 {
+        c.send("heartbeat\r\n\r\n").await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    c.expect_exact("REQOK").await;
+    // Silence: cut after 300 ms + grace (500 ms), well before 2 s.
+    let t = std::time::Instant::now();
+    while c.next_line().await.is_some() {}
+    let silent = t.elapsed();
+    assert!(
+        silent >= std::time::Duration::from_millis(500),
+        "{silent:?}"
+    );
+    assert!(silent < std::time::Duration::from_secs(2), "{silent:?}");
+    // The session survives, unbound, for recovery.
+    assert_eq!(server.session_count(), 1);
+    server.shutdown().await.unwrap();
+}

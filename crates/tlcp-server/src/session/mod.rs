@@ -64,6 +64,8 @@ pub(crate) struct State {
     pub(crate) force_loop: Option<u64>,
     /// Test hook: the current stream connection must be cut abruptly.
     drop_requested: bool,
+    /// When the client last sent a request (reverse heartbeat check).
+    last_heard: Instant,
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
     encoder: Encoder,
@@ -128,6 +130,7 @@ impl Session {
                 bandwidth: BandwidthLimit::Unlimited,
                 force_loop: None,
                 drop_requested: false,
+                last_heard: now,
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
                 encoder: Encoder::new().with_diff(allow_diff),
@@ -293,6 +296,16 @@ impl Session {
             release_items(sub);
         }
         self.drained.notify_waiters();
+    }
+
+    /// Notes that the client sent something (a request on any connection).
+    pub(crate) fn heard_from_client(&self, now: Instant) {
+        self.lock().last_heard = now;
+    }
+
+    /// When the client last sent something.
+    pub(crate) fn last_heard_from_client(&self) -> Instant {
+        self.lock().last_heard
     }
 
     /// Test hook: cuts the current stream connection abruptly; the session stays,

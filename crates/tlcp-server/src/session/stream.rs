@@ -38,6 +38,9 @@ pub(crate) struct StreamParams {
     /// HTTP streaming: the response's content length.
     pub(crate) content_length: Option<u64>,
     pub(crate) recovery_from: Option<u64>,
+    /// `LS_inactivity_millis`: the client promised to send something (at least a
+    /// `heartbeat`) this often; a longer silence means the connection is dead.
+    pub(crate) inactivity: Option<Duration>,
     /// HTTP: send the `NOOP` preamble.
     pub(crate) http: bool,
 }
@@ -99,6 +102,11 @@ pub(crate) async fn run_stream<S: Sink>(
         generation,
     };
     let bound_at = Instant::now();
+    session.heard_from_client(bound_at);
+    // Allow for scheduling and network jitter before declaring the client gone.
+    let silence_limit = p
+        .inactivity
+        .map(|d| d + (d / 2).max(Duration::from_millis(500)));
     let mut head = String::new();
     Notification::ConOk {
         session_id: Cow::Borrowed(session.id.expose()),
@@ -146,6 +154,13 @@ pub(crate) async fn run_stream<S: Sink>(
     };
     loop {
         let now = Instant::now();
+        if let Some(limit) = silence_limit
+            && now.duration_since(session.last_heard_from_client()) > limit
+        {
+            tracing::debug!(session = %session.id.redacted(), "client silent beyond LS_inactivity_millis: cutting the stream connection");
+            sink.abort().await;
+            return StreamEnd::Dropped;
+        }
         let mut budget = MAX_CHUNK;
         if let Some(cl) = p.content_length {
             let left = cl.saturating_sub(sent + LOOP_RESERVE);
@@ -196,6 +211,10 @@ pub(crate) async fn run_stream<S: Sink>(
                 }
                 if let Some(t) = timer {
                     deadline = deadline.min(t);
+                }
+                if let Some(limit) = silence_limit {
+                    deadline = deadline
+                        .min(session.last_heard_from_client() + limit + Duration::from_millis(1));
                 }
                 tokio::select! {
                     () = wake.notified() => {}

@@ -223,6 +223,7 @@ fn stream_request_response(
                         c.send_sync,
                         c.content_length,
                         None,
+                        c.inactivity_millis,
                         true,
                     ),
                 ),
@@ -247,6 +248,7 @@ fn stream_request_response(
                     b.send_sync,
                     b.content_length,
                     b.recovery_from,
+                    b.inactivity_millis,
                     true,
                 ),
             )

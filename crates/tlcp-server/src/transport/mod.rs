@@ -27,6 +27,7 @@ pub(crate) fn stream_params(
     send_sync: Option<bool>,
     content_length: Option<u64>,
     recovery_from: Option<u64>,
+    inactivity_millis: Option<u64>,
     http: bool,
 ) -> StreamParams {
     let polling = polling.unwrap_or(false);
@@ -49,6 +50,9 @@ pub(crate) fn stream_params(
                 .unwrap_or(cfg.default_content_length)
         }),
         recovery_from,
+        inactivity: inactivity_millis
+            .filter(|m| *m > 0)
+            .map(Duration::from_millis),
         http,
     }
 }
@@ -101,6 +105,7 @@ pub(crate) fn execute(
             "Specified session not found",
         ));
     };
+    session.heard_from_client(Instant::now());
     let wants_ack = !ws
         || match req {
             Request::Control(c) => match &c.op {

@@ -186,6 +186,7 @@ async fn run<S>(
                                     c.send_sync,
                                     None,
                                     None,
+                                    c.inactivity_millis,
                                     false,
                                 );
                                 current = Some(s.clone());
@@ -220,6 +221,7 @@ async fn run<S>(
                                 b.send_sync,
                                 None,
                                 b.recovery_from,
+                                b.inactivity_millis,
                                 false,
                             );
                             current = Some(s.clone());
