@@ -245,3 +245,16 @@ async fn reverse_heartbeats_keep_the_stream_and_silence_cuts_it() {
     assert_eq!(server.session_count(), 1);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn destroy_with_close_socket_closes_the_websocket() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=2&LS_op=destroy&LS_close_socket=true&LS_cause=api")
+        .await;
+    c.expect_exact("REQOK,2").await;
+    c.expect_exact("END,31,Destroy invoked by client").await;
+    assert_eq!(c.next_line().await, None, "the server closes the socket");
+    server.shutdown().await.unwrap();
+}

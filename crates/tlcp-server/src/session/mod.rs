@@ -66,6 +66,9 @@ pub(crate) struct State {
     drop_requested: bool,
     /// When the client last sent a request (reverse heartbeat check).
     last_heard: Instant,
+    /// `LS_close_socket=true` on the last destroy/force_rebind: close the stream
+    /// connection itself after `END`/`LOOP`.
+    close_socket: bool,
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
     encoder: Encoder,
@@ -131,6 +134,7 @@ impl Session {
                 force_loop: None,
                 drop_requested: false,
                 last_heard: now,
+                close_socket: false,
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
                 encoder: Encoder::new().with_diff(allow_diff),
@@ -301,6 +305,17 @@ impl Session {
     /// Notes that the client sent something (a request on any connection).
     pub(crate) fn heard_from_client(&self, now: Instant) {
         self.lock().last_heard = now;
+    }
+
+    /// Records `LS_close_socket` of a destroy or force_rebind.
+    pub(crate) fn set_close_socket(&self, close: bool) {
+        self.lock().close_socket = close;
+    }
+
+    /// Whether the stream connection must be closed after its `END`/`LOOP` (and resets
+    /// the flag).
+    pub(crate) fn take_close_socket(&self) -> bool {
+        std::mem::take(&mut self.lock().close_socket)
     }
 
     /// When the client last sent something.

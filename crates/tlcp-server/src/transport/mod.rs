@@ -132,14 +132,19 @@ pub(crate) fn execute(
             ControlOp::Constrain {
                 requested_max_bandwidth,
             } => session.constrain(*requested_max_bandwidth, ack),
-            ControlOp::ForceRebind { polling_millis, .. } => {
+            ControlOp::ForceRebind {
+                polling_millis,
+                close_socket,
+            } => {
+                session.set_close_socket(close_socket.unwrap_or(false));
                 session.force_rebind(*polling_millis, ack)
             }
             ControlOp::Destroy {
                 cause_code,
                 cause_message,
-                ..
+                close_socket,
             } => {
+                session.set_close_socket(close_socket.unwrap_or(false));
                 session.destroy(*cause_code, cause_message.as_deref(), ack);
                 server.remove(session.id.expose());
                 Ok(())

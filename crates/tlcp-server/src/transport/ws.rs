@@ -132,6 +132,11 @@ async fn run<S>(
                         cut = true;
                         break;
                     }
+                    let close = streaming.as_ref().is_some_and(|(s, _)| s.take_close_socket());
+                    if close {
+                        // LS_close_socket=true: END/LOOP was the last thing on this socket.
+                        break;
+                    }
                     continue;
                 }
             },
