@@ -397,11 +397,6 @@ impl Transport {
                 after: limit,
             }))
     }
-
-    #[cfg(test)]
-    pub(crate) fn idle_control_connections(&self, server: &ServerAddress) -> usize {
-        self.inner.pool.idle_count(server)
-    }
 }
 
 impl fmt::Debug for Transport {

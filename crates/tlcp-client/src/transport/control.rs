@@ -52,13 +52,6 @@ impl Pool {
             list.push(sender);
         }
     }
-
-    /// How many idle connections are kept for `server`.
-    #[cfg(test)]
-    pub(crate) fn idle_count(&self, server: &ServerAddress) -> usize {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.get(&key(server)).map_or(0, Vec::len)
-    }
 }
 
 /// Starts an HTTP/1 client connection on `io`; the connection is driven by a task of its

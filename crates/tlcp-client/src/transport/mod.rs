@@ -9,7 +9,7 @@
 //!   ([`Transport::control`]) over a small pool of keep-alive connections per server.
 //! - [`FrameSource`]: what a stream connection yields: [`Chunk`]s of received bytes (a
 //!   WebSocket text message, or a piece of an HTTP body as it arrived), each with the
-//!   [`Instant`](std::time::Instant) of the socket read that brought it.
+//!   [`Instant`] of the socket read that brought it.
 //! - [`TransportConfig`]: TLS ([`TlsConfig`]: webpki roots by default, native roots with
 //!   the `native-roots` feature, custom CAs, and an explicitly dangerous switch to turn
 //!   verification off), proxies ([`Proxy`]: HTTP `CONNECT` and SOCKS5, with credentials),
@@ -107,6 +107,9 @@ pub trait FrameSource {
 }
 
 /// Either kind of stream connection, for code that holds whichever was opened.
+// One per session, rarely moved: the size difference does not matter, an extra
+// indirection on every read would.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum StreamConnection {
     /// A WebSocket connection (requests are sent on it too).
