@@ -31,6 +31,11 @@ pub enum ReadMode {
     /// but later, as the runtime only polls its reactor every few dozen task polls.
     /// Use it on a machine with a core to spare, ideally on a runtime (or worker) of its
     /// own. Control requests are never busy-polled.
+    ///
+    /// Measured with `examples/busy_poll_rtt.rs` (WebSocket `heartbeat` to `REQOK` against
+    /// the in-process server on loopback, 2-core machine under load): median round trip
+    /// about 80 µs in `Async` mode, about 24 µs in `BusyPoll` mode (p99: 130-180 µs
+    /// against 40 µs).
     BusyPoll,
 }
 
