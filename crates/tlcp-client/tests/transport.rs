@@ -877,3 +877,41 @@ async fn stream_connection_enum_and_debug_output_hide_secrets() {
     }
     assert!(all.contains("JSESSIONID"));
 }
+
+#[tokio::test]
+async fn control_response_limits_and_error_excerpts() {
+    let big = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n{}",
+        "R".repeat(2000)
+    );
+    let refused = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2000\r\n\r\n{}",
+        "E".repeat(2000)
+    );
+    let parts: Vec<&'static [u8]> = vec![Box::leak(big.into_bytes().into_boxed_slice())];
+    let (addr, go) = raw_http_server(parts).await;
+    go.send(()).await.unwrap();
+    let mut cfg = TransportConfig::default();
+    cfg.max_control_response_size = 1000;
+    let t = transport(cfg);
+    let err = t
+        .control(&address("http", addr), V, &HttpRequest::new("control", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Protocol(_)), "{err:?}");
+
+    let parts: Vec<&'static [u8]> = vec![Box::leak(refused.into_bytes().into_boxed_slice())];
+    let (addr, go) = raw_http_server(parts).await;
+    go.send(()).await.unwrap();
+    let err = t
+        .control(&address("http", addr), V, &HttpRequest::new("control", "x"))
+        .await
+        .unwrap_err();
+    match err {
+        TransportError::HttpStatus {
+            status: 503,
+            body_excerpt,
+        } => assert_eq!(body_excerpt, "E".repeat(300)),
+        e => panic!("{e:?}"),
+    }
+}

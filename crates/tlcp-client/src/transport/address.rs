@@ -108,13 +108,29 @@ impl ServerAddress {
 
     /// The path and query of an HTTP request named `name` (`create_session`, `control`,
     /// ...): `<base>/lightstreamer/<name>.txt?LS_protocol=TLCP-<v>[&<query>]`.
-    pub(crate) fn request_target(&self, name: &str, protocol: &str, query: &str) -> String {
+    ///
+    /// Fails if `name` or `query` holds spaces or control characters (which would let them
+    /// rewrite the request head).
+    pub(crate) fn request_target(
+        &self,
+        name: &str,
+        protocol: &str,
+        query: &str,
+    ) -> Result<String, TransportError> {
+        if [name, query]
+            .iter()
+            .any(|s| s.bytes().any(|b| b <= b' ' || b == 0x7f))
+        {
+            return Err(TransportError::InvalidConfig(
+                "request name or query with spaces or control characters".to_owned(),
+            ));
+        }
         let query = query.trim_start_matches(['&', '?']);
         let sep = if query.is_empty() { "" } else { "&" };
-        format!(
+        Ok(format!(
             "{}/lightstreamer/{name}.txt?LS_protocol={protocol}{sep}{query}",
             self.base_path
-        )
+        ))
     }
 }
 
@@ -163,13 +179,19 @@ mod tests {
         assert_eq!(a.host_header(), "127.0.0.1:8080");
         assert_eq!(a.ws_path(), "/ls/lightstreamer");
         assert_eq!(
-            a.request_target("control", "TLCP-2.5.0", "&LS_session=S1"),
+            a.request_target("control", "TLCP-2.5.0", "&LS_session=S1")
+                .unwrap(),
             "/ls/lightstreamer/control.txt?LS_protocol=TLCP-2.5.0&LS_session=S1"
         );
         assert_eq!(
-            a.request_target("create_session", "TLCP-2.4.0", ""),
+            a.request_target("create_session", "TLCP-2.4.0", "")
+                .unwrap(),
             "/ls/lightstreamer/create_session.txt?LS_protocol=TLCP-2.4.0"
         );
+        for bad in ["a b", "a\r\nX-Injected: 1"] {
+            assert!(a.request_target("control", "TLCP-2.5.0", bad).is_err());
+            assert!(a.request_target(bad, "TLCP-2.5.0", "").is_err());
+        }
         let a = ServerAddress::parse("http://[::1]:9000").unwrap();
         assert_eq!(a.host(), "::1");
         assert_eq!(a.host_header(), "[::1]:9000");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use tlcp_proto::ProtocolVersion;
 use tokio::io::AsyncWriteExt;
 
@@ -176,7 +176,7 @@ impl Transport {
             .bounded(cfg.connect_timeout, "opening the HTTP stream", async {
                 let mut io = self.connect_io(server).await?;
                 let target =
-                    server.request_target(request.name, version.protocol_param(), request.query);
+                    server.request_target(request.name, version.protocol_param(), request.query)?;
                 let mut headers = vec![
                     (
                         header::CONTENT_TYPE,
@@ -276,33 +276,27 @@ impl Transport {
                 .map(HeaderValue::as_bytes),
         );
         let status = response.status().as_u16();
-        let limit = if status == 200 {
-            cfg.max_control_response_size
-        } else {
-            EXCERPT_LEN
-        };
-        let body = self
-            .bounded(cfg.request_timeout, "reading the control response", async {
-                match Limited::new(response.into_body(), limit).collect().await {
-                    Ok(b) => Ok(Some(b.to_bytes())),
-                    // An error body is only wanted for its excerpt.
-                    Err(_) if status != 200 => Ok(None),
-                    Err(e) => match e.downcast::<hyper::Error>() {
-                        Ok(e) => Err(control::hyper_error(*e)),
-                        Err(e) => Err(TransportError::protocol(format!(
-                            "control response: {e} (limit {limit} bytes)"
-                        ))),
-                    },
-                }
-            })
-            .await?;
+        let body = response.into_body();
         if status != 200 {
+            // An error body is only wanted for its excerpt: read its beginning, if it comes.
+            let excerpt =
+                tokio::time::timeout(EXCERPT_TIME, control::read_body(body, EXCERPT_LEN, true))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map_or_else(String::new, |b| error::excerpt(&b, EXCERPT_LEN));
             return Err(TransportError::HttpStatus {
                 status,
-                body_excerpt: body.map_or_else(String::new, |b| error::excerpt(&b, EXCERPT_LEN)),
+                body_excerpt: excerpt,
             });
         }
-        let body = body.unwrap_or_default();
+        let body = self
+            .bounded(
+                cfg.request_timeout,
+                "reading the control response",
+                control::read_body(body, cfg.max_control_response_size, false),
+            )
+            .await?;
         self.inner
             .pool
             .put(server, sender, cfg.max_idle_control_connections);
@@ -316,7 +310,8 @@ impl Transport {
         version: ProtocolVersion,
         request: &HttpRequest<'_>,
     ) -> Result<http::Request<Full<Bytes>>, TransportError> {
-        let target = server.request_target(request.name, version.protocol_param(), request.query);
+        let target =
+            server.request_target(request.name, version.protocol_param(), request.query)?;
         let mut builder = http::Request::post(target)
             .header(header::HOST, server.host_header())
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use bytes::Bytes;
-use http_body_util::Full;
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
@@ -68,6 +68,32 @@ pub(crate) async fn handshake(io: Io, server: &ServerAddress) -> Result<Sender, 
         }
     });
     Ok(sender)
+}
+
+/// Reads a response body whole, up to `limit` bytes: past it, the body is cut there if
+/// `truncate`, an error otherwise.
+pub(crate) async fn read_body(
+    mut body: hyper::body::Incoming,
+    limit: usize,
+    truncate: bool,
+) -> Result<Bytes, TransportError> {
+    let mut out = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(hyper_error)?.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > limit {
+            if truncate {
+                out.extend_from_slice(&data[..limit - out.len()]);
+                break;
+            }
+            return Err(TransportError::protocol(format!(
+                "control response larger than {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out.freeze())
 }
 
 /// Maps a hyper error to ours: I/O errors stay I/O errors.
