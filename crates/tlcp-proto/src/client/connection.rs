@@ -581,6 +581,8 @@ impl ClientSession {
         match (stream.purpose, stream.kind) {
             // Between a LOOP and the rebind: the rebind opens a new connection.
             _ if stream.state == StreamState::Looped => self.stream = Some(stream),
+            // A bound stream: the session lives on, unbound.
+            (_, kind) if !attempt => self.lose_stream(now, kind.cause(Cause::Error)),
             (Purpose::Recover, _) => self.recovery_attempt_failed(now),
             (Purpose::Create, kind) if attempt && kind.is_ws() && free => {
                 self.plan.ws_failures += 1;
