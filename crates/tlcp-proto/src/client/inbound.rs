@@ -81,7 +81,11 @@ impl ClientSession {
             Some(i) if flow != Flow::End => self.conns[i].decoder = decoder,
             _ => *input = &[],
         }
-        self.flush(now);
+        // Requests the lines caused (second-level subscriptions...) go out together once
+        // the chunk is used up.
+        if input.is_empty() {
+            self.flush(now);
+        }
     }
 
     /// The whole body of the response to an HTTP control request

@@ -1,5 +1,8 @@
 //! Scenario tests of the client state machine, in virtual time against a scripted server.
 
 mod connect;
+mod control;
 mod harness;
 mod recovery;
+mod retry;
+mod subscriptions;
