@@ -154,8 +154,7 @@ impl ClientSession {
                 self.on_conok(conn, &session_id, request_limit, keepalive_ms, link, now);
             }
             Notification::ConErr { code, message } => {
-                self.on_conerr(conn, code, &message, now);
-                return Flow::End;
+                return self.on_conerr(conn, code, &message, now);
             }
             Notification::End { code, message } => {
                 self.on_end(conn, code, &message, now);

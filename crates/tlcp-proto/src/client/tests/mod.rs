@@ -3,6 +3,8 @@
 mod connect;
 mod control;
 mod harness;
+mod messages;
+mod props;
 mod recovery;
 mod retry;
 mod subscriptions;
