@@ -135,6 +135,7 @@ mod control;
 mod error;
 mod event;
 mod inbound;
+mod liveness;
 mod messages;
 mod recovery;
 mod spec;
