@@ -510,11 +510,11 @@ impl ClientSession {
             // The server ends the response after LOOP; whatever follows is to be ignored.
             self.forget_conn(conn);
         }
-        let next = self.choose_bind_kind();
         if delay_ms == 0 {
+            let next = self.choose_bind_kind();
             self.start_bind(now, next, Purpose::Bind, cause, false);
         } else {
-            self.rebind = Some((next, cause));
+            self.rebind = Some(cause);
             self.timers
                 .set(Timer::Rebind, now + Duration::from_millis(delay_ms));
         }

@@ -248,8 +248,8 @@ pub struct ClientSession {
     retry: Retry,
     /// The lost session the next creation replaces.
     replacing: Option<Replacing>,
-    /// What the pending [`Timer::Rebind`] binds with.
-    rebind: Option<(connection::StreamKind, &'static str)>,
+    /// The `LS_cause` of the bind the pending [`Timer::Rebind`] makes.
+    rebind: Option<&'static str>,
     /// When the current stream request (create, bind, recovery) started.
     attempt_started: Option<Instant>,
     subs: Subscriptions,
@@ -478,7 +478,9 @@ impl ClientSession {
             Timer::Reconnect => self.on_reconnect_timeout(now),
             Timer::Retry => self.on_retry(now),
             Timer::Rebind => {
-                if let Some((kind, cause)) = self.rebind.take() {
+                // The transport is chosen now: it may have been changed meanwhile.
+                if let Some(cause) = self.rebind.take() {
+                    let kind = self.choose_bind_kind();
                     self.start_bind(now, kind, connection::Purpose::Bind, cause, false);
                 }
             }
