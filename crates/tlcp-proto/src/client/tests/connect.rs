@@ -373,3 +373,16 @@ fn the_model_of_a_subscription_can_be_read() {
     let model = h.s.model(sub).unwrap();
     assert_eq!(model.row(1).and_then(|r| r.get(0)), Some("42"));
 }
+
+#[test]
+fn lines_after_a_loop_that_moves_the_stream_are_dropped() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    h.s.set_forced_transport(Some(ForcedTransport::HttpStreaming), h.now);
+    h.pump();
+    h.ws_text(ws);
+    h.server_sends(ws, "LOOP,0\nSERVNAME,late");
+    h.expect_close(ws);
+    h.expect_http("bind_session");
+    assert_eq!(h.events(), Vec::<String>::new());
+}
