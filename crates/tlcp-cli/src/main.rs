@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[allow(dead_code)] // Wired to the client by `tlcp demo`/`tlcp subscribe` (next).
+mod output;
 mod serve;
 
 /// The tlcp toolkit for Lightstreamer (TLCP).
