@@ -5,7 +5,11 @@
 //! - [`official`]: drives the official Lightstreamer client libraries (npm
 //!   `lightstreamer-client-node`, PyPI `lightstreamer-client-lib`) through small generic
 //!   driver programs, so tests can prove `tlcp-server` against the real clients.
+//! - [`fault`]: a fault-injecting TCP proxy to put between a client and a server: cuts
+//!   (RST, also after exactly `n` bytes), stalls that hold or drop the bytes, latency,
+//!   throttling, refused connections, with counters.
 //!
-//! Still to come: a scripted peer and a fault-injecting proxy.
+//! Still to come: a scripted peer.
 
+pub mod fault;
 pub mod official;
