@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod fields;
 pub mod framing;
 pub mod model;

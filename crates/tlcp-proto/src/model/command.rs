@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::event::{SecondLevelAction, Source};
-use super::{ItemUpdate, ModelError, SubscriptionModel};
+use super::{ItemUpdate, Last, LastAction, LastSource, ModelError, SubscriptionModel};
 use crate::fields::row::Values;
 use crate::fields::{ChangedFields, Row};
 
@@ -86,6 +86,15 @@ impl KeyTable {
         self.slots.drain().map(|(k, _)| k).collect()
     }
 
+    /// The event source of the row in `slot` (for [`SubscriptionModel::last_update`]).
+    pub(super) fn source(&self, slot: usize) -> Option<Source<'_>> {
+        let kr = self.rows.get(slot)?;
+        Some(Source::Key {
+            first: &kr.values,
+            second: kr.second.as_ref().filter(|r| r.is_set()),
+        })
+    }
+
     fn get(&self, key: &str) -> Option<&KeyRow> {
         self.slots.get(key).map(|&s| &self.rows[s])
     }
@@ -158,6 +167,7 @@ impl SubscriptionModel {
             changed,
             changed_scratch,
             scratch,
+            last,
         } = self;
         let config = schema
             .command
@@ -199,6 +209,12 @@ impl SubscriptionModel {
                     None
                 }
             };
+            *last = Some(Last {
+                index,
+                snapshot,
+                source: LastSource::Deleted,
+                command: Some((Command::Delete, action.map(|_| LastAction::Unsubscribe))),
+            });
             let event = ItemUpdate::new(schema, changed, index, snapshot, Source::Deleted(row));
             return Ok(event.with_command(Command::Delete, action));
         }
@@ -221,6 +237,12 @@ impl SubscriptionModel {
             changed,
             prev_set,
         );
+        *last = Some(Last {
+            index,
+            snapshot,
+            source: LastSource::Key(slot),
+            command: Some((effective, action.map(|_| LastAction::Subscribe))),
+        });
         let kr: &KeyRow = kr;
         let source = Source::Key {
             first: &kr.values,
@@ -240,6 +262,7 @@ impl SubscriptionModel {
         key: &str,
         values: &str,
     ) -> Result<ItemUpdate<'_>, ModelError> {
+        self.last = None;
         let index = self.item_index(item)?;
         let Self {
             schema,
@@ -247,6 +270,7 @@ impl SubscriptionModel {
             changed,
             changed_scratch,
             scratch,
+            last,
         } = self;
         let config = schema.command.as_ref().ok_or(ModelError::NotCommand)?;
         let second_n = match config.second_level {
@@ -285,6 +309,12 @@ impl SubscriptionModel {
         for j in changed_scratch.iter() {
             changed.insert(first + j);
         }
+        *last = Some(Last {
+            index,
+            snapshot,
+            source: LastSource::Key(slot),
+            command: Some((Command::Update, None)),
+        });
         let kr: &KeyRow = kr;
         let source = Source::Key {
             first: &kr.values,

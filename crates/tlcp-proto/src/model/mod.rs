@@ -265,6 +265,35 @@ pub struct SubscriptionModel {
     changed_scratch: ChangedFields,
     /// Scratch buffers swapped with a key's values when they are rebuilt.
     scratch: Values,
+    /// What the last successful update produced, for [`SubscriptionModel::last_update`].
+    last: Option<Last>,
+}
+
+/// Where the last update's values are, to borrow them again.
+#[derive(Debug, Clone, Copy)]
+enum LastSource {
+    /// The item's row (MERGE, DISTINCT, RAW).
+    Row,
+    /// A COMMAND key's row, by slot.
+    Key(usize),
+    /// A COMMAND `DELETE`: the item's row.
+    Deleted,
+}
+
+/// The second-level action of the last update (its key is read from the row again).
+#[derive(Debug, Clone, Copy)]
+enum LastAction {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// A description of the last update, enough to rebuild its [`ItemUpdate`].
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    index: usize,
+    snapshot: bool,
+    source: LastSource,
+    command: Option<(Command, Option<LastAction>)>,
 }
 
 impl SubscriptionModel {
@@ -334,6 +363,7 @@ impl SubscriptionModel {
             changed: ChangedFields::new(),
             changed_scratch: ChangedFields::new(),
             scratch: Values::default(),
+            last: None,
         })
     }
 
@@ -489,6 +519,7 @@ impl SubscriptionModel {
     /// the error leaves every key as it was, but the item's values are those of the update
     /// (the server encodes its next update against them).
     pub fn update(&mut self, item: usize, values: &str) -> Result<ItemUpdate<'_>, ModelError> {
+        self.last = None;
         let index = self.item_index(item)?;
         if self.schema.mode == Mode::Command {
             return self.update_command(index, values);
@@ -501,6 +532,12 @@ impl SubscriptionModel {
         if self.schema.mode == Mode::Merge {
             it.in_snapshot = false;
         }
+        self.last = Some(Last {
+            index,
+            snapshot,
+            source: LastSource::Row,
+            command: None,
+        });
         let it = &self.items[index];
         Ok(ItemUpdate::new(
             &self.schema,
@@ -523,6 +560,7 @@ impl SubscriptionModel {
     /// the item stays in or out of the snapshot as it was, as with the official clients. In
     /// DISTINCT mode there is nothing to clear here (the history is the application's).
     pub fn clear_snapshot(&mut self, item: usize) -> Result<Vec<String>, ModelError> {
+        self.last = None;
         let index = self.item_index(item)?;
         match self.schema.mode {
             Mode::Command => Ok(self.items[index].keys.clear()),
@@ -537,6 +575,52 @@ impl SubscriptionModel {
         let it = &mut self.items[index];
         it.lost = it.lost.saturating_add(lost);
         Ok(it.lost)
+    }
+
+    /// The event of the last successful [`update`](Self::update) or
+    /// [`update_second_level`](Self::update_second_level), borrowed again: the same values,
+    /// changed fields, snapshot flag, command and second-level action.
+    ///
+    /// `None` before any update, after a failed one, and after [`clear_snapshot`] or
+    /// [`reset`](Self::reset). This lets a caller apply an update now and hand the event
+    /// out later (e.g. from a poll method), without copying it.
+    ///
+    /// [`clear_snapshot`]: Self::clear_snapshot
+    ///
+    /// ```
+    /// use tlcp_proto::{Mode, model::SubscriptionModel};
+    /// let mut model = SubscriptionModel::new(Mode::Merge, 1, 2)?;
+    /// model.update(1, "a|b")?;
+    /// model.update(1, "|c")?;
+    /// let u = model.last_update().unwrap();
+    /// assert_eq!(u.value(2), Some("c"));
+    /// assert_eq!(u.changed_positions().collect::<Vec<_>>(), [2]);
+    /// # Ok::<(), tlcp_proto::model::ModelError>(())
+    /// ```
+    pub fn last_update(&self) -> Option<ItemUpdate<'_>> {
+        let last = self.last?;
+        let it = self.items.get(last.index)?;
+        let source = match last.source {
+            LastSource::Row => event::Source::Row(&it.row),
+            LastSource::Deleted => event::Source::Deleted(&it.row),
+            LastSource::Key(slot) => it.keys.source(slot)?,
+        };
+        let update = ItemUpdate::new(
+            &self.schema,
+            &self.changed,
+            last.index,
+            last.snapshot,
+            source,
+        );
+        let Some((command, action)) = last.command else {
+            return Some(update);
+        };
+        let action = match (action, update.key()) {
+            (Some(LastAction::Subscribe), Some(k)) => Some(SecondLevelAction::Subscribe(k)),
+            (Some(LastAction::Unsubscribe), Some(k)) => Some(SecondLevelAction::Unsubscribe(k)),
+            _ => None,
+        };
+        Some(update.with_command(command, action))
     }
 
     /// Updates of `item` lost so far (sum of its `OV`s).
@@ -558,6 +642,7 @@ impl SubscriptionModel {
     /// Forgets every value, key, snapshot state and loss count, as for a new subscription
     /// (when the subscription is re-sent in a new session).
     pub fn reset(&mut self) {
+        self.last = None;
         for it in &mut self.items {
             it.row.clear();
             it.in_snapshot = self.schema.snapshot;

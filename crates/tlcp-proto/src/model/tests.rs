@@ -384,3 +384,50 @@ fn configuration_errors() {
     assert!("update".parse::<Command>().is_err());
     assert_eq!(Command::Add.to_string(), "ADD");
 }
+
+/// Everything an event shows, to compare an update with its `last_update` copy.
+fn snapshot_of(u: &ItemUpdate<'_>) -> String {
+    format!(
+        "{} {:?} {:?} {} {:?} {:?} {:?}",
+        u.item_pos(),
+        values(u),
+        changed(u),
+        u.is_snapshot(),
+        u.key(),
+        u.command(),
+        u.second_level()
+    )
+}
+
+#[test]
+fn last_update_rebuilds_the_last_event() {
+    let mut m = two_level();
+    assert!(m.last_update().is_none());
+    let script: [(&str, Option<&str>); 6] = [
+        ("k1|ADD", None),
+        ("k1|UPDATE", None),
+        ("", Some("1.0|2.0")),
+        ("k2|ADD", None),
+        ("k1|DELETE", None),
+        ("k9|DELETE", None),
+    ];
+    for (values, second) in script {
+        let seen = match second {
+            None => snapshot_of(&m.update(1, values).unwrap()),
+            Some(v) => snapshot_of(&m.update_second_level(1, "k1", v).unwrap()),
+        };
+        assert_eq!(snapshot_of(&m.last_update().unwrap()), seen, "{values}");
+    }
+    // A failed update forgets it, so does a clear.
+    assert!(m.update(1, "a|b|c").is_err());
+    assert!(m.last_update().is_none());
+    m.update(1, "k3|ADD").unwrap();
+    m.clear_snapshot(1).unwrap();
+    assert!(m.last_update().is_none());
+
+    let mut m = SubscriptionModel::new(Mode::Distinct, 2, 2).unwrap();
+    let seen = snapshot_of(&m.update(2, "x|y").unwrap());
+    assert_eq!(snapshot_of(&m.last_update().unwrap()), seen);
+    m.reset();
+    assert!(m.last_update().is_none());
+}

@@ -1,0 +1,259 @@
+//! Bytes in: line framing per connection, parsing in place, recovery counting, and
+//! dispatch of each notification.
+
+use std::time::Instant;
+
+use super::ClientSession;
+use super::connection::ConnKind;
+use super::error::{IssueAction, ProtocolError, ProtocolIssue};
+use super::event::{Event, ServerError, ServerErrorKind, ServerInfo};
+use super::transmit::ConnId;
+use crate::framing::LineDecoder;
+use crate::notification::Notification;
+
+/// What to do after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    /// Go on with the next line.
+    Continue,
+    /// An update waits in the event queue: stop here, the rest of the chunk comes later.
+    Pause,
+    /// The connection is over (`LOOP` on HTTP, `END`, `CONERR`): drop the rest.
+    End,
+}
+
+/// The tags of the data notifications, counted for recovery.
+const DATA_TAGS: [&[u8]; 10] = [
+    b"U", b"SUBOK", b"SUBCMD", b"UNSUB", b"EOS", b"CS", b"OV", b"CONF", b"MSGDONE", b"MSGFAIL",
+];
+
+/// The tag of a raw line (the bytes before the first comma).
+fn raw_tag(line: &[u8]) -> &[u8] {
+    let end = memchr::memchr(b',', line).unwrap_or(line.len());
+    &line[..end]
+}
+
+/// The subscription id of a raw subscription notification line, if it can be read.
+fn raw_sub_id(line: &[u8]) -> Option<u32> {
+    let mut parts = line.split(|&b| b == b',');
+    parts.next()?;
+    let id = parts.next()?;
+    if id.is_empty() || !id.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(id).ok()?.parse().ok()
+}
+
+impl ClientSession {
+    /// Bytes from `conn`: a WebSocket message, or a piece of a streaming HTTP response.
+    ///
+    /// Lines are parsed in place from `input`, which is advanced past what was used. It
+    /// stops early, leaving the rest in `input`, right after an update: drain
+    /// [`poll_event`](Self::poll_event), then call again with the rest (see the
+    /// [module documentation](super)). While an update waits in the event queue, this does
+    /// nothing. Bytes for a connection the machine does not hold (closed, or never
+    /// opened) are dropped.
+    pub fn handle_bytes(&mut self, conn: ConnId, input: &mut &[u8], now: Instant) {
+        if self.update_queued {
+            return;
+        }
+        let Some(i) = self.conn_index(conn) else {
+            *input = &[];
+            return;
+        };
+        if matches!(self.conns[i].kind, ConnKind::HttpControl(_)) {
+            *input = &[];
+            return;
+        }
+        self.note_rx(conn, now);
+        let mut decoder = std::mem::replace(&mut self.conns[i].decoder, LineDecoder::new(0));
+        let flow = loop {
+            match decoder.next_line(input) {
+                Ok(None) => break Flow::Continue,
+                Ok(Some(line)) => match self.on_line(conn, line, now) {
+                    Flow::Continue => {}
+                    flow => break flow,
+                },
+                Err(e) => self.report(conn, e.into(), IssueAction::Ignored),
+            }
+        };
+        match self.conn_index(conn) {
+            Some(i) if flow != Flow::End => self.conns[i].decoder = decoder,
+            _ => *input = &[],
+        }
+        self.flush(now);
+    }
+
+    /// The whole body of the response to an HTTP control request
+    /// ([`HttpKind::Control`](super::HttpKind::Control)).
+    pub fn handle_control_response(&mut self, conn: ConnId, body: &[u8], now: Instant) {
+        self.on_control_response(conn, body, now);
+    }
+
+    /// One line from `conn`.
+    fn on_line(&mut self, conn: ConnId, line: &[u8], now: Instant) -> Flow {
+        if line.is_empty() {
+            return Flow::Continue;
+        }
+        let from_stream = self.stream.as_ref().is_some_and(|s| s.conn == conn);
+        match Notification::parse_bytes(line) {
+            Ok(n) => {
+                if from_stream && n.counts_for_recovery() && self.count_data() {
+                    return Flow::Continue;
+                }
+                self.dispatch(conn, n, now)
+            }
+            Err(e) => {
+                let tag = raw_tag(line);
+                let data = DATA_TAGS.contains(&tag);
+                if from_stream && data && self.count_data() {
+                    return Flow::Continue;
+                }
+                let action = match raw_sub_id(line) {
+                    Some(wire) if data && !tag.starts_with(b"MSG") => {
+                        let tag = std::str::from_utf8(tag).unwrap_or("");
+                        self.malformed_for(wire, tag)
+                    }
+                    _ => IssueAction::Ignored,
+                };
+                self.report(conn, e.into(), action);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Counts a data notification on the stream; says whether it is a replayed duplicate
+    /// to skip.
+    fn count_data(&mut self) -> bool {
+        self.finish_recovery_without_prog();
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        if session.skip > 0 {
+            session.skip -= 1;
+            return true;
+        }
+        session.received += 1;
+        false
+    }
+
+    fn dispatch(&mut self, conn: ConnId, n: Notification<'_>, now: Instant) -> Flow {
+        let n_usize = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+        match n {
+            Notification::ConOk {
+                session_id,
+                request_limit,
+                keepalive_ms,
+                control_link,
+            } => {
+                let link = control_link.as_deref();
+                self.on_conok(conn, &session_id, request_limit, keepalive_ms, link, now);
+            }
+            Notification::ConErr { code, message } => {
+                self.on_conerr(conn, code, &message, now);
+                return Flow::End;
+            }
+            Notification::End { code, message } => {
+                self.on_end(conn, code, &message, now);
+                return Flow::End;
+            }
+            Notification::Loop { expected_delay_ms } => {
+                return self.on_loop(conn, expected_delay_ms, now);
+            }
+            Notification::Prog { progressive } => return self.on_prog(conn, progressive, now),
+            Notification::WsOk | Notification::Probe | Notification::Noop { .. } => {}
+            Notification::Sync { .. } | Notification::Unknown { .. } => {}
+            Notification::Cons { bandwidth } => {
+                self.emit(Event::ServerInfo(ServerInfo::Bandwidth(bandwidth)));
+            }
+            Notification::ClientIp { ip } => {
+                self.emit(Event::ServerInfo(ServerInfo::ClientIp(ip.into_owned())));
+            }
+            Notification::ServName { name } => {
+                self.emit(Event::ServerInfo(ServerInfo::ServerName(name.into_owned())));
+            }
+            Notification::ReqOk { request_id } => self.on_reqok(request_id.as_deref()),
+            Notification::ReqErr {
+                request_id,
+                code,
+                message,
+            } => self.on_reqerr(&request_id, code, &message),
+            Notification::Error { code, message } => {
+                self.emit(Event::ServerError(ServerError {
+                    kind: ServerErrorKind::Error,
+                    code,
+                    message: message.into_owned(),
+                }));
+            }
+            Notification::SubOk {
+                sub_id,
+                num_items,
+                num_fields,
+            } => self.on_subok(conn, sub_id, n_usize(num_items), n_usize(num_fields), None),
+            Notification::SubCmd {
+                sub_id,
+                num_items,
+                num_fields,
+                key_field,
+                command_field,
+            } => {
+                let positions = (n_usize(key_field), n_usize(command_field));
+                let (items, fields) = (n_usize(num_items), n_usize(num_fields));
+                self.on_subok(conn, sub_id, items, fields, Some(positions));
+            }
+            Notification::Unsub { sub_id } => self.on_unsub(sub_id),
+            Notification::Conf {
+                sub_id,
+                max_frequency,
+                filtered,
+            } => self.on_conf(conn, sub_id, max_frequency, filtered),
+            Notification::Eos { sub_id, item } => self.on_eos(conn, sub_id, n_usize(item)),
+            Notification::Cs { sub_id, item } => self.on_cs(conn, sub_id, n_usize(item)),
+            Notification::Ov { sub_id, item, lost } => {
+                self.on_ov(conn, sub_id, n_usize(item), lost);
+            }
+            Notification::Update {
+                sub_id,
+                item,
+                values,
+            } => return self.on_update(conn, sub_id, n_usize(item), values),
+            Notification::MsgDone {
+                sequence,
+                prog,
+                response,
+            } => self.on_msgdone(sequence.as_deref(), prog, response.as_deref()),
+            Notification::MsgFail {
+                sequence,
+                prog,
+                code,
+                message,
+            } => self.on_msgfail(sequence.as_deref(), prog, code, &message),
+        }
+        Flow::Continue
+    }
+
+    /// Reports a protocol error.
+    pub(super) fn report(&mut self, conn: ConnId, error: ProtocolError, action: IssueAction) {
+        self.emit(Event::Protocol(ProtocolIssue {
+            conn,
+            error,
+            action,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_parts() {
+        assert_eq!(raw_tag(b"U,1,2,x"), b"U");
+        assert_eq!(raw_tag(b"PROBE"), b"PROBE");
+        assert_eq!(raw_sub_id(b"U,12,1,a"), Some(12));
+        assert_eq!(raw_sub_id(b"U,x,1,a"), None);
+        assert_eq!(raw_sub_id(b"U"), None);
+        assert_eq!(raw_sub_id(b"U,,1"), None);
+        assert_eq!(raw_sub_id(b"U,99999999999,1"), None);
+    }
+}
