@@ -81,7 +81,11 @@ impl ClientSession {
             Some(i) if flow != Flow::End => self.conns[i].decoder = decoder,
             _ => *input = &[],
         }
-        self.flush(now);
+        // Requests the lines caused (second-level subscriptions...) go out together once
+        // the chunk is used up.
+        if input.is_empty() {
+            self.flush(now);
+        }
     }
 
     /// The whole body of the response to an HTTP control request
@@ -150,8 +154,7 @@ impl ClientSession {
                 self.on_conok(conn, &session_id, request_limit, keepalive_ms, link, now);
             }
             Notification::ConErr { code, message } => {
-                self.on_conerr(conn, code, &message, now);
-                return Flow::End;
+                return self.on_conerr(conn, code, &message, now);
             }
             Notification::End { code, message } => {
                 self.on_end(conn, code, &message, now);

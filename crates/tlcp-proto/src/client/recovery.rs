@@ -150,6 +150,9 @@ impl ClientSession {
     pub(super) fn on_retry(&mut self, now: Instant) {
         if let Some(cause) = self.recovery.as_ref().map(|r| r.cause) {
             self.start_bind(now, StreamKind::HttpPolling, Purpose::Recover, cause, true);
+        } else if self.session.is_some() && self.stream.is_none() {
+            // Defensive: a session without a stream is a lost stream.
+            self.lose_stream(now, "recovery");
         } else if self.want && self.session.is_none() {
             let cause = if self.replacing.is_some() {
                 "recovery.error"
@@ -239,13 +242,23 @@ impl ClientSession {
     }
 
     /// `CONERR` in answer to a create or bind request.
-    pub(super) fn on_conerr(&mut self, conn: ConnId, code: i32, message: &str, now: Instant) {
-        let Some(stream) = self.stream.take_if(|s| s.conn == conn) else {
+    pub(super) fn on_conerr(
+        &mut self,
+        conn: ConnId,
+        code: i32,
+        message: &str,
+        now: Instant,
+    ) -> Flow {
+        let waiting = |s: &mut super::connection::Stream| {
+            s.conn == conn && s.state == super::connection::StreamState::Requested
+        };
+        let Some(stream) = self.stream.take_if(waiting) else {
             let error = super::ProtocolError::Unexpected {
                 tag: "CONERR",
                 context: "no create or bind request waiting",
             };
-            return self.report(conn, error, super::IssueAction::Ignored);
+            self.report(conn, error, super::IssueAction::Ignored);
+            return Flow::Continue;
         };
         self.close_conn(conn);
         self.timers.stop(Timer::Connect);
@@ -260,6 +273,7 @@ impl ClientSession {
                 self.session_lost(now, Lost::Unknown, Duration::ZERO);
             }
         }
+        Flow::End
     }
 
     /// `END` on the stream (or in answer to a bind).

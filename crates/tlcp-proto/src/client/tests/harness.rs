@@ -178,6 +178,12 @@ impl Script {
         assert!(self.tx.is_empty(), "unexpected transmits: {:?}", self.tx);
     }
 
+    /// Takes every pending transmit.
+    pub(super) fn take_transmits(&mut self) -> Vec<Transmit> {
+        self.pump();
+        self.tx.drain(..).map(|(_, t)| t).collect()
+    }
+
     /// Drops every pending transmit.
     pub(super) fn discard_transmits(&mut self) {
         self.tx.clear();
