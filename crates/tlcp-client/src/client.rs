@@ -136,6 +136,9 @@ impl Client {
     /// [`disconnect`](Self::disconnect)). Returns at once: follow
     /// [`status`](Self::status), or await [`connected`](Self::connected).
     pub fn connect(&self) {
+        // Forgotten here too, so that `connected()` right after does not see the last
+        // session's end before the driver handles the command.
+        *self.last_close.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let _ = self.commands.send(Command::Connect);
     }
 
