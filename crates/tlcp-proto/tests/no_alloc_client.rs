@@ -147,4 +147,5 @@ fn delivering_updates_does_not_allocate() {
         0,
         "delivering a batch of updates allocated"
     );
+    assert!(seen > 20_000);
 }

@@ -41,7 +41,7 @@ impl StreamKind {
         matches!(self, Self::WsPolling | Self::HttpPolling)
     }
 
-    fn status(self) -> Status {
+    pub(super) fn status(self) -> Status {
         match self {
             Self::WsStreaming => Status::WsStreaming,
             Self::WsPolling => Status::WsPolling,
@@ -50,7 +50,7 @@ impl StreamKind {
         }
     }
 
-    fn cause(self, what: Cause) -> &'static str {
+    pub(super) fn cause(self, what: Cause) -> &'static str {
         match (self.is_ws(), what) {
             (true, Cause::Loop) => "ws.loop",
             (false, Cause::Loop) => "http.loop",
@@ -63,7 +63,7 @@ impl StreamKind {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Cause {
+pub(super) enum Cause {
     Loop,
     Error,
     Stalled,
@@ -510,11 +510,11 @@ impl ClientSession {
             // The server ends the response after LOOP; whatever follows is to be ignored.
             self.forget_conn(conn);
         }
-        let next = self.choose_bind_kind();
         if delay_ms == 0 {
+            let next = self.choose_bind_kind();
             self.start_bind(now, next, Purpose::Bind, cause, false);
         } else {
-            self.rebind = Some((next, cause));
+            self.rebind = Some(cause);
             self.timers
                 .set(Timer::Rebind, now + Duration::from_millis(delay_ms));
         }
@@ -613,75 +613,6 @@ impl ClientSession {
                 );
             }
             (Purpose::Bind, kind) => self.lose_stream(now, kind.cause(Cause::Error)),
-        }
-    }
-
-    /// Starts the silence timer of a bound stream.
-    fn arm_silence(&mut self, now: Instant) {
-        let Some(kind) = self.bound_kind() else {
-            return;
-        };
-        let keepalive = self
-            .session
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.keepalive);
-        let limit = if kind.is_polling() {
-            keepalive.max(self.config.idle_timeout)
-        } else {
-            keepalive
-        };
-        self.timers
-            .set(Timer::Stalled, now + limit + self.config.stalled_timeout);
-        self.timers.stop(Timer::Reconnect);
-    }
-
-    fn bound_kind(&self) -> Option<StreamKind> {
-        self.stream
-            .as_ref()
-            .filter(|s| s.state == StreamState::Bound)
-            .map(|s| s.kind)
-    }
-
-    /// Bytes arrived on `conn`: a bound stream is alive.
-    pub(super) fn note_rx(&mut self, conn: ConnId, now: Instant) {
-        let Some(s) = self
-            .stream
-            .as_ref()
-            .filter(|s| s.conn == conn && s.state == StreamState::Bound)
-        else {
-            return;
-        };
-        let status = if s.sensing {
-            Status::StreamSensing
-        } else {
-            s.kind.status()
-        };
-        self.arm_silence(now);
-        if self.status == Status::Stalled {
-            self.set_status(status);
-        }
-    }
-
-    pub(super) fn on_stalled(&mut self, now: Instant) {
-        if self.bound_kind().is_some() {
-            self.set_status(Status::Stalled);
-            self.timers
-                .set(Timer::Reconnect, now + self.config.reconnect_timeout);
-        }
-    }
-
-    pub(super) fn on_reconnect_timeout(&mut self, now: Instant) {
-        if let Some(kind) = self.bound_kind() {
-            self.drop_stream();
-            self.lose_stream(now, kind.cause(Cause::Stalled));
-        }
-    }
-
-    /// Something was sent to the server: reverse heartbeats count from now.
-    pub(super) fn note_tx(&mut self, now: Instant) {
-        match self.config.reverse_heartbeat_interval {
-            Some(every) if !every.is_zero() => self.timers.set(Timer::Heartbeat, now + every),
-            _ => {}
         }
     }
 }

@@ -237,8 +237,11 @@ impl ClientSession {
 
     /// The `destroy` of [`disconnect`](ClientSession::disconnect), fire and forget.
     pub(super) fn send_destroy(&mut self, _now: Instant) {
-        let Some(channel) = self.control_channel() else {
-            return;
+        // While the stream is being recovered (or bound), HTTP still reaches the session.
+        let channel = match self.control_channel() {
+            Some(channel) => channel,
+            None if self.session.is_some() => Channel::Http,
+            None => return,
         };
         self.ctrl.last_req += 1;
         let op = ControlOp::Destroy {

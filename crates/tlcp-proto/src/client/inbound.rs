@@ -71,6 +71,8 @@ impl ClientSession {
             match decoder.next_line(input) {
                 Ok(None) => break Flow::Continue,
                 Ok(Some(line)) => match self.on_line(conn, line, now) {
+                    // The line may have closed the connection (a rebind elsewhere).
+                    Flow::Continue if self.conn_index(conn).is_none() => break Flow::End,
                     Flow::Continue => {}
                     flow => break flow,
                 },

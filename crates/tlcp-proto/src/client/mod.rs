@@ -65,6 +65,49 @@
 //! * anything else is skipped ([`IssueAction::Ignored`]). Data notifications are still
 //!   counted for recovery when their tag can be read.
 //!
+//! # Behaviour
+//!
+//! As the official clients (see [`SessionConfig`] for every timing and its default):
+//!
+//! * **Transports.** Without a forced transport, the session is created over WebSocket
+//!   (`wsok` and `create_session` sent together once the socket is open). No `CONOK`
+//!   within the WS timeout (or a failed socket), and it is created over HTTP
+//!   (`LS_cause=ws.unavailable`): a polling request answered at once with `LOOP`
+//!   (`CONNECTED:STREAM-SENSING`), after which the stream is bound over WS, falling back to
+//!   HTTP streaming, then to HTTP polling when streaming gets no `CONOK` in time. A forced
+//!   transport ([`ForcedTransport`]) sticks to its kind. `LOOP` rebinds after its delay, on
+//!   the same WebSocket or with a new HTTP request. The control link of `CONOK` is where
+//!   binds and control requests go ([`Target::ControlLink`]) unless ignored.
+//! * **Liveness.** A bound stream silent for keepalive + `stalled_timeout` is `STALLED`;
+//!   `reconnect_timeout` more and it is dropped. Reverse heartbeats fill outbound silence.
+//! * **Recovery.** When the stream is lost (error, stall), the session is recovered
+//!   (`DISCONNECTED:TRYING-RECOVERY`) with an HTTP polling `bind_session` carrying
+//!   `LS_recovery_from=<data notifications received>` (`U`, `SUBOK`, `SUBCMD`, `UNSUB`,
+//!   `EOS`, `CS`, `OV`, `CONF`, `MSGDONE`, `MSGFAIL`, counted exactly, malformed ones
+//!   included), after a random pause below `first_retry_max_delay` (from the seed), then
+//!   every `retry_delay` while `session_recovery_timeout` allows. `PROG,<m>` below the
+//!   count: the duplicates are skipped ([`SessionEvent::Recovered`]); above: a gap.
+//! * **Replacement.** Recovery impossible (timeout, gap, `CONERR`/`END` on the bind, a
+//!   protocol without recovery): a new session with `LS_old_session`, every subscription
+//!   sent again with a snapshot request, [`SessionEvent::Replaced`] saying what may have
+//!   been lost; subscriptions see [`Interrupted`](SubscriptionEvent::Interrupted) then
+//!   [`Subscribed`](SubscriptionEvent::Subscribed) again.
+//! * **Retries.** Failed creations are retried after `retry_delay` (from the start of the
+//!   attempt) 10 times, then the delay doubles up to `max_retry_delay`; a `CONOK` resets
+//!   it. `CONERR` 4, 6, 20, 40, 41, 48 and `END` 41, 48 retry; `CONERR` 5 creates over
+//!   HTTP with `LS_ttl_millis=unlimited`; other codes stop ([`Event::ServerError`],
+//!   [`SessionEnd::Server`], `DISCONNECTED`).
+//! * **Control requests** are batched within the request limit of `CONOK`: on the
+//!   WebSocket when the stream is one, else as HTTP control requests, one at a time (so
+//!   they run in order). Over WS, `add` and `delete` carry `LS_ack=false` (TLCP 2.3.0+).
+//! * **Messages** are numbered per sequence from 1 in each session; outcomes map `MSGDONE`
+//!   to [`Processed`](MessageOutcome::Processed), `MSGFAIL` 38/39 to
+//!   [`Discarded`](MessageOutcome::Discarded), codes `<= 0` to
+//!   [`Denied`](MessageOutcome::Denied), others to [`Error`](MessageOutcome::Error); a
+//!   session lost before the outcome gives [`Aborted`](MessageOutcome::Aborted).
+//! * **Two-level COMMAND**: each key that appears gets a MERGE subscription to the item
+//!   named like the key, whose fields extend the key's row; it is deleted with the key.
+//!
 //! # Example: a scripted session
 //!
 //! ```
@@ -135,6 +178,7 @@ mod control;
 mod error;
 mod event;
 mod inbound;
+mod liveness;
 mod messages;
 mod recovery;
 mod spec;
@@ -163,8 +207,9 @@ pub use status::Status;
 pub use transmit::{CloseReason, ConnId, HttpKind, Target, Transmit};
 
 #[allow(unused_imports)] // Linked from the documentation.
-use crate::model::{ItemUpdate, SubscriptionModel};
-use crate::types::{Bandwidth, MaxFrequency};
+use crate::model::ItemUpdate;
+use crate::model::SubscriptionModel;
+use crate::types::{Bandwidth, MaxFrequency, SessionId};
 use connection::{Conn, Plan, Stream};
 use control::{Controls, Op};
 use messages::Messages;
@@ -203,8 +248,8 @@ pub struct ClientSession {
     retry: Retry,
     /// The lost session the next creation replaces.
     replacing: Option<Replacing>,
-    /// What the pending [`Timer::Rebind`] binds with.
-    rebind: Option<(connection::StreamKind, &'static str)>,
+    /// The `LS_cause` of the bind the pending [`Timer::Rebind`] makes.
+    rebind: Option<&'static str>,
     /// When the current stream request (create, bind, recovery) started.
     attempt_started: Option<Instant>,
     subs: Subscriptions,
@@ -266,6 +311,22 @@ impl ClientSession {
     /// The current status.
     pub fn status(&self) -> Status {
         self.status
+    }
+
+    /// The id of the current session, once `CONOK` gave one (`Debug` shows a prefix only).
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.session.as_ref().map(|s| &s.id)
+    }
+
+    /// What the application asked for a subscription.
+    pub fn subscription_spec(&self, id: SubscriptionId) -> Option<&SubscriptionSpec> {
+        self.subs.entries.get(&id).map(|e| &e.spec)
+    }
+
+    /// The data model of an active subscription: the current rows (MERGE), keys (COMMAND)
+    /// and snapshot state. `None` until `SUBOK` and after the subscription ends.
+    pub fn model(&self, id: SubscriptionId) -> Option<&SubscriptionModel> {
+        self.subs.entries.get(&id)?.model.as_ref()
     }
 
     /// Starts connecting (no-op if already connected or trying).
@@ -417,7 +478,9 @@ impl ClientSession {
             Timer::Reconnect => self.on_reconnect_timeout(now),
             Timer::Retry => self.on_retry(now),
             Timer::Rebind => {
-                if let Some((kind, cause)) = self.rebind.take() {
+                // The transport is chosen now: it may have been changed meanwhile.
+                if let Some(cause) = self.rebind.take() {
+                    let kind = self.choose_bind_kind();
                     self.start_bind(now, kind, connection::Purpose::Bind, cause, false);
                 }
             }

@@ -264,7 +264,11 @@ impl ClientSession {
         self.timers.stop(Timer::Connect);
         match (conerr_reaction(code), stream.purpose) {
             (Reaction::Fatal, _) => self.fatal(ServerErrorKind::ConErr, code, message),
-            (Reaction::HttpWithTtl, Purpose::Create) => {
+            // Once only, and only where HTTP is allowed: else retry with backoff.
+            (Reaction::HttpWithTtl, Purpose::Create)
+                if !self.plan.http_ttl
+                    && self.config.forced_transport.is_none_or(|t| t.allows_http()) =>
+            {
                 self.plan.http_ttl = true;
                 self.start_create(now, "ttl.required");
             }

@@ -333,3 +333,56 @@ fn forcing_another_transport_moves_the_stream() {
     h.server_sends(bind.conn, "CONOK,S1,50000,5000,*");
     assert_eq!(h.status(), Status::HttpStreaming);
 }
+
+#[test]
+fn debug_output_hides_the_password_and_the_session_id() {
+    let mut h = Script::new(config().with_credentials("user", "hunter2-secret"));
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    let transmits = format!("{:?}", h.take_transmits());
+    assert!(!transmits.contains("hunter2"), "{transmits}");
+    h.server_sends(ws, "CONOK,Sabcdef0123456789T1234,50000,5000,*");
+    let all = format!("{:?} {:?}", h.s, h.s.config());
+    assert!(
+        !all.contains("hunter2") && !all.contains("0123456789T1234"),
+        "{all}"
+    );
+    assert_eq!(
+        h.s.session_id().map(|s| s.expose()),
+        Some("Sabcdef0123456789T1234")
+    );
+}
+
+#[test]
+fn the_model_of_a_subscription_can_be_read() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    let sub = h.subscribe(crate::client::SubscriptionSpec::items(
+        crate::Mode::Merge,
+        ["item1"],
+        ["last"],
+    ));
+    assert!(h.s.model(sub).is_none());
+    assert_eq!(
+        h.s.subscription_spec(sub).map(|s| s.group_name()),
+        Some("item1".into())
+    );
+    h.discard_transmits();
+    h.server_sends(ws, "SUBOK,1,1,1\nU,1,1,42");
+    let model = h.s.model(sub).unwrap();
+    assert_eq!(model.row(1).and_then(|r| r.get(0)), Some("42"));
+}
+
+#[test]
+fn lines_after_a_loop_that_moves_the_stream_are_dropped() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    h.s.set_forced_transport(Some(ForcedTransport::HttpStreaming), h.now);
+    h.pump();
+    h.ws_text(ws);
+    h.server_sends(ws, "LOOP,0\nSERVNAME,late");
+    h.expect_close(ws);
+    h.expect_http("bind_session");
+    assert_eq!(h.events(), Vec::<String>::new());
+}

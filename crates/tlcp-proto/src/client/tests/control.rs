@@ -246,3 +246,19 @@ fn disconnect_over_http_sends_a_destroy_request() {
     h.expect_no_transmit();
     assert_eq!(h.status(), Status::Disconnected);
 }
+
+#[test]
+fn disconnect_while_recovering_destroys_over_http() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    h.fail(ws);
+    assert_eq!(h.status(), Status::TryingRecovery);
+    h.disconnect();
+    let destroy = h.expect_http("control");
+    assert_eq!(
+        destroy.path,
+        "/lightstreamer/control.txt?LS_protocol=TLCP-2.5.0&LS_session=S1"
+    );
+    h.expect_no_transmit();
+    assert_eq!(h.s.poll_timeout(), None);
+}

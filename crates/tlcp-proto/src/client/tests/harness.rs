@@ -178,6 +178,12 @@ impl Script {
         assert!(self.tx.is_empty(), "unexpected transmits: {:?}", self.tx);
     }
 
+    /// Whether a transmit is pending.
+    pub(super) fn has_transmit(&mut self) -> bool {
+        self.pump();
+        !self.tx.is_empty()
+    }
+
     /// Takes every pending transmit.
     pub(super) fn take_transmits(&mut self) -> Vec<Transmit> {
         self.pump();

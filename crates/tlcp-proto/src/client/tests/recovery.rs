@@ -190,18 +190,20 @@ fn recovery_is_retried_every_retry_delay_then_given_up() {
     let lost_at = h.at();
     let first = h.advance_to_next_timer(1000);
     let mut attempts = Vec::new();
-    loop {
+    let ws2 = loop {
         let t = h.expect_transmit();
         match t {
             crate::client::Transmit::Http { conn, path, .. } if path.contains("bind_session") => {
                 attempts.push(h.last_at - lost_at);
                 h.fail(conn);
-                h.advance_to_next_timer(20_000);
+                if !h.has_transmit() {
+                    h.advance_to_next_timer(20_000);
+                }
             }
-            crate::client::Transmit::OpenWs { .. } => break,
+            crate::client::Transmit::OpenWs { conn, .. } => break conn,
             other => panic!("unexpected {other:?}"),
         }
-    }
+    };
     // Every retry_delay from the first attempt, while session_recovery_timeout (15 s)
     // allows; then a new session at once.
     assert_eq!(attempts, [first, first + 4000, first + 8000, first + 12000]);
@@ -212,6 +214,25 @@ fn recovery_is_retried_every_retry_delay_then_given_up() {
         "status DISCONNECTED:WILL-RETRY".to_owned(),
         "status CONNECTING".to_owned(),
     ]));
+    // The new session replaces the old one, and the subscription comes back with a
+    // snapshot.
+    h.open_ws(ws2);
+    h.expect_ws_text(ws2, "wsok");
+    let create = h.ws_text(ws2);
+    assert!(
+        create.contains("&LS_old_session=S1&") && create.ends_with("&LS_cause=recovery.error"),
+        "{create}"
+    );
+    h.server_sends(ws2, "CONOK,S2,50000,5000,*");
+    h.expect_events(&[
+        "session replaced, lost Unknown",
+        "status CONNECTED:WS-STREAMING",
+    ]);
+    let add = h.ws_text(ws2);
+    assert!(
+        add.contains("LS_subId=1&") && add.contains("&LS_snapshot=true"),
+        "{add}"
+    );
 }
 
 #[test]

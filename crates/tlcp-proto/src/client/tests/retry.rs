@@ -175,3 +175,31 @@ fn conerr_on_a_rebind_replaces_the_session() {
     h.server_sends(create.conn, "CONOK,S2,50000,5000,*\nLOOP,0");
     h.expect_event("session replaced, lost Unknown");
 }
+
+#[test]
+fn conerr_5_twice_or_where_http_is_not_allowed_backs_off() {
+    let mut h = Script::new(config());
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.discard_transmits();
+    h.server_sends(ws, "CONERR,5,Create over HTTP");
+    h.expect_close(ws);
+    let create = h.expect_http("create_session");
+    h.server_sends(create.conn, "CONERR,5,Create over HTTP");
+    h.expect_close(create.conn);
+    h.expect_no_transmit();
+    assert_eq!(h.status(), Status::WillRetry);
+    h.advance(4000);
+    h.expect_http("create_session");
+
+    let mut h = Script::new(config().with_forced_transport(ForcedTransport::Ws));
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.discard_transmits();
+    h.server_sends(ws, "CONERR,5,Create over HTTP");
+    h.expect_close(ws);
+    h.expect_no_transmit();
+    assert_eq!(h.status(), Status::WillRetry);
+}
