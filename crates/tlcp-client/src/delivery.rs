@@ -106,6 +106,8 @@ pub struct DeliveryStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
     Queued,
+    /// Queued, and the back-pressured queue is now full: stop feeding input.
+    Full,
     Conflated,
     Dropped,
 }
@@ -200,12 +202,17 @@ impl Shared {
         if inner.policy == Delivery::Conflate {
             inner.index(u, seq);
         }
+        let pushed = if full || inner.queue.len() >= inner.capacity {
+            Pushed::Full // only reachable with back-pressure: the others dropped above
+        } else {
+            Pushed::Queued
+        };
         let waker = inner.waker.take();
         drop(g);
         if let Some(w) = waker {
             w.wake();
         }
-        Pushed::Queued
+        pushed
     }
 
     /// Pushes any other event (never dropped). A terminal one ends the stream after it.

@@ -22,7 +22,7 @@ use crate::client::Command;
 use crate::error::Error;
 use crate::message::MessageReply;
 use crate::stats::Counters;
-use crate::transport::{Chunk, ServerAddress, Transport};
+use crate::transport::{ServerAddress, Transport};
 use net::{Net, NetEvent, Opened};
 pub(crate) use outputs::{Links, Outputs, SubEntry};
 
@@ -47,6 +47,15 @@ pub(crate) struct Driver {
     paused: bool,
     /// Timers do not fire before this (see [`RESUME_GRACE`]).
     hold_timers_until: Option<Instant>,
+    /// The rest of a chunk whose reading was paused by a full back-pressured queue.
+    leftover: Option<Leftover>,
+}
+
+/// Bytes read but not fed yet (copied out of the connection's buffer when pausing).
+struct Leftover {
+    conn: ConnId,
+    data: Vec<u8>,
+    received_at: Instant,
 }
 
 impl Driver {
@@ -66,12 +75,14 @@ impl Driver {
                 links,
                 subs: Default::default(),
                 messages: Default::default(),
+                full: false,
             },
             commands,
             resume,
             last_now: Instant::now(),
             paused: false,
             hold_timers_until: None,
+            leftover: None,
         }
     }
 
@@ -85,6 +96,14 @@ impl Driver {
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         loop {
+            if !self.paused
+                && let Some(l) = self.leftover.take()
+            {
+                let rest = feed(&mut self.session, &mut self.out, &mut self.last_now, l.conn, &l.data, l.received_at);
+                self.leftover = rest.map(|data| Leftover { data, ..l });
+                self.after_input();
+                continue;
+            }
             let deadline = match (self.session.poll_timeout(), self.hold_timers_until) {
                 (Some(d), Some(hold)) => Some(d.max(hold)),
                 (d, _) => d,
@@ -104,7 +123,11 @@ impl Driver {
                 },
                 event = poll_fn(|cx| {
                     self.net.open.poll_io(cx, read, |conn, chunk| {
-                        feed(&mut self.session, &mut self.out, &mut self.last_now, conn, chunk);
+                        let counters = &self.out.links.counters;
+                        Counters::add(&counters.bytes, chunk.data.len() as u64);
+                        Counters::add(&counters.chunks, 1);
+                        let rest = feed(&mut self.session, &mut self.out, &mut self.last_now, conn, chunk.data, chunk.received_at);
+                        self.leftover = rest.map(|data| Leftover { conn, data, received_at: chunk.received_at });
                     })
                 }), if !self.net.open.is_empty() => {
                     if let NetEvent::Closed(conn, reason) = event {
@@ -142,6 +165,7 @@ impl Driver {
                 self.out.drain(&mut self.session, now);
             }
         }
+        self.out.full = false;
         let pause = self.out.must_pause();
         if pause != self.paused {
             self.paused = pause;
@@ -264,25 +288,26 @@ impl Driver {
     }
 }
 
-/// Feeds one chunk to the machine, draining events after each step (an update pauses
-/// the parsing until it is delivered).
+/// Feeds received bytes to the machine, draining events after each step (an update
+/// pauses the parsing until it is delivered). When a back-pressured queue fills up, the
+/// rest is returned, to be fed once its reader made room.
 fn feed(
     session: &mut ClientSession,
     out: &mut Outputs,
     last_now: &mut Instant,
     conn: ConnId,
-    chunk: Chunk<'_>,
-) {
-    let now = chunk.received_at.max(*last_now);
+    mut data: &[u8],
+    received_at: Instant,
+) -> Option<Vec<u8>> {
+    let now = received_at.max(*last_now);
     *last_now = now;
-    let counters = &out.links.counters;
-    Counters::add(&counters.bytes, chunk.data.len() as u64);
-    Counters::add(&counters.chunks, 1);
-    let mut data = chunk.data;
     while !data.is_empty() {
+        if out.full {
+            return Some(data.to_vec());
+        }
         let before = data.len();
         session.handle_bytes(conn, &mut data, now);
-        out.drain(session, chunk.received_at);
+        out.drain(session, received_at);
         if data.len() == before {
             // No progress with every event drained: cannot happen with a correct
             // machine; never spin on it.
@@ -290,4 +315,5 @@ fn feed(
             break;
         }
     }
+    None
 }

@@ -41,6 +41,8 @@ pub(crate) struct Outputs {
     pub(crate) links: Links,
     pub(crate) subs: HashMap<SubscriptionId, SubEntry>,
     pub(crate) messages: HashMap<MessageId, oneshot::Sender<Result<MessageOutcome, Error>>>,
+    /// A back-pressured queue became full: stop feeding the machine.
+    pub(crate) full: bool,
 }
 
 impl Outputs {
@@ -59,6 +61,7 @@ impl Outputs {
                         .push_update(&entry.schema, &u, entry.key_pos, at)
                     {
                         Pushed::Queued => {}
+                        Pushed::Full => self.full = true,
                         Pushed::Conflated => Counters::add(&self.links.counters.conflated, 1),
                         Pushed::Dropped => Counters::add(&self.links.counters.dropped, 1),
                     }
