@@ -6,11 +6,10 @@ use std::task::{Context, Poll};
 
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
-use tlcp_proto::{Bandwidth, MaxFrequency};
 use tlcp_proto::client::{
-    ForcedTransport, MessageSpec, SessionConfig, Status, SubscriptionId,
-    SubscriptionSpec,
+    ForcedTransport, MessageSpec, SessionConfig, Status, SubscriptionId, SubscriptionSpec,
 };
+use tlcp_proto::{Bandwidth, MaxFrequency};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::Instrument;
 
@@ -102,7 +101,11 @@ impl Client {
         ClientBuilder::new(server_address, adapter_set)
     }
 
-    pub(crate) fn start(server: ServerAddress, transport: Transport, config: SessionConfig) -> Self {
+    pub(crate) fn start(
+        server: ServerAddress,
+        transport: Transport,
+        config: SessionConfig,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::Disconnected);
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);

@@ -1,7 +1,7 @@
 //! Delivery of a subscription's events from the driver to its reader, without ever
 //! making the driver wait: [`Delivery`] policies and the queue they share.
 //!
-//! The driver pushes into a [`Shared`] queue under a short mutex and wakes the reader; it
+//! The driver pushes into the subscription's queue under a short mutex and wakes the reader; it
 //! never waits on it. What happens when the reader is behind is the subscription's
 //! [`Delivery`] policy:
 //!
@@ -371,10 +371,7 @@ impl Inner {
         };
         match u.key() {
             Some(key) if u.command() != Some(Command::Delete) => {
-                self.by_key
-                    .entry(item)
-                    .or_default()
-                    .insert(key.into(), seq);
+                self.by_key.entry(item).or_default().insert(key.into(), seq);
             }
             Some(_) => {}
             None => {

@@ -106,11 +106,11 @@ pub use subscription::{Subscription, SubscriptionStream};
 pub use update::ItemUpdate;
 
 pub use tlcp_proto::client::{
-    Fields, ForcedTransport, Items, Lost, MessageOutcome, RequestFailure, RequestKind,
-    ServerError, ServerErrorKind, Status, SubscriptionError, SubscriptionId,
+    Fields, ForcedTransport, Items, Lost, MessageOutcome, RequestFailure, RequestKind, ServerError,
+    ServerErrorKind, Status, SubscriptionError, SubscriptionId,
 };
 pub use tlcp_proto::model::Command;
 pub use tlcp_proto::{
-    Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, ProtocolVersion,
-    RealMaxFrequency, SessionId,
+    Bandwidth, BandwidthLimit, BufferSize, MaxFrequency, Mode, ProtocolVersion, RealMaxFrequency,
+    SessionId,
 };

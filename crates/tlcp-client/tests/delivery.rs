@@ -1,6 +1,8 @@
 //! Slow readers never hold the others back: per-subscription queues with conflation,
 //! bounded queues that count their drops, and opt-in back-pressure.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -30,7 +32,10 @@ async fn a_slow_reader_does_not_slow_the_others() {
         .unwrap();
     let (slow_feed, fast_feed) = (manual.feed("slow").await, manual.feed("fast").await);
     // Let both SUBOKs arrive.
-    wait_sub(&mut fast, "SUBOK", |e| matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())).await;
+    wait_sub(&mut fast, "SUBOK", |e| {
+        matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())
+    })
+    .await;
 
     const N: u64 = 5000;
     let pusher = tokio::spawn(async move {
@@ -77,7 +82,10 @@ async fn a_slow_reader_does_not_slow_the_others() {
     assert_eq!(dropped, stats.dropped);
     // Then it goes on normally.
     manual.feed("slow").await.update(&update(&[("n", "next")]));
-    assert_eq!(next_update(&mut slow, "after the gap").await.value(1), Some("next"));
+    assert_eq!(
+        next_update(&mut slow, "after the gap").await.value(1),
+        Some("next")
+    );
 }
 
 /// MERGE readers that fall behind get the latest state of each item, with the changes
@@ -92,7 +100,10 @@ async fn merge_conflates_to_the_latest_state() {
         .unwrap();
     let feed = manual.feed("px").await;
     let other = manual.feed("other").await;
-    wait_sub(&mut sub, "SUBOK", |e| matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())).await;
+    wait_sub(&mut sub, "SUBOK", |e| {
+        matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())
+    })
+    .await;
     feed.update(&update(&[("bid", "0"), ("ask", "a")]));
     other.update(&update(&[("bid", "o"), ("ask", "o")]));
     for i in 1..=1000 {
@@ -106,12 +117,18 @@ async fn merge_conflates_to_the_latest_state() {
     })
     .await;
     let events = drain_for(&mut sub, Duration::from_millis(200)).await;
-    let updates: Vec<_> = events.iter().filter_map(SubscriptionEvent::as_update).collect();
+    let updates: Vec<_> = events
+        .iter()
+        .filter_map(SubscriptionEvent::as_update)
+        .collect();
     // One pending row per item: "px" (first, folded) and "other".
     assert_eq!(updates.len(), 2, "{events:#?}");
     let px = updates[0];
     assert_eq!(px.item_name(), Some("px"));
-    assert_eq!((px.value_by_name("bid"), px.value_by_name("ask")), (Some("1000"), Some("a")));
+    assert_eq!(
+        (px.value_by_name("bid"), px.value_by_name("ask")),
+        (Some("1000"), Some("a"))
+    );
     assert_eq!(px.skipped(), 1000);
     assert!(px.is_changed_by_name("bid") && px.is_changed_by_name("ask"));
     assert_eq!(updates[1].item_name(), Some("other"));
@@ -146,7 +163,11 @@ async fn backpressure_pauses_reading_instead_of_dropping() {
     }
     let stats = sub.stats();
     assert_eq!(stats.dropped, 0);
-    assert!(client.stats().backpressure_pauses > 0, "{:?}", client.stats());
+    assert!(
+        client.stats().backpressure_pauses > 0,
+        "{:?}",
+        client.stats()
+    );
     // The queue never held more than its capacity (plus the SUBOK event).
     assert!(stats.max_queued <= 21, "{stats:?}");
     assert!(sub.next().now_or_never_pending());

@@ -1,5 +1,7 @@
 //! Every subscription mode with its snapshot, and two-level COMMAND.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -10,7 +12,10 @@ async fn merge_snapshot_then_updates() {
     let (server, _) = start().await;
     let client = connect(&server, "DEMO", |b| b).await;
     let mut sub = client
-        .subscribe(Subscription::merge(["item1", "item2"], ["stock_name", "last_price", "time"]).data_adapter("STOCKS"))
+        .subscribe(
+            Subscription::merge(["item1", "item2"], ["stock_name", "last_price", "time"])
+                .data_adapter("STOCKS"),
+        )
         .await
         .unwrap();
     let subscribed = wait_sub(&mut sub, "SUBOK", |e| match e {
@@ -91,7 +96,12 @@ async fn command_snapshot_and_two_level() {
     let client = connect(&server, "DEMO", |b| b).await;
     // A row exists before subscribing: it comes as a snapshot ADD.
     let bought = client.send_message("BUY|item3|10").await.unwrap();
-    assert_eq!(bought, MessageOutcome::Processed { response: Some("10".into()) });
+    assert_eq!(
+        bought,
+        MessageOutcome::Processed {
+            response: Some("10".into())
+        }
+    );
     let mut sub = client
         .subscribe(
             Subscription::command(["portfolio1"], ["key", "command", "qty"])
@@ -102,9 +112,15 @@ async fn command_snapshot_and_two_level() {
         .unwrap();
     let first = next_update(&mut sub, "the snapshot ADD").await;
     assert!(first.is_snapshot());
-    assert_eq!((first.key(), first.command()), (Some("item3"), Some(Command::Add)));
+    assert_eq!(
+        (first.key(), first.command()),
+        (Some("item3"), Some(Command::Add))
+    );
     assert_eq!(first.value_by_name("qty"), Some("10"));
-    wait_sub(&mut sub, "EOS", |e| matches!(e, SubscriptionEvent::EndOfSnapshot { .. }).then_some(())).await;
+    wait_sub(&mut sub, "EOS", |e| {
+        matches!(e, SubscriptionEvent::EndOfSnapshot { .. }).then_some(())
+    })
+    .await;
     // The second level fills the row with the stock's fields.
     let u = loop {
         let u = next_update(&mut sub, "second-level values").await;

@@ -1,6 +1,8 @@
 //! Session life: live options (reconf, constrain), server-side close, refusals
 //! (CONERR, REQERR), and recovery after a dropped stream connection.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -8,8 +10,7 @@ use std::time::Duration;
 use common::*;
 use tlcp_client::{
     Bandwidth, BandwidthLimit, CloseCause, ConnectionEvent, Error, ForcedTransport, MaxFrequency,
-    RealMaxFrequency, ServerErrorKind, Status, Subscription, SubscriptionError,
-    SubscriptionEvent,
+    RealMaxFrequency, ServerErrorKind, Status, Subscription, SubscriptionError, SubscriptionEvent,
 };
 
 #[tokio::test]
@@ -30,7 +31,9 @@ async fn reconf_changes_the_max_frequency() {
     })
     .await;
     assert_eq!(first, RealMaxFrequency::PerSecond(2.0));
-    sub.set_max_frequency(MaxFrequency::PerSecond(0.5)).await.unwrap();
+    sub.set_max_frequency(MaxFrequency::PerSecond(0.5))
+        .await
+        .unwrap();
     let changed = wait_sub(&mut sub, "CONF after reconf", |e| match e {
         SubscriptionEvent::RealMaxFrequency { frequency, .. } => Some(*frequency),
         _ => None,
@@ -47,7 +50,10 @@ async fn reconf_changes_the_max_frequency() {
 #[tokio::test]
 async fn constrain_changes_the_bandwidth() {
     let (server, _) = start().await;
-    let client = connect(&server, "DEMO", |b| b.requested_max_bandwidth(Bandwidth::Kbps(40.0))).await;
+    let client = connect(&server, "DEMO", |b| {
+        b.requested_max_bandwidth(Bandwidth::Kbps(40.0))
+    })
+    .await;
     let mut events = client.events();
     client.set_requested_max_bandwidth(Some(Bandwidth::Kbps(12.5)));
     let limit = wait_event(&mut events, "CONS", |e| match e {
@@ -81,20 +87,33 @@ async fn server_side_close_is_reported_with_its_code() {
         _ => None,
     })
     .await;
-    let CloseCause::Server(e) = cause else { panic!("{cause:?}") };
-    assert_eq!((e.kind, e.code, e.message.as_str()), (ServerErrorKind::End, 35, "closed by the test"));
+    let CloseCause::Server(e) = cause else {
+        panic!("{cause:?}")
+    };
+    assert_eq!(
+        (e.kind, e.code, e.message.as_str()),
+        (ServerErrorKind::End, 35, "closed by the test")
+    );
     wait_status(&client, Status::Disconnected).await;
     // The subscription is kept for the next session.
-    wait_sub(&mut sub, "Interrupted", |e| matches!(e, SubscriptionEvent::Interrupted).then_some(())).await;
+    wait_sub(&mut sub, "Interrupted", |e| {
+        matches!(e, SubscriptionEvent::Interrupted).then_some(())
+    })
+    .await;
     client.connect();
     within("reconnection", client.connected()).await.unwrap();
-    wait_sub(&mut sub, "SUBOK again", |e| matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())).await;
+    wait_sub(&mut sub, "SUBOK again", |e| {
+        matches!(e, SubscriptionEvent::Subscribed { .. }).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn conerr_for_an_unknown_adapter_set() {
     let (server, _) = start().await;
-    let client = tlcp_client::Client::builder(&server.url(), "NO_SUCH_SET").build().unwrap();
+    let client = tlcp_client::Client::builder(&server.url(), "NO_SUCH_SET")
+        .build()
+        .unwrap();
     client.connect();
     match within("the refusal", client.connected()).await {
         Err(Error::Server(e)) => {
@@ -119,9 +138,16 @@ async fn reqerr_for_an_unknown_data_adapter() {
         _ => None,
     })
     .await;
-    assert!(matches!(error, SubscriptionError::Server { code: 17, .. }), "{error:?}");
+    assert!(
+        matches!(error, SubscriptionError::Server { code: 17, .. }),
+        "{error:?}"
+    );
     // The stream ends after the error.
-    assert!(within("the end", futures_util::StreamExt::next(&mut sub)).await.is_none());
+    assert!(
+        within("the end", futures_util::StreamExt::next(&mut sub))
+            .await
+            .is_none()
+    );
     // Invalid requests are refused before anything is sent.
     let none: [&str; 0] = [];
     assert!(matches!(
@@ -135,7 +161,8 @@ async fn reqerr_for_an_unknown_data_adapter() {
 async fn recovery_over(transport: ForcedTransport) {
     let (server, manual) = start().await;
     let client = connect(&server, "TEST", |b| {
-        b.forced_transport(transport).retry_delay(Duration::from_millis(500))
+        b.forced_transport(transport)
+            .retry_delay(Duration::from_millis(500))
     })
     .await;
     let mut events = client.events();
@@ -160,7 +187,11 @@ async fn recovery_over(transport: ForcedTransport) {
     let mut dropped = false;
     while expected <= N {
         let u = next_update(&mut sub, &format!("update {expected}")).await;
-        assert_eq!(u.value(1), Some(expected.to_string().as_str()), "gap or duplicate");
+        assert_eq!(
+            u.value(1),
+            Some(expected.to_string().as_str()),
+            "gap or duplicate"
+        );
         expected += 1;
         if expected == 100 && !dropped {
             server.drop_stream_connections();
@@ -173,7 +204,11 @@ async fn recovery_over(transport: ForcedTransport) {
     })
     .await;
     let stats = client.stats();
-    assert_eq!((stats.recoveries, stats.reconnects, stats.sessions), (1, 0, 1), "{stats:?}");
+    assert_eq!(
+        (stats.recoveries, stats.reconnects, stats.sessions),
+        (1, 0, 1),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! Every forced transport, and stream-sense, against the in-process server.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -16,7 +18,10 @@ async fn quotes_over(transport: Option<ForcedTransport>, expected: Status) {
     wait_status(&client, expected).await;
     assert_eq!(client.current_status().to_string(), expected.to_string());
     let mut sub = client
-        .subscribe(Subscription::merge(["item1", "item2"], ["stock_name", "last_price"]).data_adapter("STOCKS"))
+        .subscribe(
+            Subscription::merge(["item1", "item2"], ["stock_name", "last_price"])
+                .data_adapter("STOCKS"),
+        )
         .await
         .unwrap();
     let first = next_update(&mut sub, "the snapshot").await;
@@ -83,7 +88,10 @@ async fn stream_sense_over_http() {
         }
     })
     .await;
-    assert!(seen.contains(&"CONNECTED:STREAM-SENSING".to_string()), "{seen:?}");
+    assert!(
+        seen.contains(&"CONNECTED:STREAM-SENSING".to_string()),
+        "{seen:?}"
+    );
     let mut sub = client
         .subscribe(Subscription::merge(["item3"], ["last_price"]).data_adapter("STOCKS"))
         .await

@@ -99,7 +99,14 @@ impl Driver {
             if !self.paused
                 && let Some(l) = self.leftover.take()
             {
-                let rest = feed(&mut self.session, &mut self.out, &mut self.last_now, l.conn, &l.data, l.received_at);
+                let rest = feed(
+                    &mut self.session,
+                    &mut self.out,
+                    &mut self.last_now,
+                    l.conn,
+                    &l.data,
+                    l.received_at,
+                );
                 self.leftover = rest.map(|data| Leftover { data, ..l });
                 self.after_input();
                 continue;
@@ -281,8 +288,8 @@ impl Driver {
         self.after_input();
         // An HTTP `destroy` is a control request: give it a moment.
         let ops = &mut self.net.ops;
-        let _ = tokio::time::timeout(STOP_GRACE, async { while ops.next().await.is_some() {} })
-            .await;
+        let _ =
+            tokio::time::timeout(STOP_GRACE, async { while ops.next().await.is_some() {} }).await;
         self.net.close_all();
         self.out.close_all();
     }

@@ -23,6 +23,8 @@ use crate::transport::{
 const LINGER: Duration = Duration::from_secs(2);
 
 /// A connection or request that finished opening.
+// A few per session, moved once: boxing would cost an indirection on every read.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Opened {
     Ws(WsConnection),
     Stream(HttpStream),
@@ -37,6 +39,7 @@ pub(crate) struct Done {
 
 type WriteFuture = BoxFuture<'static, (WsConnection, Result<(), TransportError>)>;
 
+#[allow(clippy::large_enum_variant)] // As for `Opened`.
 enum Io {
     Ws(WsConnection),
     Http(HttpStream),
@@ -80,7 +83,11 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    pub(crate) fn new(transport: Transport, server: ServerAddress, version: ProtocolVersion) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        server: ServerAddress,
+        version: ProtocolVersion,
+    ) -> Self {
         Self {
             transport,
             server,
@@ -187,8 +194,15 @@ impl Net {
         fut: impl Future<Output = Result<Opened, TransportError>> + Send + 'static,
     ) {
         self.live.insert(conn);
-        self.ops
-            .push(async move { Done { conn, result: fut.await } }.boxed());
+        self.ops.push(
+            async move {
+                Done {
+                    conn,
+                    result: fut.await,
+                }
+            }
+            .boxed(),
+        );
     }
 
     /// Closes a connection: an open WebSocket first sends what was queued on it (the
@@ -238,11 +252,13 @@ impl Net {
                 if let Some(a) = self.links.get(link) {
                     return Ok(a.clone());
                 }
-                let scheme = if self.server.is_secure() { "https" } else { "http" };
-                let a = ServerAddress::parse(&format!(
-                    "{scheme}://{link}{}",
-                    self.server.base_path()
-                ))?;
+                let scheme = if self.server.is_secure() {
+                    "https"
+                } else {
+                    "http"
+                };
+                let a =
+                    ServerAddress::parse(&format!("{scheme}://{link}{}", self.server.base_path()))?;
                 self.links.insert(link.clone(), a.clone());
                 Ok(a)
             }
@@ -375,6 +391,9 @@ mod tests {
             Some(("control", "LS_session=S1"))
         );
         assert_eq!(split_path("/other"), None);
-        assert_eq!(path_name("/lightstreamer/control.txt?LS_session=S"), "/lightstreamer/control.txt");
+        assert_eq!(
+            path_name("/lightstreamer/control.txt?LS_session=S"),
+            "/lightstreamer/control.txt"
+        );
     }
 }

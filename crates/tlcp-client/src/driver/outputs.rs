@@ -213,12 +213,14 @@ impl Outputs {
         }
     }
 
-    /// Whether a back-pressured subscription's queue is full.
+    /// Whether a back-pressured subscription's queue is full. Asks every one of them
+    /// (no short cut): each remembers whether it must wake the driver when it has room.
     pub(crate) fn must_pause(&self) -> bool {
-        self.subs
-            .values()
-            .filter(|s| s.backpressure)
-            .fold(false, |full, s| s.shared.blocks_reading() || full)
+        let mut full = false;
+        for s in self.subs.values().filter(|s| s.backpressure) {
+            full |= s.shared.blocks_reading();
+        }
+        full
     }
 
     /// The driver stops: every stream ends once drained, every message is aborted.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use tlcp_client::{Client, ConnectionEvent, Status, SubscriptionEvent};
-use tlcp_server::{AdapterSet, DataAdapter, ItemFeed, LiteralMetadata, Refusal, ServerConfig, ServerHandle};
+use tlcp_server::{
+    AdapterSet, DataAdapter, ItemFeed, LiteralMetadata, Refusal, ServerConfig, ServerHandle,
+};
 
 /// The longest any single wait may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -36,7 +38,14 @@ impl Manual {
     /// The feed of `item`, once some client subscribed to it.
     pub async fn feed(&self, item: &str) -> ItemFeed {
         for _ in 0..2000 {
-            if let Some((_, f)) = self.feeds.lock().unwrap().iter().rev().find(|(i, _)| i == item) {
+            if let Some((_, f)) = self
+                .feeds
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|(i, _)| i == item)
+            {
                 return f.clone();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -67,7 +76,10 @@ pub async fn start_with(config: ServerConfig) -> (ServerHandle, Manual) {
         AdapterSet::new(LiteralMetadata).with_data_adapter("DEFAULT", manual.clone()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    (tlcp_server::spawn(listener, config, adapters).unwrap(), manual)
+    (
+        tlcp_server::spawn(listener, config, adapters).unwrap(),
+        manual,
+    )
 }
 
 /// Waits for `fut`, failing the test after [`TIMEOUT`] with `what`.
@@ -140,7 +152,9 @@ pub async fn connect(
     adapter_set: &str,
     f: impl FnOnce(tlcp_client::ClientBuilder) -> tlcp_client::ClientBuilder,
 ) -> Client {
-    let client = f(Client::builder(&server.url(), adapter_set)).build().unwrap();
+    let client = f(Client::builder(&server.url(), adapter_set))
+        .build()
+        .unwrap();
     client.connect();
     within("connection", client.connected()).await.unwrap();
     client
