@@ -202,8 +202,9 @@ impl Shared {
         if inner.policy == Delivery::Conflate {
             inner.index(u, seq);
         }
-        let pushed = if full || inner.queue.len() >= inner.capacity {
-            Pushed::Full // only reachable with back-pressure: the others dropped above
+        let back_pressured = matches!(inner.policy, Delivery::Backpressure { .. });
+        let pushed = if back_pressured && inner.queue.len() >= inner.capacity {
+            Pushed::Full
         } else {
             Pushed::Queued
         };
@@ -383,3 +384,7 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "delivery_tests.rs"]
+mod tests;

@@ -98,3 +98,42 @@ async fn stream_sense_over_http() {
         .unwrap();
     next_update(&mut sub, "an update after stream-sense").await;
 }
+
+/// The forced transport changes live: the stream moves (`force_rebind`).
+#[tokio::test]
+async fn forced_transport_changes_live() {
+    let (server, _) = start().await;
+    let client = connect(&server, "DEMO", |b| b).await;
+    assert_eq!(client.current_status(), Status::WsStreaming);
+    let mut sub = client
+        .subscribe(Subscription::merge(["item4"], ["last_price"]).data_adapter("STOCKS"))
+        .await
+        .unwrap();
+    next_update(&mut sub, "an update over WS").await;
+    client.set_forced_transport(Some(ForcedTransport::HttpStreaming));
+    wait_status(&client, Status::HttpStreaming).await;
+    // The session goes on: same subscription, no new SUBOK needed.
+    next_update(&mut sub, "an update over HTTP").await;
+    assert_eq!(client.stats().sessions, 1);
+}
+
+/// Older protocol versions are selectable (some servers refuse 2.5.0).
+#[tokio::test]
+async fn protocol_2_4_0() {
+    let (server, _) = start().await;
+    let client = connect(&server, "DEMO", |b| {
+        b.protocol_version(tlcp_client::ProtocolVersion::V2_4_0)
+    })
+    .await;
+    let outcome = client.send_message("ECHO|old").await.unwrap();
+    // Before 2.5.0, MSGDONE carries no response.
+    assert_eq!(
+        outcome,
+        tlcp_client::MessageOutcome::Processed { response: None }
+    );
+    let mut sub = client
+        .subscribe(Subscription::merge(["item5"], ["last_price"]).data_adapter("STOCKS"))
+        .await
+        .unwrap();
+    next_update(&mut sub, "an update in 2.4.0").await;
+}
