@@ -18,6 +18,21 @@
 //!
 //! Events other than updates are never dropped (they are few).
 //!
+//! # Memory bounds
+//!
+//! Whatever the reader does, a subscription's queue holds at most:
+//!
+//! * `Conflate`: one update per item (per key in COMMAND mode) between two other events,
+//!   and never more than 2^18 entries (updates beyond are dropped and counted);
+//! * `Queue`: `capacity` updates;
+//! * `Backpressure`: `capacity` updates: the driver stops feeding the session machine
+//!   right after the update that filled the queue (the rest of that socket read is kept
+//!   aside, copied, until the reader makes room);
+//!
+//! plus the other events, which are bounded too: repeated server-side losses of an item
+//! are merged into one [`SubscriptionEvent::LostUpdates`], and a storm of reconnections
+//! leaves one `Interrupted`/`Subscribed` pair, not one per session.
+//!
 //! [`ItemUpdate::skipped`]: crate::ItemUpdate::skipped
 
 use std::collections::{HashMap, VecDeque};
@@ -223,6 +238,22 @@ impl Shared {
             return;
         }
         g.flush_dropped();
+        // A reader that does not read through a storm of reconnections would see
+        // Interrupted, Subscribed, Interrupted, ... without end: collapse them.
+        if matches!(event, SubscriptionEvent::Interrupted) {
+            let n = g.queue.len();
+            match (n.checked_sub(2).map(|i| &g.queue[i]), g.queue.back()) {
+                (_, Some(SubscriptionEvent::Interrupted)) => return,
+                (
+                    Some(SubscriptionEvent::Interrupted),
+                    Some(SubscriptionEvent::Subscribed { .. }),
+                ) => {
+                    g.queue.pop_back();
+                    return;
+                }
+                _ => {}
+            }
+        }
         // Merge repeated server-side losses of the same item, so that a server repeating
         // `OV` cannot grow the queue without bound.
         if let (

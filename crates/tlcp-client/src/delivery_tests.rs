@@ -209,3 +209,29 @@ fn lost_updates_of_an_item_merge() {
     }
     assert!(pop(&q).is_none());
 }
+
+#[test]
+fn reconnection_storms_do_not_grow_an_unread_queue() {
+    let q = shared(Delivery::Queue { capacity: 10 });
+    let subscribed = || SubscriptionEvent::Subscribed {
+        items: 1,
+        fields: 1,
+        key_pos: None,
+        command_pos: None,
+    };
+    q.push_event(subscribed());
+    for _ in 0..100 {
+        q.push_event(SubscriptionEvent::Interrupted);
+        q.push_event(subscribed());
+    }
+    assert_eq!(q.stats().queued, 3);
+    let events: Vec<_> = std::iter::from_fn(|| pop(&q)).collect();
+    assert!(matches!(
+        events.as_slice(),
+        [
+            SubscriptionEvent::Subscribed { .. },
+            SubscriptionEvent::Interrupted,
+            SubscriptionEvent::Subscribed { .. }
+        ]
+    ));
+}
