@@ -38,6 +38,25 @@ async fn a_slow_reader_does_not_slow_the_others() {
     .await;
 
     const N: u64 = 5000;
+    // Baseline: the fast flow alone.
+    let baseline = {
+        let feed = fast_feed.clone();
+        let pusher = tokio::spawn(async move {
+            for n in 1..=N {
+                feed.update(&update(&[("n", &format!("b{n}"))]));
+                if n % 250 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let started = Instant::now();
+        for n in 1..=N {
+            let u = next_update(&mut fast, "the baseline flow").await;
+            assert_eq!(u.value(1), Some(format!("b{n}").as_str()));
+        }
+        pusher.await.unwrap();
+        started.elapsed()
+    };
     let pusher = tokio::spawn(async move {
         for n in 1..=N {
             let u = update(&[("n", &n.to_string())]);
@@ -56,6 +75,12 @@ async fn a_slow_reader_does_not_slow_the_others() {
     let fast_time = started.elapsed();
     pusher.await.unwrap();
     assert_eq!(fast.stats().dropped, 0);
+    // The fast reader keeps its pace (the server does twice the work meanwhile; the
+    // margin is for a loaded machine: a blocked reader would not finish at all).
+    assert!(
+        fast_time < baseline * 5 + Duration::from_secs(1),
+        "alone: {baseline:?}, next to a stuck reader: {fast_time:?}"
+    );
 
     // Everything for the slow one has arrived too (the pusher is done and the fast flow
     // was interleaved with it): its queue held at most its capacity.
@@ -64,7 +89,7 @@ async fn a_slow_reader_does_not_slow_the_others() {
     assert_eq!(stats.received, N);
     assert_eq!(client.stats().dropped_by_slow_consumers, stats.dropped);
     assert!(stats.dropped >= N - 100, "{stats:?}");
-    println!("fast flow: {N} updates in {fast_time:?}; slow: {stats:?}");
+    println!("fast flow: {N} updates in {fast_time:?} (alone: {baseline:?}); slow: {stats:?}");
 
     // The slow reader now reads: what was kept, then exactly how much was dropped.
     let mut kept = 0;
