@@ -1,0 +1,281 @@
+//! [`Client`]: the cloneable handle to a background task that owns the session.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use tlcp_proto::client::{
+    ForcedTransport, MessageSpec, SessionConfig, Status, SubscriptionId, SubscriptionSpec,
+};
+use tlcp_proto::{Bandwidth, MaxFrequency};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+use tracing::Instrument;
+
+use crate::config::ClientBuilder;
+use crate::delivery::{Delivery, Shared};
+use crate::driver::{Driver, Links};
+use crate::error::Error;
+use crate::events::{CloseCause, ConnectionEvent};
+use crate::message::{MessageBuilder, MessageReply};
+use crate::stats::{Counters, Stats};
+use crate::subscription::{Subscription, SubscriptionStream};
+use crate::transport::{ServerAddress, Transport};
+use crate::update::Schema;
+
+/// Connection events kept for a slow reader of [`Client::events`].
+const EVENTS_CAPACITY: usize = 256;
+
+/// What the handles ask of the driver.
+pub(crate) enum Command {
+    Connect,
+    Disconnect,
+    Subscribe {
+        spec: SubscriptionSpec,
+        shared: Arc<Shared>,
+        schema: Arc<Schema>,
+        backpressure: bool,
+        reply: oneshot::Sender<Result<SubscriptionId, Error>>,
+    },
+    Unsubscribe(SubscriptionId),
+    SetMaxFrequency {
+        id: SubscriptionId,
+        frequency: MaxFrequency,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    SetBandwidth(Option<Bandwidth>),
+    SetForcedTransport(Option<ForcedTransport>),
+    Message {
+        spec: MessageSpec,
+        reply: MessageReply,
+    },
+}
+
+/// The sending side of the command channel.
+#[derive(Clone, Debug)]
+pub(crate) struct Commands(mpsc::UnboundedSender<Command>);
+
+impl Commands {
+    pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
+        self.0.send(command).map_err(|_| Error::Stopped)
+    }
+}
+
+/// A Lightstreamer client: a cheap, cloneable handle to a background task that owns the
+/// session and its connections.
+///
+/// * [`connect`](Self::connect) / [`disconnect`](Self::disconnect), and
+///   [`status`](Self::status) (a `watch` of the official status strings) and
+///   [`events`](Self::events) (created, recovered, replaced, closed...);
+/// * [`subscribe`](Self::subscribe): a [`SubscriptionStream`] of updates;
+/// * [`send_message`](Self::send_message): a message, awaited for its outcome;
+/// * live options: [`set_requested_max_bandwidth`](Self::set_requested_max_bandwidth),
+///   [`set_forced_transport`](Self::set_forced_transport);
+/// * [`stats`](Self::stats): counters.
+///
+/// The task keeps running while any `Client` or [`SubscriptionStream`] exists; when the
+/// last is dropped, the session is destroyed and the task ends.
+#[derive(Clone)]
+pub struct Client {
+    commands: Commands,
+    status: watch::Receiver<Status>,
+    events: broadcast::Sender<ConnectionEvent>,
+    counters: Arc<Counters>,
+    last_close: Arc<Mutex<Option<CloseCause>>>,
+    resume: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("status", &*self.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for the server at `server_address`
+    /// (`http(s)://host[:port][/path]`) and the Adapter Set `adapter_set`.
+    pub fn builder(server_address: &str, adapter_set: &str) -> ClientBuilder {
+        ClientBuilder::new(server_address, adapter_set)
+    }
+
+    pub(crate) fn start(
+        server: ServerAddress,
+        transport: Transport,
+        config: SessionConfig,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (status_tx, status) = watch::channel(Status::Disconnected);
+        let (events, _) = broadcast::channel(EVENTS_CAPACITY);
+        let counters = Arc::new(Counters::default());
+        let last_close = Arc::new(Mutex::new(None));
+        let resume = Arc::new(Notify::new());
+        let links = Links {
+            status: status_tx,
+            events: events.clone(),
+            counters: counters.clone(),
+            last_close: last_close.clone(),
+        };
+        let span = tracing::info_span!(
+            "tlcp_client",
+            server = %server,
+            adapter_set = config.adapter_set.as_deref().unwrap_or("DEFAULT"),
+        );
+        let driver = Driver::new(server, transport, config, rx, links, resume.clone());
+        tokio::spawn(driver.run().instrument(span));
+        Self {
+            commands: Commands(tx),
+            status,
+            events,
+            counters,
+            last_close,
+            resume,
+        }
+    }
+
+    /// Starts connecting (and keeps the session up, retrying and recovering, until
+    /// [`disconnect`](Self::disconnect)). Returns at once: follow
+    /// [`status`](Self::status), or await [`connected`](Self::connected).
+    pub fn connect(&self) {
+        // Forgotten here too, so that `connected()` right after does not see the last
+        // session's end before the driver handles the command.
+        *self.last_close.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = self.commands.send(Command::Connect);
+    }
+
+    /// Ends the session (a `destroy` request) and closes the connections. Subscriptions
+    /// stay, and are sent again on the next [`connect`](Self::connect).
+    pub fn disconnect(&self) {
+        let _ = self.commands.send(Command::Disconnect);
+    }
+
+    /// Waits until the status is `CONNECTED:*`. Fails if the session ends for good
+    /// first: refused or closed by the server ([`Error::Server`]) or disconnected by the
+    /// application ([`Error::Disconnected`]).
+    pub async fn connected(&self) -> Result<Status, Error> {
+        let mut events = self.events.subscribe();
+        let mut status = self.status.clone();
+        loop {
+            let s = *status.borrow_and_update();
+            if s.is_connected() {
+                return Ok(s);
+            }
+            if s == Status::Disconnected
+                && let Some(cause) = self.last_close_cause()
+            {
+                return Err(close_error(cause));
+            }
+            tokio::select! {
+                changed = status.changed() => changed.map_err(|_| Error::Stopped)?,
+                event = events.recv() => match event {
+                    Ok(ConnectionEvent::SessionClosed { cause }) => return Err(close_error(cause)),
+                    Err(broadcast::error::RecvError::Closed) => return Err(Error::Stopped),
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    fn last_close_cause(&self) -> Option<CloseCause> {
+        self.last_close
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The status, as a `watch` receiver: `borrow()` for the current one, `changed()` to
+    /// wait for the next. Displays as the official strings (`CONNECTED:WS-STREAMING`).
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The current status.
+    pub fn current_status(&self) -> Status {
+        *self.status.borrow()
+    }
+
+    /// A stream of the connection events from now on (each call gets its own).
+    pub fn events(&self) -> ConnectionEvents {
+        let rx = self.events.subscribe();
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            let event = match rx.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    ConnectionEvent::Lagged { missed }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((event, rx))
+        });
+        ConnectionEvents(Box::pin(stream))
+    }
+
+    /// Subscribes. The returned stream delivers the subscription's events in order;
+    /// dropping it unsubscribes. Fails only if the request is invalid (nothing is sent
+    /// then); the server's refusal comes as a [`SubscriptionEvent::Error`].
+    ///
+    /// [`SubscriptionEvent::Error`]: crate::SubscriptionEvent::Error
+    pub async fn subscribe(&self, subscription: Subscription) -> Result<SubscriptionStream, Error> {
+        let policy = subscription.delivery_policy();
+        let shared = Arc::new(Shared::new(policy, self.resume.clone()));
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Subscribe {
+            schema: Arc::new(Schema::of(&subscription.spec)),
+            spec: subscription.spec,
+            shared: shared.clone(),
+            backpressure: matches!(policy, Delivery::Backpressure { .. }),
+            reply,
+        })?;
+        let id = answer.await.map_err(|_| Error::Stopped)??;
+        Ok(SubscriptionStream::new(id, shared, self.commands.clone()))
+    }
+
+    /// A message to the Metadata Adapter: set its options on the returned builder, then
+    /// `.await` it for its outcome.
+    pub fn send_message(&self, text: impl Into<String>) -> MessageBuilder {
+        MessageBuilder::new(self.commands.clone(), text.into())
+    }
+
+    /// Changes the requested maximum bandwidth live (a `constrain` request); `None`:
+    /// unlimited. The server's answer comes as a [`ConnectionEvent::Bandwidth`].
+    pub fn set_requested_max_bandwidth(&self, bandwidth: Option<Bandwidth>) {
+        let _ = self.commands.send(Command::SetBandwidth(bandwidth));
+    }
+
+    /// Changes the forced transport live: a stream on a transport no longer allowed is
+    /// moved (`force_rebind`).
+    pub fn set_forced_transport(&self, transport: Option<ForcedTransport>) {
+        let _ = self.commands.send(Command::SetForcedTransport(transport));
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+}
+
+fn close_error(cause: CloseCause) -> Error {
+    match cause {
+        CloseCause::Server(e) => Error::Server(e),
+        _ => Error::Disconnected,
+    }
+}
+
+/// The connection events of a [`Client`], from [`Client::events`].
+pub struct ConnectionEvents(BoxStream<'static, ConnectionEvent>);
+
+impl std::fmt::Debug for ConnectionEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionEvents")
+    }
+}
+
+impl Stream for ConnectionEvents {
+    type Item = ConnectionEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ConnectionEvent>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}

@@ -1,0 +1,326 @@
+//! The background task: owns the [`ClientSession`] and its connections, and runs the
+//! machine's contract (every input with `now`, then drain events, transmits, timeout).
+//!
+//! One `select!` waits on the application's commands, the open connections (reads, and
+//! writes of queued WebSocket requests), the connections being opened and the HTTP
+//! control requests in flight, the machine's timer, and, while a back-pressured
+//! subscription is full, the signal that its reader made room. Nothing in the loop waits
+//! on a reader: updates go into per-subscription queues (see [`crate::delivery`]).
+
+mod net;
+mod outputs;
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tlcp_proto::client::{ClientSession, ConnId, SessionConfig, Status};
+use tokio::sync::{Notify, mpsc};
+
+use crate::client::Command;
+use crate::error::Error;
+use crate::message::MessageReply;
+use crate::stats::Counters;
+use crate::transport::{ServerAddress, Transport};
+use net::{Net, NetEvent, Opened};
+pub(crate) use outputs::{Links, Outputs, SubEntry};
+
+/// After reading resumes (back-pressure), timers wait this long, so that data which
+/// arrived meanwhile is read before the machine judges the connection silent.
+const RESUME_GRACE: Duration = Duration::from_millis(200);
+
+/// How long a stopping driver waits for its `destroy` request.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// The background task's state.
+pub(crate) struct Driver {
+    session: ClientSession,
+    net: Net,
+    out: Outputs,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Signalled by back-pressured readers that made room.
+    resume: Arc<Notify>,
+    /// The latest `now` given to the machine (inputs never go back in time).
+    last_now: Instant,
+    /// Reading is paused (a back-pressured subscription is full).
+    paused: bool,
+    /// Timers do not fire before this (see [`RESUME_GRACE`]).
+    hold_timers_until: Option<Instant>,
+    /// The rest of a chunk whose reading was paused by a full back-pressured queue.
+    leftover: Option<Leftover>,
+}
+
+/// Bytes read but not fed yet (copied out of the connection's buffer when pausing).
+struct Leftover {
+    conn: ConnId,
+    data: Vec<u8>,
+    received_at: Instant,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        server: ServerAddress,
+        transport: Transport,
+        config: SessionConfig,
+        commands: mpsc::UnboundedReceiver<Command>,
+        links: Links,
+        resume: Arc<Notify>,
+    ) -> Self {
+        let version = config.protocol_version;
+        Self {
+            session: ClientSession::new(config),
+            net: Net::new(transport, server, version),
+            out: Outputs {
+                links,
+                subs: Default::default(),
+                messages: Default::default(),
+                full: false,
+            },
+            commands,
+            resume,
+            last_now: Instant::now(),
+            paused: false,
+            hold_timers_until: None,
+            leftover: None,
+        }
+    }
+
+    fn now(&mut self) -> Instant {
+        self.last_now = self.last_now.max(Instant::now());
+        self.last_now
+    }
+
+    /// Runs until every handle (clients and subscription streams) is dropped.
+    pub(crate) async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        loop {
+            if !self.paused
+                && let Some(l) = self.leftover.take()
+            {
+                let rest = feed(
+                    &mut self.session,
+                    &mut self.out,
+                    &mut self.last_now,
+                    l.conn,
+                    &l.data,
+                    l.received_at,
+                );
+                self.leftover = rest.map(|data| Leftover { data, ..l });
+                self.after_input();
+                continue;
+            }
+            let deadline = match (self.session.poll_timeout(), self.hold_timers_until) {
+                (Some(d), Some(hold)) => Some(d.max(hold)),
+                (d, _) => d,
+            };
+            if let Some(d) = deadline {
+                let d = tokio::time::Instant::from_std(d);
+                if sleep.deadline() != d {
+                    sleep.as_mut().reset(d);
+                }
+            }
+            let read = !self.paused;
+            let timers = deadline.is_some() && !self.paused;
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                event = poll_fn(|cx| {
+                    self.net.open.poll_io(cx, read, |conn, chunk| {
+                        let counters = &self.out.links.counters;
+                        Counters::add(&counters.bytes, chunk.data.len() as u64);
+                        Counters::add(&counters.chunks, 1);
+                        let rest = feed(&mut self.session, &mut self.out, &mut self.last_now, conn, chunk.data, chunk.received_at);
+                        self.leftover = rest.map(|data| Leftover { conn, data, received_at: chunk.received_at });
+                    })
+                }), if !self.net.open.is_empty() => {
+                    if let NetEvent::Closed(conn, reason) = event {
+                        tracing::debug!(%conn, ?reason, "connection closed");
+                        let now = self.now();
+                        self.session.handle_closed(conn, reason, now);
+                    }
+                }
+                Some(done) = self.net.ops.next(), if !self.net.ops.is_empty() => {
+                    self.on_done(done.conn, done.result);
+                }
+                () = &mut sleep, if timers => {
+                    self.hold_timers_until = None;
+                    let now = self.now();
+                    self.session.handle_timeout(now);
+                }
+                () = self.resume.notified(), if self.paused => {}
+            }
+            self.after_input();
+        }
+        self.stop().await;
+    }
+
+    /// After every input: drain events, carry out transmits, decide whether to read.
+    fn after_input(&mut self) {
+        let now = self.now();
+        self.out.drain(&mut self.session, now);
+        while let Some(t) = self.session.poll_transmit() {
+            let creating = matches!(
+                self.session.status(),
+                Status::Connecting | Status::WillRetry | Status::Disconnected
+            );
+            if let Some((conn, reason)) = self.net.execute(t, creating) {
+                self.session.handle_closed(conn, reason, now);
+                self.out.drain(&mut self.session, now);
+            }
+        }
+        self.out.full = false;
+        let pause = self.out.must_pause();
+        if pause != self.paused {
+            self.paused = pause;
+            if pause {
+                tracing::debug!("a back-pressured subscription is full: reading paused");
+                Counters::add(&self.out.links.counters.pauses, 1);
+            } else {
+                tracing::debug!("reading resumed");
+                self.hold_timers_until = Some(now + RESUME_GRACE);
+            }
+        }
+    }
+
+    /// A connection opened, a control request answered, or either failed.
+    fn on_done(&mut self, conn: ConnId, result: Result<Opened, crate::transport::TransportError>) {
+        if !self.net.take_live(conn) {
+            return; // closed by the machine meanwhile
+        }
+        let now = self.now();
+        match result {
+            Ok(Opened::Control(body)) => self.session.handle_control_response(conn, &body, now),
+            Ok(Opened::Ws(ws)) => {
+                self.net.add_open(conn, Opened::Ws(ws));
+                self.session.handle_opened(conn, now);
+            }
+            Ok(opened) => self.net.add_open(conn, opened),
+            Err(e) => {
+                tracing::debug!(%conn, error = %e, "connection failed");
+                let reason = tlcp_proto::client::CloseReason::Failed(e.to_string());
+                self.session.handle_closed(conn, reason, now);
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        let now = self.now();
+        let s = &mut self.session;
+        match command {
+            Command::Connect => {
+                *self
+                    .out
+                    .links
+                    .last_close
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+                s.connect(now);
+            }
+            Command::Disconnect => s.disconnect(now),
+            Command::Subscribe {
+                spec,
+                shared,
+                schema,
+                backpressure,
+                reply,
+            } => match s.subscribe(spec, now) {
+                Ok(id) => {
+                    tracing::debug!(subscription = %id, "subscribing");
+                    if reply.send(Ok(id)).is_err() {
+                        // The caller gave up waiting: nobody holds the stream.
+                        let _ = s.unsubscribe(id, now);
+                    }
+                    let entry = SubEntry {
+                        shared,
+                        schema,
+                        key_pos: None,
+                        backpressure,
+                    };
+                    self.out.subs.insert(id, entry);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Invalid(e)));
+                }
+            },
+            Command::Unsubscribe(id) => {
+                let _ = s.unsubscribe(id, now);
+            }
+            Command::SetMaxFrequency {
+                id,
+                frequency,
+                reply,
+            } => {
+                let r = s.set_max_frequency(id, frequency, now);
+                let _ = reply.send(r.map_err(Error::Invalid));
+            }
+            Command::SetBandwidth(b) => s.set_bandwidth(b, now),
+            Command::SetForcedTransport(t) => s.set_forced_transport(t, now),
+            Command::Message { spec, reply } => {
+                Counters::add(&self.out.links.counters.messages, 1);
+                match (s.send_message(spec, now), reply) {
+                    (Ok(id), MessageReply::Outcome(tx)) => {
+                        self.out.messages.insert(id, tx);
+                    }
+                    (Ok(_), MessageReply::Accepted(tx)) => {
+                        let _ = tx.send(Ok(()));
+                    }
+                    (Err(e), MessageReply::Outcome(tx)) => {
+                        let _ = tx.send(Err(Error::Invalid(e)));
+                    }
+                    (Err(e), MessageReply::Accepted(tx)) => {
+                        let _ = tx.send(Err(Error::Invalid(e)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every handle is gone: end the session (`destroy`), close everything, end the
+    /// subscription streams.
+    async fn stop(mut self) {
+        tracing::debug!("every handle dropped: stopping");
+        let now = self.now();
+        self.session.disconnect(now);
+        self.after_input();
+        // An HTTP `destroy` is a control request: give it a moment.
+        let ops = &mut self.net.ops;
+        let _ =
+            tokio::time::timeout(STOP_GRACE, async { while ops.next().await.is_some() {} }).await;
+        self.net.close_all();
+        self.out.close_all();
+    }
+}
+
+/// Feeds received bytes to the machine, draining events after each step (an update
+/// pauses the parsing until it is delivered). When a back-pressured queue fills up, the
+/// rest is returned, to be fed once its reader made room.
+fn feed(
+    session: &mut ClientSession,
+    out: &mut Outputs,
+    last_now: &mut Instant,
+    conn: ConnId,
+    mut data: &[u8],
+    received_at: Instant,
+) -> Option<Vec<u8>> {
+    let now = received_at.max(*last_now);
+    *last_now = now;
+    while !data.is_empty() {
+        if out.full {
+            return Some(data.to_vec());
+        }
+        let before = data.len();
+        session.handle_bytes(conn, &mut data, now);
+        out.drain(session, received_at);
+        if data.len() == before {
+            // No progress with every event drained: cannot happen with a correct
+            // machine; never spin on it.
+            tracing::error!(%conn, "the session machine consumed nothing; chunk dropped");
+            break;
+        }
+    }
+    None
+}

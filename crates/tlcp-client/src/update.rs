@@ -1,0 +1,268 @@
+//! [`ItemUpdate`]: one update of an item, owned, with the instant its bytes were read.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tlcp_proto::client::{Fields, Items, SubscriptionSpec};
+use tlcp_proto::model::{Command, ItemUpdate as ModelUpdate};
+
+/// The names a subscription knows: item names (when subscribed by list) and field names
+/// (when subscribed by list; second-level names follow the first-level ones).
+#[derive(Debug, Default)]
+pub(crate) struct Schema {
+    items: Vec<String>,
+    fields: Vec<String>,
+    field_pos: HashMap<String, usize>,
+}
+
+impl Schema {
+    /// The names of `spec`, as far as they are known before subscribing.
+    pub(crate) fn of(spec: &SubscriptionSpec) -> Self {
+        let items = match &spec.items {
+            Items::List(l) => l.clone(),
+            Items::Group(_) => Vec::new(),
+        };
+        let mut fields = match &spec.fields {
+            Fields::List(l) => l.clone(),
+            Fields::Schema(_) => Vec::new(),
+        };
+        if let (Fields::List(_), Some(second)) = (&spec.fields, &spec.second_level)
+            && let Fields::List(l) = &second.fields
+        {
+            fields.extend(l.iter().cloned());
+        }
+        let mut field_pos = HashMap::with_capacity(fields.len());
+        for (i, f) in fields.iter().enumerate() {
+            field_pos.entry(f.clone()).or_insert(i + 1);
+        }
+        Self {
+            items,
+            fields,
+            field_pos,
+        }
+    }
+
+    pub(crate) fn item_name(&self, pos: usize) -> Option<&str> {
+        self.items.get(pos.checked_sub(1)?).map(String::as_str)
+    }
+
+    fn field_name(&self, pos: usize) -> Option<&str> {
+        self.fields.get(pos.checked_sub(1)?).map(String::as_str)
+    }
+}
+
+/// Marks a null value in [`ItemUpdate::spans`].
+const NULL: (u32, u32) = (u32::MAX, u32::MAX);
+
+/// One update of one item, as delivered to a [`SubscriptionStream`](crate::SubscriptionStream).
+///
+/// It owns its values (one string buffer for all of them), so it can be kept, sent to
+/// another task or thread, and read at leisure. Positions are 1-based, as in the protocol.
+///
+/// * **Values**: [`value`](Self::value) by position, [`value_by_name`](Self::value_by_name)
+///   when the subscription named its fields; `None` is a null value.
+/// * **Changes**: [`is_changed`](Self::is_changed), [`changed_positions`](Self::changed_positions).
+///   When the MERGE delivery policy skipped intermediate states of the item (a slow
+///   reader), the changes of the skipped updates are included, and
+///   [`skipped`](Self::skipped) says how many updates were folded into this one.
+/// * **COMMAND mode**: [`key`](Self::key) and [`command`](Self::command).
+/// * **Timing**: [`received_at`](Self::received_at), the instant the socket read that
+///   brought the update returned (every update of one read has the same instant).
+#[derive(Clone)]
+pub struct ItemUpdate {
+    schema: Arc<Schema>,
+    item: usize,
+    snapshot: bool,
+    text: String,
+    spans: Vec<(u32, u32)>,
+    changed: Vec<u64>,
+    key_pos: Option<usize>,
+    command: Option<Command>,
+    received_at: Instant,
+    skipped: u64,
+}
+
+impl ItemUpdate {
+    /// Copies an update borrowed from the session's model.
+    pub(crate) fn copy_from(
+        schema: &Arc<Schema>,
+        u: &ModelUpdate<'_>,
+        key_pos: Option<usize>,
+        received_at: Instant,
+    ) -> Self {
+        let mut this = Self {
+            schema: schema.clone(),
+            item: 0,
+            snapshot: false,
+            text: String::new(),
+            spans: Vec::with_capacity(u.value_count()),
+            changed: Vec::new(),
+            key_pos,
+            command: None,
+            received_at,
+            skipped: 0,
+        };
+        this.fill(u, received_at);
+        this
+    }
+
+    /// Overwrites this update with a newer one of the same row (conflation): the values
+    /// become the new ones, the changes accumulate, the skip count grows.
+    pub(crate) fn conflate(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
+        let changed = std::mem::take(&mut self.changed);
+        let (snapshot, command) = (self.snapshot, self.command);
+        self.fill(u, received_at);
+        for (w, old) in self.changed.iter_mut().zip(changed) {
+            *w |= old;
+        }
+        self.snapshot |= snapshot;
+        // A row added then updated is still new to the reader.
+        if command == Some(Command::Add) && self.command == Some(Command::Update) {
+            self.command = command;
+        }
+        self.skipped += 1;
+    }
+
+    fn fill(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
+        self.item = u.item_pos();
+        self.snapshot = u.is_snapshot();
+        self.command = u.command();
+        self.received_at = received_at;
+        self.text.clear();
+        self.spans.clear();
+        for v in u.values() {
+            match v {
+                Some(v) => {
+                    let start = self.text.len() as u32;
+                    self.text.push_str(v);
+                    self.spans.push((start, self.text.len() as u32));
+                }
+                None => self.spans.push(NULL),
+            }
+        }
+        self.changed.clear();
+        self.changed.resize(self.spans.len().div_ceil(64), 0);
+        for p in u.changed_positions() {
+            let i = p - 1;
+            if let Some(w) = self.changed.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// The 1-based position of the item in the subscription.
+    pub fn item_pos(&self) -> usize {
+        self.item
+    }
+
+    /// The item's name, when the subscription listed its items (not for a group name).
+    pub fn item_name(&self) -> Option<&str> {
+        self.schema.item_name(self.item)
+    }
+
+    /// Whether the update belongs to the snapshot (as the official clients'
+    /// `isSnapshot`). A conflated update is a snapshot if any update folded into it was.
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot
+    }
+
+    /// Number of values: the fields, plus the second-level ones in two-level COMMAND mode.
+    pub fn value_count(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The value at 1-based `pos` (`None`: null, or no such position).
+    pub fn value(&self, pos: usize) -> Option<&str> {
+        let &(start, end) = self.spans.get(pos.checked_sub(1)?)?;
+        if (start, end) == NULL {
+            return None;
+        }
+        self.text.get(start as usize..end as usize)
+    }
+
+    /// The value of the field named `name`, when the subscription listed its fields.
+    pub fn value_by_name(&self, name: &str) -> Option<&str> {
+        self.value(*self.schema.field_pos.get(name)?)
+    }
+
+    /// The name of the field at 1-based `pos`, when the subscription listed its fields.
+    pub fn field_name(&self, pos: usize) -> Option<&str> {
+        self.schema.field_name(pos)
+    }
+
+    /// Every value in position order (`None`: null).
+    pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (1..=self.value_count()).map(|p| self.value(p))
+    }
+
+    /// `(name, value)` for every field, when the subscription listed its fields.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+        self.schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), self.value(i + 1)))
+    }
+
+    /// Whether the field at 1-based `pos` changed.
+    pub fn is_changed(&self, pos: usize) -> bool {
+        pos.checked_sub(1)
+            .and_then(|i| self.changed.get(i / 64).map(|w| w & (1 << (i % 64)) != 0))
+            .unwrap_or(false)
+    }
+
+    /// Whether the field named `name` changed.
+    pub fn is_changed_by_name(&self, name: &str) -> bool {
+        self.schema
+            .field_pos
+            .get(name)
+            .is_some_and(|&p| self.is_changed(p))
+    }
+
+    /// The 1-based positions of the fields that changed, in increasing order.
+    pub fn changed_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..=self.value_count()).filter(|&p| self.is_changed(p))
+    }
+
+    /// COMMAND mode: the key of the row.
+    pub fn key(&self) -> Option<&str> {
+        self.value(self.key_pos?)
+    }
+
+    /// COMMAND mode: what happened to the row (`ADD`, `UPDATE`, `DELETE`), as the
+    /// official clients report it.
+    pub fn command(&self) -> Option<Command> {
+        self.command
+    }
+
+    /// The instant the socket read that brought this update returned.
+    pub fn received_at(&self) -> Instant {
+        self.received_at
+    }
+
+    /// How many earlier updates of this row were folded into this one because the reader
+    /// was behind (MERGE conflation); 0 normally.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+}
+
+impl fmt::Debug for ItemUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ItemUpdate");
+        d.field("item", &self.item);
+        if let Some(n) = self.item_name() {
+            d.field("item_name", &n);
+        }
+        d.field("snapshot", &self.snapshot);
+        if let Some(c) = self.command {
+            d.field("command", &c).field("key", &self.key());
+        }
+        d.field("values", &self.values().collect::<Vec<_>>())
+            .field("changed", &self.changed_positions().collect::<Vec<_>>())
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
