@@ -74,36 +74,6 @@ impl Values {
         }
     }
 
-    /// Appends a value that the caller wrote at `buf[start..]`.
-    #[inline]
-    fn push_written(&mut self, start: usize) {
-        self.spans.push(Span {
-            start,
-            end: self.buf.len(),
-        });
-    }
-
-    /// The bytes of value `index`, `None` for null. `index` must be in range.
-    #[inline]
-    fn bytes(&self, index: usize) -> Option<&[u8]> {
-        let s = self.spans[index];
-        if s.is_null() {
-            None
-        } else {
-            Some(&self.buf.as_bytes()[s.start..s.end])
-        }
-    }
-
-    /// Whether value `index` (in range) equals `new`.
-    #[inline]
-    fn is(&self, index: usize, new: Option<&[u8]>) -> bool {
-        match (self.bytes(index), new) {
-            (Some(a), Some(b)) => eq_bytes(a, b),
-            (None, None) => true,
-            _ => false,
-        }
-    }
-
     pub(crate) fn iter(&self) -> RowIter<'_> {
         RowIter {
             values: self,
@@ -260,7 +230,20 @@ impl Row {
     pub fn apply(&mut self, encoded: &str, changed: &mut ChangedFields) -> Result<(), FieldError> {
         let n = self.len();
         changed.reset(n);
-        self.next.clear();
+        // The spans are all written by `decode` on success: sized once, not cleared.
+        self.next.buf.clear();
+        if self.next.spans.len() != n {
+            self.next.spans.clear();
+            self.next.spans.resize(n, Span::NULL);
+        }
+        if self.set
+            && let Some(low) = decode_common(&self.cur, &mut self.next, encoded)
+        {
+            changed.insert_first_64(low);
+            self.commit();
+            return Ok(());
+        }
+        self.next.buf.clear();
         match self.decode(encoded, changed) {
             Ok(()) => {
                 self.commit();
@@ -280,6 +263,9 @@ impl Row {
     /// copied from the current buffer after it, consecutive ones together; escaped, diffed and
     /// patched values are decoded after it. The unused bytes of the line (separators, `#`,
     /// escapes) stay in the buffer: bounded by the line's length, never accumulated.
+    ///
+    /// The spans are written by index into a table sized once. The common case goes a
+    /// leaner way first ([`decode_common`]).
     fn decode(&mut self, encoded: &str, changed: &mut ChangedFields) -> Result<(), FieldError> {
         let Self {
             cur,
@@ -296,65 +282,75 @@ impl Row {
         let mut low = 0u64;
         let bytes = encoded.as_bytes();
         next.buf.push_str(encoded);
+        let Values { buf: out, spans } = next;
+        let spans = spans.get_mut(..n).unwrap_or_default();
+        if spans.len() != n {
+            return Err(FieldError::TooFewValues {
+                found: 0,
+                fields: n,
+            }); // unreachable: sized by `apply`
+        }
+        let cur_spans = &cur.spans[..n];
+        let cur_buf = cur.buf.as_str();
         let mut run = Run::default();
         let mut i = 0; // index of the field the entry starts at
         let mut pos = 0; // byte offset of the entry
         loop {
             let (end, escaped) = scan(bytes, pos);
-            let entry = &bytes[pos..end];
-            let position = i + 1;
             if i >= n {
                 return Err(FieldError::TooManyValues {
-                    position,
+                    position: i + 1,
                     fields: n,
                 });
             }
+            let entry = &bytes[pos..end];
             match entry {
+                // The common cases first: a plain value, an unchanged field.
+                [c, ..] if !escaped && !matches!(c, b'#' | b'$' | b'^') => {
+                    spans[i] = Span { start: pos, end };
+                    if set && !is_value(cur_buf, cur_spans[i], entry) {
+                        mark(&mut low, changed, i);
+                    }
+                    i += 1;
+                }
                 [] => {
                     if !set {
-                        return Err(FieldError::NoPreviousValue { position });
+                        return Err(FieldError::NoPreviousValue { position: i + 1 });
                     }
-                    run.copy_one(cur.spans[i], cur, next);
+                    spans[i] = run.copy_one(cur_spans[i], cur_buf, out);
                     i += 1;
                 }
                 [b'#'] => {
-                    next.spans.push(Span::NULL);
-                    if set && cur.bytes(i).is_some() {
+                    spans[i] = Span::NULL;
+                    if set && !cur_spans[i].is_null() {
                         mark(&mut low, changed, i);
                     }
                     i += 1;
                 }
                 [b'$'] => {
-                    next.spans.push(Span { start: 0, end: 0 });
-                    if set && cur.bytes(i) != Some(b"") {
+                    spans[i] = Span { start: 0, end: 0 };
+                    let old = cur_spans[i];
+                    if set && (old.is_null() || old.start != old.end) {
                         mark(&mut low, changed, i);
                     }
                     i += 1;
                 }
                 [b'^', kind @ (b'T' | b'P'), payload @ ..] => {
+                    let position = i + 1;
                     if !set {
                         return Err(FieldError::NoPreviousValue { position });
                     }
                     let old = cur.get(i).ok_or(FieldError::NullBase { position })?;
-                    scratch.clear();
-                    percent::decode_into(payload, scratch)
-                        .map_err(|error| FieldError::BadEncoding { position, error })?;
-                    run.flush(cur, next);
-                    let start = next.buf.len();
-                    if *kind == b'T' {
-                        diff::apply(old, scratch, &mut next.buf)
-                            .map_err(|error| FieldError::BadDiff { position, error })?;
-                    } else {
-                        patch::apply(old, scratch, &mut next.buf)
-                            .map_err(|error| FieldError::BadPatch { position, error })?;
-                    }
-                    next.push_written(start);
-                    if !eq_bytes(old.as_bytes(), &next.buf.as_bytes()[start..]) {
+                    run.flush(cur_buf, out);
+                    let s = apply_edit(*kind, payload, old, position, scratch, out)?;
+                    spans[i] = s;
+                    if !is_value(out, s, old.as_bytes()) {
                         mark(&mut low, changed, i);
                     }
                     i += 1;
                 }
                 [b'^', digits @ ..] => {
+                    let position = i + 1;
                     let count = parse_count(digits).ok_or(FieldError::BadSkip { position })?;
                     if !set {
                         return Err(FieldError::NoPreviousValue { position });
@@ -366,23 +362,26 @@ impl Row {
                             fields: n,
                         });
                     }
-                    run.copy_unchanged(cur, i, count, next);
+                    let to = &mut spans[i..i + count];
+                    for (slot, &s) in to.iter_mut().zip(&cur_spans[i..i + count]) {
+                        *slot = run.copy_one(s, cur_buf, out);
+                    }
                     i += count;
                 }
-                _ if escaped => {
-                    run.flush(cur, next);
-                    let start = next.buf.len();
-                    percent::decode_str_into(&encoded[pos..end], &mut next.buf)
-                        .map_err(|error| FieldError::BadEncoding { position, error })?;
-                    next.push_written(start);
-                    if set && !cur.is(i, Some(&next.buf.as_bytes()[start..])) {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
-                }
                 _ => {
-                    next.spans.push(Span { start: pos, end });
-                    if set && !cur.is(i, Some(entry)) {
+                    // A value with escapes (or, when `escaped` is false, a value that
+                    // begins with `#`, `$` or `^` but is none of the entries above, which
+                    // the encoder never writes).
+                    run.flush(cur_buf, out);
+                    let s = decode_value(encoded.get(pos..end).unwrap_or_default(), i + 1, out)?;
+                    spans[i] = s;
+                    if set
+                        && !is_value(
+                            cur_buf,
+                            cur_spans[i],
+                            out.as_bytes().get(s.start..s.end).unwrap_or_default(),
+                        )
+                    {
                         mark(&mut low, changed, i);
                     }
                     i += 1;
@@ -399,10 +398,172 @@ impl Row {
                 fields: n,
             });
         }
-        run.flush(cur, next);
+        run.flush(cur_buf, out);
         changed.insert_first_64(low);
         Ok(())
     }
+}
+
+/// The common case of [`Row::apply`] in one lean loop: a row already set, of at most 64
+/// fields, a list without `%` escapes nor `^T` / `^P` entries, that decodes without error.
+///
+/// Fills `next` as [`Row::decode`] would and returns the changed fields as a bit mask; as
+/// soon as the list is anything else, returns `None` (what it wrote in `next` is then to be
+/// discarded, and the list decoded by [`Row::decode`], which says exactly what is wrong).
+#[inline]
+fn decode_common(cur: &Values, next: &mut Values, encoded: &str) -> Option<u64> {
+    let n = cur.spans.len();
+    if n > 64 {
+        return None;
+    }
+    let bytes = encoded.as_bytes();
+    let len = bytes.len();
+    // The `|` of the 8-byte word at `at` not taken yet, as 0x80 bits; a `%` anywhere sends
+    // the list to the general decoder.
+    let load = |at: usize| {
+        let x = word_at(bytes, at);
+        (!has_byte(x, b'%')).then(|| eq_mask(x, b'|'))
+    };
+    let mut at = 0;
+    let mut seps = if len > 0 { load(0)? } else { 0 };
+    let cur_buf = cur.buf.as_str();
+    let cur_spans = cur.spans.as_slice();
+    let Values { buf: out, spans } = next;
+    let spans = spans.get_mut(..n)?;
+    out.push_str(encoded);
+    let mut changed = 0u64;
+    let mut i = 0; // index of the field the entry starts at
+    let mut pos = 0; // byte offset of the entry
+    // The pending copy of unchanged values: `cur_buf[lo..hi]`, to land at `out[base..]`
+    // (`hi == usize::MAX`: none).
+    let (mut lo, mut hi, mut base) = (0, usize::MAX, 0);
+    loop {
+        let end = loop {
+            if seps != 0 {
+                let k = (seps.trailing_zeros() / 8) as usize;
+                seps &= seps - 1;
+                break at + k;
+            }
+            at += 8;
+            if at >= len {
+                break len;
+            }
+            seps = load(at)?;
+        };
+        if i >= n {
+            return None;
+        }
+        let entry = bytes.get(pos..end)?;
+        let (from, count) = match entry {
+            [] => (i, 1),
+            [b'^', digits @ ..] => {
+                let count = parse_count(digits)?;
+                if count > n - i {
+                    return None;
+                }
+                (i, count)
+            }
+            [b'#'] => {
+                spans[i] = Span::NULL;
+                changed |= u64::from(!cur_spans[i].is_null()) << i;
+                (i + 1, 0)
+            }
+            [b'$'] => {
+                spans[i] = Span { start: 0, end: 0 };
+                let old = cur_spans[i];
+                changed |= u64::from(old.is_null() || old.start != old.end) << i;
+                (i + 1, 0)
+            }
+            _ => {
+                spans[i] = Span { start: pos, end };
+                changed |= u64::from(!is_value(cur_buf, cur_spans[i], entry)) << i;
+                (i + 1, 0)
+            }
+        };
+        // Unchanged values: copied, consecutive ones (one byte apart at most) together.
+        for k in from..from + count {
+            let s = cur_spans[k];
+            if s.is_null() {
+                spans[k] = s;
+                continue;
+            }
+            if !(s.start >= hi && s.start - hi <= 1) {
+                if hi != usize::MAX {
+                    out.push_str(&cur_buf[lo..hi]);
+                }
+                lo = s.start;
+                base = out.len();
+            }
+            hi = s.end;
+            let at = base + (s.start - lo);
+            spans[k] = Span {
+                start: at,
+                end: at + (s.end - s.start),
+            };
+        }
+        i = from + count;
+        if end == len {
+            break;
+        }
+        pos = end + 1;
+    }
+    if i != n {
+        return None;
+    }
+    if hi != usize::MAX {
+        out.push_str(&cur_buf[lo..hi]);
+    }
+    Some(changed)
+}
+
+/// Appends the percent-decoded `entry` to `out`; its span there. Out of line: escapes are
+/// rare, and the loop of [`Row::decode`] keeps its registers.
+#[inline(never)]
+fn decode_value(entry: &str, position: usize, out: &mut String) -> Result<Span, FieldError> {
+    let start = out.len();
+    percent::decode_str_into(entry, out)
+        .map_err(|error| FieldError::BadEncoding { position, error })?;
+    Ok(Span {
+        start,
+        end: out.len(),
+    })
+}
+
+/// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
+/// value to `out`; its span there.
+#[inline(never)]
+fn apply_edit(
+    kind: u8,
+    payload: &[u8],
+    old: &str,
+    position: usize,
+    scratch: &mut String,
+    out: &mut String,
+) -> Result<Span, FieldError> {
+    scratch.clear();
+    percent::decode_into(payload, scratch)
+        .map_err(|error| FieldError::BadEncoding { position, error })?;
+    let start = out.len();
+    if kind == b'T' {
+        diff::apply(old, scratch, out).map_err(|error| FieldError::BadDiff { position, error })?;
+    } else {
+        patch::apply(old, scratch, out)
+            .map_err(|error| FieldError::BadPatch { position, error })?;
+    }
+    Ok(Span {
+        start,
+        end: out.len(),
+    })
+}
+
+/// Whether the value with span `s` in `buf` is the (non-null) value `new`.
+#[inline(always)]
+fn is_value(buf: &str, s: Span, new: &[u8]) -> bool {
+    !s.is_null()
+        && buf
+            .as_bytes()
+            .get(s.start..s.end)
+            .is_some_and(|old| eq_bytes(old, new))
 }
 
 #[inline(always)]
@@ -427,9 +588,9 @@ struct Run {
 
 impl Run {
     #[inline]
-    fn flush(&mut self, cur: &Values, next: &mut Values) {
+    fn flush(&mut self, cur: &str, out: &mut String) {
         if self.pending {
-            next.buf.push_str(&cur.buf[self.lo..self.hi]);
+            out.push_str(&cur[self.lo..self.hi]);
             self.pending = false;
         }
     }
@@ -437,37 +598,68 @@ impl Run {
     /// Makes the run cover `lo..hi` of the current buffer and returns where byte `lo` will
     /// land in the next one. A run extends over at most one unused byte per value.
     #[inline]
-    fn place(&mut self, lo: usize, hi: usize, cur: &Values, next: &mut Values) -> usize {
+    fn place(&mut self, lo: usize, hi: usize, cur: &str, out: &mut String) -> usize {
         if !(self.pending && lo >= self.hi && lo - self.hi <= 1) {
-            self.flush(cur, next);
+            self.flush(cur, out);
             self.pending = true;
             self.lo = lo;
-            self.base = next.buf.len();
+            self.base = out.len();
         }
         self.hi = hi;
         self.base + (lo - self.lo)
     }
 
-    /// Appends the current value with span `s` to `next`.
+    /// The span, in the next buffer, of the current value with span `s` (copied there).
     #[inline(always)]
-    fn copy_one(&mut self, s: Span, cur: &Values, next: &mut Values) {
+    fn copy_one(&mut self, s: Span, cur: &str, out: &mut String) -> Span {
         if s.is_null() {
-            next.spans.push(s);
+            s
         } else {
-            let at = self.place(s.start, s.end, cur, next);
-            next.spans.push(Span {
+            let at = self.place(s.start, s.end, cur, out);
+            Span {
                 start: at,
                 end: at + (s.end - s.start),
-            });
+            }
         }
     }
+}
 
-    /// Appends `cur`'s values `from..from + count` to `next`.
-    fn copy_unchanged(&mut self, cur: &Values, from: usize, count: usize, next: &mut Values) {
-        for &s in &cur.spans[from..from + count] {
-            self.copy_one(s, cur, next);
-        }
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes of `bytes` from `at` as a little-endian word, zero-padded past the end
+/// (a zero byte is neither `|` nor `%`). `at` must be below `bytes.len()`.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    if let Some(w) = bytes.get(at..at + 8) {
+        return u64::from_le_bytes(w.try_into().unwrap_or_default());
     }
+    let len = bytes.len();
+    if let Some(w) = len.checked_sub(8).and_then(|from| bytes.get(from..)) {
+        // The last 8 bytes, shifted so that byte `at` comes first: no copy.
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        return x >> (8 * (at + 8 - len));
+    }
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+        *d = *s;
+    }
+    u64::from_le_bytes(w)
+}
+
+/// 0x80 in each byte of `x` equal to `c`, 0 elsewhere (exact: no carry between bytes).
+#[inline(always)]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    !(((y & LOWS) + LOWS) | y | LOWS)
+}
+
+/// Whether some byte of `x` is `c`.
+#[inline(always)]
+fn has_byte(x: u64, c: u8) -> bool {
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
 }
 
 /// The end of the entry starting at `pos` (the next `|`, or the end of the input), and
