@@ -211,6 +211,26 @@ impl<'a> Notification<'a> {
     /// );
     /// ```
     pub fn parse_bytes(line: &'a [u8]) -> Result<Self> {
+        // `U` lines (the hot path): the header is read from the bytes, and the UTF-8 check
+        // starts at an 8-byte aligned address within it (the header is ASCII), where the
+        // standard check goes a word at a time from the first byte.
+        if let [b'U', b',', rest @ ..] = line
+            && let Some((sub_id, at)) = short_id(rest, 0)
+            && let Some((item, at)) = short_id(rest, at)
+        {
+            let start = 2 + at;
+            let from = line.as_ptr().align_offset(8).min(start);
+            if let Some(tail) = line.get(from..)
+                && let Ok(text) = std::str::from_utf8(tail)
+                && let Some(values) = text.get(start - from..)
+            {
+                return Ok(Self::Update {
+                    sub_id,
+                    item,
+                    values,
+                });
+            }
+        }
         let line = std::str::from_utf8(line).map_err(|e| NotificationError::InvalidUtf8 {
             valid_up_to: e.valid_up_to(),
         })?;
