@@ -256,3 +256,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `fields` fuzz target's property, for CI: any lists, applied in turn, never panic;
+    /// a failing one leaves the row as it was and the changed set empty; after a good one, the
+    /// changed set is exactly the fields that differ, and the `Encoder` turns the previous
+    /// values into the new ones.
+    #[test]
+    fn applied_lists_are_atomic_and_encode_back(
+        n in prop_oneof![1usize..12, 60usize..70],
+        lists in prop::collection::vec(prop_oneof![3 => entries_list(), 1 => any::<String>()], 1..6),
+        allow_diff in any::<bool>(),
+    ) {
+        let mut row = Row::new(n);
+        let mut ch = ChangedFields::new();
+        for list in &lists {
+            let before = row.clone();
+            if row.apply(list, &mut ch).is_err() {
+                prop_assert_eq!(&row, &before);
+                prop_assert!(ch.is_empty());
+                continue;
+            }
+            for i in 0..n {
+                let differs = !before.is_set() || before.get(i) != row.get(i);
+                prop_assert_eq!(ch.contains(i), differs);
+            }
+            let mut out = String::new();
+            Encoder::new()
+                .with_diff(allow_diff)
+                .encode(before.is_set().then_some(&before), &row, &mut out)
+                .expect("same number of fields");
+            let mut again = before.clone();
+            again.apply(&out, &mut ch).map_err(|e| TestCaseError::fail(format!("{out:?}: {e}")))?;
+            prop_assert_eq!(again, row.clone());
+        }
+    }
+}

@@ -246,3 +246,26 @@ proptest! {
         prop_assert_eq!(Notification::parse_bytes(line), want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `notification` fuzz target's property, for CI: on any line (no LF, as the framer
+    /// yields them), `parse_bytes` does not panic, and what parses encodes to a line that
+    /// parses back to the same value.
+    #[test]
+    fn whatever_parses_round_trips(
+        line in prop_oneof![
+            proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..64),
+            line_like().prop_map(String::into_bytes),
+            update_like(),
+        ]
+    ) {
+        if let Ok(n) = Notification::parse_bytes(&line) {
+            let mut encoded = String::new();
+            n.encode(&mut encoded);
+            let again = encoded.strip_suffix("\r\n").expect("encode ends with CRLF");
+            prop_assert_eq!(Notification::parse(again), Ok(n));
+        }
+    }
+}
