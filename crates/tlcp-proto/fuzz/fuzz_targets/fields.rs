@@ -33,7 +33,9 @@ fuzz_target!(|input: (u8, Vec<String>, bool)| {
                     .encode(prev, &row, &mut out)
                     .expect("same number of fields");
                 let mut again = before.clone();
-                again.apply(&out, &mut changed).expect("encoded list applies");
+                again
+                    .apply(&out, &mut changed)
+                    .expect("encoded list applies");
                 assert_eq!(again, row, "{list:?} re-encoded as {out:?}");
             }
         }

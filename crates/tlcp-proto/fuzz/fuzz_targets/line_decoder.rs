@@ -17,12 +17,20 @@ fuzz_target!(|input: (Vec<u8>, Vec<u16>, u8)| {
     let tail = pieces.pop().unwrap_or_default();
     for piece in pieces {
         let line = piece.strip_suffix(b"\r").unwrap_or(piece);
-        want.push(if line.len() <= limit { Ok(line) } else { Err(limit) });
+        want.push(if line.len() <= limit {
+            Ok(line)
+        } else {
+            Err(limit)
+        });
     }
-    let tail_too_long = tail.len() > limit + 1 || (tail.len() == limit + 1 && tail.last() != Some(&b'\r'));
+    let tail_too_long =
+        tail.len() > limit + 1 || (tail.len() == limit + 1 && tail.last() != Some(&b'\r'));
 
     // The decoder, fed in chunks.
-    let mut cuts: Vec<usize> = cuts.iter().map(|&c| usize::from(c) % (stream.len() + 1)).collect();
+    let mut cuts: Vec<usize> = cuts
+        .iter()
+        .map(|&c| usize::from(c) % (stream.len() + 1))
+        .collect();
     cuts.push(0);
     cuts.push(stream.len());
     cuts.sort_unstable();
@@ -48,6 +56,7 @@ fuzz_target!(|input: (Vec<u8>, Vec<u16>, u8)| {
     } else {
         assert_eq!(dec.pending_len(), tail.len());
     }
-    let want: Vec<Result<Vec<u8>, usize>> = want.into_iter().map(|r| r.map(<[u8]>::to_vec)).collect();
+    let want: Vec<Result<Vec<u8>, usize>> =
+        want.into_iter().map(|r| r.map(<[u8]>::to_vec)).collect();
     assert_eq!(got, want);
 });
