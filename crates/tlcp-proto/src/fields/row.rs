@@ -435,7 +435,9 @@ fn apply_common(slots: &mut [Slot], encoded: &str) -> Option<u64> {
     if fields != n {
         return None;
     }
-    // The list is good: apply it.
+    // The list is good: apply it. Nothing below can fail any more (the `?`s only spare
+    // panicking code: the entries are known to be in range and well formed), so no field
+    // changes unless the whole list applies.
     let mut changed = 0u64;
     let mut i = 0;
     let mut pos = 0;
