@@ -449,3 +449,47 @@ proptest! {
         let _ = parse_http_each(&path, &b);
     }
 }
+
+/// Checks that every request parsed from `a` (WS) or `a`, `b` (HTTP) encodes to a message
+/// that parses back to the same request.
+fn parsed_requests_re_encode(a: &str, b: &str) -> Result<(), TestCaseError> {
+    let mut requests = Vec::new();
+    if let Ok(reqs) = parse_ws_message(a) {
+        requests.extend(reqs.into_iter().map(|r| (r, None)));
+    }
+    if let Ok(http) = parse_http(a, b) {
+        requests.extend(http.requests.into_iter().map(|r| (r, http.version)));
+    }
+    for (req, version) in requests {
+        let mut ws = String::new();
+        req.encode_ws(&mut ws);
+        prop_assert_eq!(parse_ws_message(&ws), Ok(vec![req.clone()]));
+        let (mut path, mut body) = (String::new(), String::new());
+        req.encode_http_post(
+            version.unwrap_or(ProtocolVersion::V2_5_0),
+            &mut path,
+            &mut body,
+        );
+        let http = parse_http(&path, &body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(http.requests, vec![req]);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `request` fuzz target's property, for CI: whatever the parsers accept
+    /// re-encodes (WS and HTTP POST) to the same requests.
+    #[test]
+    fn parsed_requests_round_trip(
+        a in prop_oneof![request_like(), any::<String>()],
+        b in prop_oneof![request_like(), any::<String>()],
+    ) {
+        parsed_requests_re_encode(&a, &b)?;
+        // Also as an HTTP request whose path names the request.
+        let (name, query) = a.split_once("\r\n").or_else(|| a.split_once('\n')).unwrap_or((&a, ""));
+        let path = format!("/lightstreamer/{name}.txt?{query}");
+        parsed_requests_re_encode(&path, &b)?;
+    }
+}

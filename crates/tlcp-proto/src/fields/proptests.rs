@@ -171,3 +171,126 @@ proptest! {
         prop_assert_eq!(out, new);
     }
 }
+
+/// A plain reference decoder of value lists (no `^T` / `^P`): the row after the list, and
+/// the changed fields, or `None` when the list is bad.
+type RefRow = Vec<Option<String>>;
+
+fn reference_apply(prev: Option<&RefRow>, n: usize, list: &str) -> Option<(RefRow, Vec<usize>)> {
+    let mut out: RefRow = Vec::new();
+    for entry in list.split('|') {
+        match entry {
+            "" => out.push(prev?.get(out.len())?.clone()),
+            "#" => out.push(None),
+            "$" => out.push(Some(String::new())),
+            _ if entry.starts_with('^') => {
+                let count: usize = entry[1..].parse().ok().filter(|c| *c > 0)?;
+                if !entry[1..].bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                for _ in 0..count {
+                    out.push(prev?.get(out.len())?.clone());
+                }
+            }
+            _ => out.push(Some(crate::percent::decode(entry).ok()?.into_owned())),
+        }
+        if out.len() > n {
+            return None;
+        }
+    }
+    if out.len() != n {
+        return None;
+    }
+    let changed = match prev {
+        None => (0..n).collect(),
+        Some(p) => (0..n).filter(|&i| p[i] != out[i]).collect(),
+    };
+    Some((out, changed))
+}
+
+/// Value lists made of every kind of entry but `^T` / `^P`, valid or not.
+fn entries_list() -> impl Strategy<Value = String> {
+    let entry = prop_oneof![
+        4 => "[a-z0-9.:]{1,14}",
+        3 => Just(String::new()),
+        1 => Just("#".to_owned()),
+        1 => Just("$".to_owned()),
+        1 => (0usize..12).prop_map(|n| format!("^{n}")),
+        1 => "[a-z]{0,3}%[0-9A-Fa-f%]{0,3}[a-z]{0,3}",
+        1 => "[#$^][a-z0-9]{1,3}",
+        1 => "[a-zé😀]{1,20}",
+    ];
+    prop::collection::vec(entry, 1..14).prop_map(|v| v.join("|"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The fast path and the general decoder together behave like the plain reference, on
+    /// sequences of lists, good and bad (a bad one leaves the row as it was).
+    #[test]
+    fn apply_matches_a_reference_decoder(
+        n in 1usize..12,
+        lists in prop::collection::vec(entries_list(), 1..8),
+    ) {
+        let mut row = Row::new(n);
+        let mut ch = ChangedFields::new();
+        let mut model: Option<RefRow> = None;
+        for list in &lists {
+            let want = reference_apply(model.as_ref(), n, list);
+            let got = row.apply(list, &mut ch);
+            match want {
+                None => {
+                    prop_assert!(got.is_err(), "{list:?} accepted");
+                    prop_assert!(ch.is_empty());
+                }
+                Some((values, changed)) => {
+                    prop_assert!(got.is_ok(), "{list:?}: {got:?}");
+                    prop_assert_eq!(row.to_vec(), values.clone());
+                    prop_assert_eq!(ch.iter().collect::<Vec<_>>(), changed);
+                    model = Some(values);
+                }
+            }
+            let current = model.clone().unwrap_or_else(|| vec![None; n]);
+            prop_assert_eq!(row.to_vec(), current);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `fields` fuzz target's property, for CI: any lists, applied in turn, never panic;
+    /// a failing one leaves the row as it was and the changed set empty; after a good one, the
+    /// changed set is exactly the fields that differ, and the `Encoder` turns the previous
+    /// values into the new ones.
+    #[test]
+    fn applied_lists_are_atomic_and_encode_back(
+        n in prop_oneof![1usize..12, 60usize..70],
+        lists in prop::collection::vec(prop_oneof![3 => entries_list(), 1 => any::<String>()], 1..6),
+        allow_diff in any::<bool>(),
+    ) {
+        let mut row = Row::new(n);
+        let mut ch = ChangedFields::new();
+        for list in &lists {
+            let before = row.clone();
+            if row.apply(list, &mut ch).is_err() {
+                prop_assert_eq!(&row, &before);
+                prop_assert!(ch.is_empty());
+                continue;
+            }
+            for i in 0..n {
+                let differs = !before.is_set() || before.get(i) != row.get(i);
+                prop_assert_eq!(ch.contains(i), differs);
+            }
+            let mut out = String::new();
+            Encoder::new()
+                .with_diff(allow_diff)
+                .encode(before.is_set().then_some(&before), &row, &mut out)
+                .expect("same number of fields");
+            let mut again = before.clone();
+            again.apply(&out, &mut ch).map_err(|e| TestCaseError::fail(format!("{out:?}: {e}")))?;
+            prop_assert_eq!(again, row.clone());
+        }
+    }
+}

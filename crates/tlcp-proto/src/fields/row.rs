@@ -22,7 +22,8 @@ impl Span {
 }
 
 /// A list of nullable strings stored in one buffer: one `String` and one `Vec` whatever the
-/// number of fields, reused across updates (`clear` keeps the capacity).
+/// number of fields, reused across updates (`clear` keeps the capacity). The rows of COMMAND
+/// keys are kept this way.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Values {
     buf: String,
@@ -30,14 +31,6 @@ pub(crate) struct Values {
 }
 
 impl Values {
-    /// `n` null values.
-    pub(crate) fn nulls(n: usize) -> Self {
-        Self {
-            buf: String::new(),
-            spans: vec![Span::NULL; n],
-        }
-    }
-
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.spans.len()
@@ -73,81 +66,107 @@ impl Values {
             }
         }
     }
+}
 
-    /// Appends a value that the caller wrote at `buf[start..]`.
+/// One field of a [`Row`]: its text, and whether it is null (the text is then empty, its
+/// capacity kept).
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    text: String,
+    null: bool,
+}
+
+impl Slot {
+    const NULL: Slot = Slot {
+        text: String::new(),
+        null: true,
+    };
+
     #[inline]
-    fn push_written(&mut self, start: usize) {
-        self.spans.push(Span {
-            start,
-            end: self.buf.len(),
-        });
+    fn get(&self) -> Option<&str> {
+        (!self.null).then_some(self.text.as_str())
     }
 
-    /// The bytes of value `index`, `None` for null. `index` must be in range.
+    /// Whether the slot holds exactly `value` (`None`: null).
     #[inline]
-    fn bytes(&self, index: usize) -> Option<&[u8]> {
-        let s = self.spans[index];
-        if s.is_null() {
-            None
-        } else {
-            Some(&self.buf.as_bytes()[s.start..s.end])
+    fn is(&self, value: Option<&[u8]>) -> bool {
+        match value {
+            None => self.null,
+            Some(v) => !self.null && eq_bytes(self.text.as_bytes(), v),
         }
     }
 
-    /// Whether value `index` (in range) equals `new`.
+    /// Sets the value; returns whether it changed.
     #[inline]
-    fn is(&self, index: usize, new: Option<&[u8]>) -> bool {
-        match (self.bytes(index), new) {
-            (Some(a), Some(b)) => eq_bytes(a, b),
-            (None, None) => true,
-            _ => false,
+    fn set(&mut self, value: Option<&str>) -> bool {
+        if self.is(value.map(str::as_bytes)) {
+            return false;
         }
+        self.text.clear();
+        match value {
+            None => self.null = true,
+            Some(v) => {
+                self.text.push_str(v);
+                self.null = false;
+            }
+        }
+        true
     }
+}
 
-    pub(crate) fn iter(&self) -> RowIter<'_> {
-        RowIter {
-            values: self,
-            index: 0,
-        }
-    }
+/// What a field becomes, decided before anything changes (the general decoder).
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Unchanged.
+    Keep,
+    /// Null.
+    Null,
+    /// The text at these offsets of the value list (the empty string: an empty range).
+    Line(usize, usize),
+    /// The text at these offsets of the row's buffer of decoded values.
+    Decoded(usize, usize),
 }
 
 /// The current values of an item's fields.
 ///
-/// [`apply`](Self::apply) decodes a `U` value list against these values. Storage is two
-/// pairs of buffers (one string and one offset table each), the current values and the next
-/// ones being decoded, swapped when an update succeeds: once they have grown to the size of
-/// the item's values, applying updates allocates nothing, and an update that fails leaves the
-/// row untouched. The string keeps the last line whole, plain values pointing into it, then
-/// the unchanged and decoded values: at most the line plus one byte per value more than the
-/// values themselves.
+/// [`apply`](Self::apply) decodes a `U` value list against these values. Each field keeps
+/// its own string, overwritten in place when the field changes (unchanged fields cost
+/// nothing); once each has grown to the longest value it held, applying updates allocates
+/// nothing. A list is checked whole before any field changes, so an update that fails
+/// leaves the row untouched. The row holds its values and nothing more (null values and
+/// shorter values keep their strings' capacity).
 #[derive(Clone)]
 pub struct Row {
-    cur: Values,
-    next: Values,
-    scratch: String,
+    slots: Vec<Slot>,
     set: bool,
+    /// The general decoder's plan: one step per field.
+    plan: Vec<Step>,
+    /// Values decoded by the general decoder (escapes, `^T`, `^P`), that the plan refers to.
+    decoded: String,
+    /// A percent-decoded `^T` / `^P` payload.
+    scratch: String,
 }
 
 impl Row {
     /// A row of `fields` fields that has never been set (all null).
     pub fn new(fields: usize) -> Self {
         Self {
-            cur: Values::nulls(fields),
-            next: Values::default(),
-            scratch: String::new(),
+            slots: vec![Slot::NULL; fields],
             set: false,
+            plan: Vec::new(),
+            decoded: String::new(),
+            scratch: String::new(),
         }
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.cur.len()
+        self.slots.len()
     }
 
     /// Whether the row has no field at all.
     pub fn is_empty(&self) -> bool {
-        self.cur.len() == 0
+        self.slots.is_empty()
     }
 
     /// Whether the row ever received values (an update decoding against it may then use
@@ -160,18 +179,20 @@ impl Row {
     /// set, or beyond the last field.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&str> {
-        self.cur.get(index)
+        self.slots.get(index)?.get()
     }
 
     /// The value of the field at 1-based `position`, as numbered on the wire; `None` when it
     /// is null, for position 0 and beyond the last field.
     pub fn value(&self, position: usize) -> Option<&str> {
-        self.cur.get(position.checked_sub(1)?)
+        self.get(position.checked_sub(1)?)
     }
 
     /// The values in field order (`None` = null).
     pub fn iter(&self) -> RowIter<'_> {
-        self.cur.iter()
+        RowIter {
+            slots: self.slots.iter(),
+        }
     }
 
     /// The values as owned strings.
@@ -179,18 +200,18 @@ impl Row {
         self.iter().map(|v| v.map(str::to_owned)).collect()
     }
 
-    /// Bytes held for the current values (values plus unused bytes of the last line).
+    /// Bytes held for the current values.
     #[cfg(test)]
     pub(crate) fn buffer_len(&self) -> usize {
-        self.cur.buf.len()
+        self.slots.iter().map(|s| s.text.len()).sum()
     }
 
     /// Forgets the values: all null, never set. Keeps the buffers.
     pub fn clear(&mut self) {
-        let n = self.cur.len();
-        self.cur.buf.clear();
-        self.cur.spans.clear();
-        self.cur.spans.resize(n, Span::NULL);
+        for s in &mut self.slots {
+            s.text.clear();
+            s.null = true;
+        }
         self.set = false;
     }
 
@@ -206,37 +227,34 @@ impl Row {
         I: IntoIterator<Item = Option<&'v str>>,
     {
         let n = self.len();
-        self.next.clear();
         changed.reset(n);
+        self.plan.clear();
+        self.decoded.clear();
         for v in values {
-            let i = self.next.len();
+            let i = self.plan.len();
             if i == n {
-                changed.reset(n);
                 return Err(FieldError::TooManyValues {
                     position: i + 1,
                     fields: n,
                 });
             }
-            self.next.push(v);
-            if !self.set || self.cur.get(i) != v {
-                changed.insert(i);
-            }
+            self.plan.push(match v {
+                None => Step::Null,
+                Some(v) => {
+                    let start = self.decoded.len();
+                    self.decoded.push_str(v);
+                    Step::Decoded(start, self.decoded.len())
+                }
+            });
         }
-        if self.next.len() != n {
-            changed.reset(n);
+        if self.plan.len() != n {
             return Err(FieldError::TooFewValues {
-                found: self.next.len(),
+                found: self.plan.len(),
                 fields: n,
             });
         }
-        self.commit();
+        self.execute("", changed);
         Ok(())
-    }
-
-    #[inline]
-    fn commit(&mut self) {
-        std::mem::swap(&mut self.cur, &mut self.next);
-        self.set = true;
     }
 
     /// Applies the value list of a `U` notification (the text after `U,<sub>,<item>,`,
@@ -260,48 +278,36 @@ impl Row {
     pub fn apply(&mut self, encoded: &str, changed: &mut ChangedFields) -> Result<(), FieldError> {
         let n = self.len();
         changed.reset(n);
-        self.next.clear();
-        match self.decode(encoded, changed) {
-            Ok(()) => {
-                self.commit();
-                Ok(())
-            }
-            Err(e) => {
-                changed.reset(n);
-                Err(e)
-            }
+        if self.set
+            && let Some(low) = apply_common(&mut self.slots, encoded)
+        {
+            changed.insert_first_64(low);
+            return Ok(());
         }
+        self.plan(encoded)?;
+        self.execute(encoded, changed);
+        Ok(())
     }
 
-    /// Decodes `encoded` into `self.next`, marking changes; leaves `self.cur` alone.
-    ///
-    /// The next buffer starts with a copy of the whole line, so that a plain value is just a
-    /// span of it (one copy for the line instead of one per field). Unchanged values are
-    /// copied from the current buffer after it, consecutive ones together; escaped, diffed and
-    /// patched values are decoded after it. The unused bytes of the line (separators, `#`,
-    /// escapes) stay in the buffer: bounded by the line's length, never accumulated.
-    fn decode(&mut self, encoded: &str, changed: &mut ChangedFields) -> Result<(), FieldError> {
+    /// The general decoder, first half: checks the whole list and decides what each field
+    /// becomes ([`Step`]s, decoded values in `self.decoded`), changing no field.
+    fn plan(&mut self, encoded: &str) -> Result<(), FieldError> {
         let Self {
-            cur,
-            next,
-            scratch,
+            slots,
             set,
+            plan,
+            decoded,
+            scratch,
         } = self;
         let set = *set;
-        let n = cur.len();
-        if !set {
-            changed.insert_all();
-        }
-        // Changes of the first 64 fields gather here, stored once at the end.
-        let mut low = 0u64;
+        let n = slots.len();
+        plan.clear();
+        decoded.clear();
         let bytes = encoded.as_bytes();
-        next.buf.push_str(encoded);
-        let mut run = Run::default();
-        let mut i = 0; // index of the field the entry starts at
         let mut pos = 0; // byte offset of the entry
         loop {
             let (end, escaped) = scan(bytes, pos);
-            let entry = &bytes[pos..end];
+            let i = plan.len(); // index of the field the entry starts at
             let position = i + 1;
             if i >= n {
                 return Err(FieldError::TooManyValues {
@@ -309,50 +315,22 @@ impl Row {
                     fields: n,
                 });
             }
-            match entry {
+            match &bytes[pos..end] {
                 [] => {
                     if !set {
                         return Err(FieldError::NoPreviousValue { position });
                     }
-                    run.copy_one(cur.spans[i], cur, next);
-                    i += 1;
+                    plan.push(Step::Keep);
                 }
-                [b'#'] => {
-                    next.spans.push(Span::NULL);
-                    if set && cur.bytes(i).is_some() {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
-                }
-                [b'$'] => {
-                    next.spans.push(Span { start: 0, end: 0 });
-                    if set && cur.bytes(i) != Some(b"") {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
-                }
+                [b'#'] => plan.push(Step::Null),
+                [b'$'] => plan.push(Step::Line(0, 0)),
                 [b'^', kind @ (b'T' | b'P'), payload @ ..] => {
                     if !set {
                         return Err(FieldError::NoPreviousValue { position });
                     }
-                    let old = cur.get(i).ok_or(FieldError::NullBase { position })?;
-                    scratch.clear();
-                    percent::decode_into(payload, scratch)
-                        .map_err(|error| FieldError::BadEncoding { position, error })?;
-                    run.flush(cur, next);
-                    let start = next.buf.len();
-                    if *kind == b'T' {
-                        diff::apply(old, scratch, &mut next.buf)
-                            .map_err(|error| FieldError::BadDiff { position, error })?;
-                    } else {
-                        patch::apply(old, scratch, &mut next.buf)
-                            .map_err(|error| FieldError::BadPatch { position, error })?;
-                    }
-                    next.push_written(start);
-                    if !eq_bytes(old.as_bytes(), &next.buf.as_bytes()[start..]) {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
+                    let old = slots[i].get().ok_or(FieldError::NullBase { position })?;
+                    let step = apply_edit(*kind, payload, old, position, scratch, decoded)?;
+                    plan.push(step);
                 }
                 [b'^', digits @ ..] => {
                     let count = parse_count(digits).ok_or(FieldError::BadSkip { position })?;
@@ -366,108 +344,226 @@ impl Row {
                             fields: n,
                         });
                     }
-                    run.copy_unchanged(cur, i, count, next);
-                    i += count;
+                    plan.extend(std::iter::repeat_n(Step::Keep, count));
                 }
                 _ if escaped => {
-                    run.flush(cur, next);
-                    let start = next.buf.len();
-                    percent::decode_str_into(&encoded[pos..end], &mut next.buf)
+                    let start = decoded.len();
+                    percent::decode_str_into(&encoded[pos..end], decoded)
                         .map_err(|error| FieldError::BadEncoding { position, error })?;
-                    next.push_written(start);
-                    if set && !cur.is(i, Some(&next.buf.as_bytes()[start..])) {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
+                    plan.push(Step::Decoded(start, decoded.len()));
                 }
-                _ => {
-                    next.spans.push(Span { start: pos, end });
-                    if set && !cur.is(i, Some(entry)) {
-                        mark(&mut low, changed, i);
-                    }
-                    i += 1;
-                }
+                _ => plan.push(Step::Line(pos, end)),
             }
             if end == bytes.len() {
                 break;
             }
             pos = end + 1;
         }
-        if i != n {
+        if plan.len() != n {
             return Err(FieldError::TooFewValues {
-                found: i,
+                found: plan.len(),
                 fields: n,
             });
         }
-        run.flush(cur, next);
-        changed.insert_first_64(low);
         Ok(())
     }
-}
 
-#[inline(always)]
-fn mark(low: &mut u64, changed: &mut ChangedFields, i: usize) {
-    if i < 64 {
-        *low |= 1 << i;
-    } else {
-        changed.insert(i);
-    }
-}
-
-/// A pending copy of bytes `lo..hi` of the current buffer, to be appended to the next buffer
-/// at `base` (nothing else is appended while it is pending), so that consecutive unchanged
-/// values cost one copy.
-#[derive(Debug, Default)]
-struct Run {
-    pending: bool,
-    lo: usize,
-    hi: usize,
-    base: usize,
-}
-
-impl Run {
-    #[inline]
-    fn flush(&mut self, cur: &Values, next: &mut Values) {
-        if self.pending {
-            next.buf.push_str(&cur.buf[self.lo..self.hi]);
-            self.pending = false;
+    /// The general decoder, second half: carries out the plan (`encoded` is the list that
+    /// [`Step::Line`] refers to), marking the fields that change.
+    fn execute(&mut self, encoded: &str, changed: &mut ChangedFields) {
+        if !self.set {
+            changed.insert_all();
         }
-    }
-
-    /// Makes the run cover `lo..hi` of the current buffer and returns where byte `lo` will
-    /// land in the next one. A run extends over at most one unused byte per value.
-    #[inline]
-    fn place(&mut self, lo: usize, hi: usize, cur: &Values, next: &mut Values) -> usize {
-        if !(self.pending && lo >= self.hi && lo - self.hi <= 1) {
-            self.flush(cur, next);
-            self.pending = true;
-            self.lo = lo;
-            self.base = next.buf.len();
+        let set = self.set;
+        for (i, (slot, step)) in self.slots.iter_mut().zip(&self.plan).enumerate() {
+            let value = match *step {
+                Step::Keep => continue,
+                Step::Null => None,
+                Step::Line(a, b) => encoded.get(a..b),
+                Step::Decoded(a, b) => self.decoded.get(a..b),
+            };
+            if slot.set(value) && set {
+                changed.insert(i);
+            }
         }
-        self.hi = hi;
-        self.base + (lo - self.lo)
+        self.set = true;
     }
+}
 
-    /// Appends the current value with span `s` to `next`.
-    #[inline(always)]
-    fn copy_one(&mut self, s: Span, cur: &Values, next: &mut Values) {
-        if s.is_null() {
-            next.spans.push(s);
+/// The common case of [`Row::apply`], in one lean pass: a row already set, of at most 64
+/// fields, a list of at most 64 bytes without `%` escapes nor `^T` / `^P` entries, whose
+/// entries cover exactly the fields.
+///
+/// Checks all that on bit masks first (nothing changes until the list is known good), then
+/// applies the list and returns the changed fields as a bit mask. `None`: the list is
+/// anything else, and [`Row::plan`] takes it.
+#[inline]
+fn apply_common(slots: &mut [Slot], encoded: &str) -> Option<u64> {
+    let n = slots.len();
+    let bytes = encoded.as_bytes();
+    let len = bytes.len();
+    if n > 64 || len > 64 {
+        return None;
+    }
+    // Bit k: byte k is a `|`, a `^`; and whether there is a `%`.
+    let (mut seps, mut carets, mut pct) = (0u64, 0u64, false);
+    let mut at = 0;
+    while at < len {
+        let x = word_at(bytes, at);
+        pct |= has_byte(x, b'%');
+        seps |= pack(eq_mask(x, b'|')) << at;
+        carets |= pack(eq_mask(x, b'^')) << at;
+        at += 8;
+    }
+    if pct {
+        return None;
+    }
+    // Entries: one per separator plus one; `^N` entries stand for N fields.
+    let mut fields = seps.count_ones() as usize + 1;
+    let mut skips = carets & ((seps << 1) | 1);
+    while skips != 0 {
+        let k = skips.trailing_zeros() as usize;
+        skips &= skips - 1;
+        let after = seps & !((2u64 << k).wrapping_sub(1));
+        let end = if after == 0 {
+            len
         } else {
-            let at = self.place(s.start, s.end, cur, next);
-            next.spans.push(Span {
-                start: at,
-                end: at + (s.end - s.start),
-            });
-        }
+            after.trailing_zeros() as usize
+        };
+        fields += parse_count(bytes.get(k + 1..end)?)? - 1;
     }
+    if fields != n {
+        return None;
+    }
+    // The list is good: apply it. Nothing below can fail any more (the `?`s only spare
+    // panicking code: the entries are known to be in range and well formed), so no field
+    // changes unless the whole list applies.
+    let mut changed = 0u64;
+    let mut i = 0;
+    let mut pos = 0;
+    loop {
+        let end = if seps == 0 {
+            len
+        } else {
+            let k = seps.trailing_zeros() as usize;
+            seps &= seps - 1;
+            k
+        };
+        let entry = bytes.get(pos..end)?;
+        match entry {
+            [] => i += 1,
+            [b'^', digits @ ..] => i += parse_count(digits)?,
+            [b'#'] => {
+                let slot = slots.get_mut(i)?;
+                changed |= u64::from(!slot.null) << i;
+                slot.text.clear();
+                slot.null = true;
+                i += 1;
+            }
+            [b'$'] => {
+                let slot = slots.get_mut(i)?;
+                changed |= u64::from(slot.null || !slot.text.is_empty()) << i;
+                slot.text.clear();
+                slot.null = false;
+                i += 1;
+            }
+            _ => {
+                let slot = slots.get_mut(i)?;
+                if slot.null || !eq_bytes(slot.text.as_bytes(), entry) {
+                    changed |= 1 << i;
+                    slot.null = false;
+                    slot.text.clear();
+                    // Short values (most of them) are copied as 16 bytes then cut: no call
+                    // to `memcpy` for a few bytes.
+                    match encoded.get(pos..pos + 16) {
+                        Some(wide) if entry.len() <= 16 => {
+                            slot.text.push_str(wide);
+                            slot.text.truncate(entry.len());
+                        }
+                        _ => slot.text.push_str(encoded.get(pos..end)?),
+                    }
+                }
+                i += 1;
+            }
+        }
+        if end == len {
+            break;
+        }
+        pos = end + 1;
+    }
+    Some(changed)
+}
 
-    /// Appends `cur`'s values `from..from + count` to `next`.
-    fn copy_unchanged(&mut self, cur: &Values, from: usize, count: usize, next: &mut Values) {
-        for &s in &cur.spans[from..from + count] {
-            self.copy_one(s, cur, next);
-        }
+/// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
+/// value to `out`; the step that takes it from there. Out of line: edits are rare.
+#[inline(never)]
+fn apply_edit(
+    kind: u8,
+    payload: &[u8],
+    old: &str,
+    position: usize,
+    scratch: &mut String,
+    out: &mut String,
+) -> Result<Step, FieldError> {
+    scratch.clear();
+    percent::decode_into(payload, scratch)
+        .map_err(|error| FieldError::BadEncoding { position, error })?;
+    let start = out.len();
+    if kind == b'T' {
+        diff::apply(old, scratch, out).map_err(|error| FieldError::BadDiff { position, error })?;
+    } else {
+        patch::apply(old, scratch, out)
+            .map_err(|error| FieldError::BadPatch { position, error })?;
     }
+    Ok(Step::Decoded(start, out.len()))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes of `bytes` from `at` as a little-endian word, zero-padded past the end (a
+/// zero byte is none of the bytes looked for).
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    if let Some(w) = bytes.get(at..at + 8) {
+        return u64::from_le_bytes(w.try_into().unwrap_or_default());
+    }
+    let len = bytes.len();
+    if let Some(w) = len.checked_sub(8).and_then(|from| bytes.get(from..)) {
+        // The last 8 bytes, shifted so that byte `at` comes first: no copy.
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        return x.checked_shr(8 * (at + 8 - len) as u32).unwrap_or(0);
+    }
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+        *d = *s;
+    }
+    u64::from_le_bytes(w)
+}
+
+/// 0x80 in each byte of `x` equal to `c`, 0 elsewhere (exact: no carry between bytes).
+#[inline(always)]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    !(((y & LOWS) + LOWS) | y | LOWS)
+}
+
+/// Whether some byte of `x` is `c`.
+#[inline(always)]
+fn has_byte(x: u64, c: u8) -> bool {
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
+}
+
+/// The 0x80 bits of `m` (one per byte) gathered into the low 8 bits, in byte order.
+#[inline(always)]
+fn pack(m: u64) -> u64 {
+    let mut x = m >> 7;
+    x |= x >> 7;
+    x |= x >> 14;
+    x |= x >> 28;
+    x & 0xFF
 }
 
 /// The end of the entry starting at `pos` (the next `|`, or the end of the input), and
@@ -510,7 +606,7 @@ fn scan(bytes: &[u8], pos: usize) -> (usize, bool) {
 }
 
 /// Byte equality, without a call to `memcmp` for the short values that fields mostly hold.
-#[inline]
+#[inline(always)]
 fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
@@ -551,7 +647,7 @@ impl fmt::Debug for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Row")
             .field("set", &self.set)
-            .field("values", &self.cur.iter().collect::<Vec<_>>())
+            .field("values", &self.iter().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -576,8 +672,7 @@ impl<'a> IntoIterator for &'a Row {
 /// Iterator over a row's values in field order, from [`Row::iter`].
 #[derive(Debug, Clone)]
 pub struct RowIter<'a> {
-    values: &'a Values,
-    index: usize,
+    slots: std::slice::Iter<'a, Slot>,
 }
 
 impl<'a> Iterator for RowIter<'a> {
@@ -585,16 +680,11 @@ impl<'a> Iterator for RowIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.index >= self.values.len() {
-            return None;
-        }
-        self.index += 1;
-        Some(self.values.get(self.index - 1))
+        self.slots.next().map(Slot::get)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.values.len().saturating_sub(self.index);
-        (left, Some(left))
+        self.slots.size_hint()
     }
 }
 

@@ -236,3 +236,47 @@ proptest! {
         prop_assert!(dec.buffer_capacity() <= limit + 1);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `line_decoder` fuzz target's property, for CI: any bytes (CR and LF anywhere),
+    /// cut anywhere, give the lines of a plain split on LF (one CR before it dropped), one
+    /// error per oversized line, and the unterminated tail kept or, when too long,
+    /// discarded after one error.
+    #[test]
+    fn arbitrary_bytes_split_like_the_reference(
+        stream in proptest::collection::vec(
+            prop_oneof![4 => any::<u8>(), 1 => Just(b'\r'), 1 => Just(b'\n')],
+            0..200,
+        ),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..20),
+        limit in 0usize..40,
+    ) {
+        let mut pieces: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
+        let tail = pieces.pop().unwrap_or_default();
+        let mut want: Vec<Result<Vec<u8>, usize>> = pieces
+            .iter()
+            .map(|p| p.strip_suffix(b"\r").unwrap_or(p))
+            .map(|l| if l.len() <= limit { Ok(l.to_vec()) } else { Err(limit) })
+            .collect();
+        let tail_too_long =
+            tail.len() > limit + 1 || (tail.len() == limit + 1 && tail.last() != Some(&b'\r'));
+        if tail_too_long {
+            want.push(Err(limit));
+        }
+
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(stream.len());
+        cuts.sort_unstable();
+        let mut dec = LineDecoder::new(limit);
+        let got: Vec<Result<Vec<u8>, usize>> = run(&mut dec, chunks(&stream, &cuts))
+            .into_iter()
+            .map(|e| e.map_err(|FrameError::LineTooLong { limit, .. }| limit))
+            .collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(dec.pending_len(), if tail_too_long { 0 } else { tail.len() });
+        prop_assert!(dec.buffer_capacity() <= limit + 1);
+    }
+}

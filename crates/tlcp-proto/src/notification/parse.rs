@@ -211,6 +211,26 @@ impl<'a> Notification<'a> {
     /// );
     /// ```
     pub fn parse_bytes(line: &'a [u8]) -> Result<Self> {
+        // `U` lines (the hot path): the header is read from the bytes, and the UTF-8 check
+        // starts at an 8-byte aligned address within it (the header is ASCII), where the
+        // standard check goes a word at a time from the first byte.
+        if let [b'U', b',', rest @ ..] = line
+            && let Some((sub_id, at)) = short_id(rest, 0)
+            && let Some((item, at)) = short_id(rest, at)
+        {
+            let start = 2 + at;
+            let from = line.as_ptr().align_offset(8).min(start);
+            if let Some(tail) = line.get(from..)
+                && let Ok(text) = std::str::from_utf8(tail)
+                && let Some(values) = text.get(start - from..)
+            {
+                return Ok(Self::Update {
+                    sub_id,
+                    item,
+                    values,
+                });
+            }
+        }
         let line = std::str::from_utf8(line).map_err(|e| NotificationError::InvalidUtf8 {
             valid_up_to: e.valid_up_to(),
         })?;
@@ -219,8 +239,48 @@ impl<'a> Notification<'a> {
 }
 
 /// `<subscription-ID>,<item>,<values>` of a `U` line: no allocation, values left raw.
+///
+/// The two numbers are read digit by digit up to their comma (one pass over a few bytes,
+/// no `memchr` call, no `str::parse`); anything unusual (no digit, another byte, 10 digits
+/// or more, a missing comma) goes the general way, which gives the same values and the
+/// exact error.
 #[inline]
 fn parse_update(rest: Option<&str>) -> Result<Notification<'_>> {
+    if let Some(r) = rest
+        && let Some((sub_id, at)) = short_id(r.as_bytes(), 0)
+        && let Some((item, at)) = short_id(r.as_bytes(), at)
+        && let Some(values) = r.get(at..)
+    {
+        return Ok(Notification::Update {
+            sub_id,
+            item,
+            values,
+        });
+    }
+    parse_update_slow(rest)
+}
+
+/// A number of 1 to 9 digits at `at`, followed by a comma: the number and the index after
+/// the comma. `None` for anything else.
+#[inline(always)]
+fn short_id(bytes: &[u8], at: usize) -> Option<(u32, usize)> {
+    let mut value: u32 = 0;
+    for (k, &b) in bytes.get(at..)?.iter().take(10).enumerate() {
+        if b == b',' {
+            return (k > 0).then_some((value, at + k + 1));
+        }
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 || k == 9 {
+            return None;
+        }
+        value = value * 10 + u32::from(digit);
+    }
+    None
+}
+
+/// [`parse_update`] the general way: split, then strict numbers.
+#[cold]
+fn parse_update_slow(rest: Option<&str>) -> Result<Notification<'_>> {
     let [sub, item, values] = split::<3>("U", rest)?;
     Ok(Notification::Update {
         sub_id: num(arg("U", 1, "subscription-ID"), sub)?,

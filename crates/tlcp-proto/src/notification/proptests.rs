@@ -206,3 +206,66 @@ proptest! {
         }
     }
 }
+
+/// `U` lines with odd headers, escapes and bytes that are not UTF-8.
+fn update_like() -> impl Strategy<Value = Vec<u8>> {
+    (
+        "[0-9]{0,11}",
+        prop_oneof![Just(","), Just(""), Just(",,")],
+        "[0-9a]{0,11}",
+        proptest::collection::vec(
+            prop_oneof![
+                4 => any::<u8>().prop_filter("ASCII", u8::is_ascii),
+                1 => any::<u8>(),
+                1 => Just(b'|'),
+            ],
+            0..40,
+        ),
+    )
+        .prop_map(|(sub, sep, item, values)| {
+            let mut line = format!("U,{sub}{sep}{item},").into_bytes();
+            line.extend_from_slice(&values);
+            line
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `parse_bytes` (fast path for `U` lines, UTF-8 checked from an aligned address)
+    /// gives what a UTF-8 check of the whole line then `parse` gives, at any alignment.
+    #[test]
+    fn parse_bytes_is_utf8_check_then_parse(line in update_like(), offset in 0usize..16) {
+        let mut buf = vec![b'x'; offset];
+        buf.extend_from_slice(&line);
+        let line = &buf[offset..];
+        let want = match std::str::from_utf8(line) {
+            Ok(s) => Notification::parse(s),
+            Err(e) => Err(NotificationError::InvalidUtf8 { valid_up_to: e.valid_up_to() }),
+        };
+        prop_assert_eq!(Notification::parse_bytes(line), want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The `notification` fuzz target's property, for CI: on any line (no LF, as the framer
+    /// yields them), `parse_bytes` does not panic, and what parses encodes to a line that
+    /// parses back to the same value.
+    #[test]
+    fn whatever_parses_round_trips(
+        line in prop_oneof![
+            proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..64),
+            line_like().prop_map(String::into_bytes),
+            update_like(),
+        ]
+    ) {
+        if let Ok(n) = Notification::parse_bytes(&line) {
+            let mut encoded = String::new();
+            n.encode(&mut encoded);
+            let again = encoded.strip_suffix("\r\n").expect("encode ends with CRLF");
+            prop_assert_eq!(Notification::parse(again), Ok(n));
+        }
+    }
+}
