@@ -327,7 +327,9 @@ impl ItemHub {
             // `subscribe`) must reach the command table too: find it by the usual names.
             st.command_fields = st.fields.index_of("key").zip(st.fields.index_of("command"));
         }
-        if st.keep_history {
+        // Snapshot events are kept even before any DISTINCT listener: an adapter pushes its
+        // snapshot from `subscribe`, before the first listener is added.
+        if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
             copy_row(&mut row, &st.row);
             st.history.push_back(row);
@@ -690,6 +692,30 @@ mod tests {
         let full = Arc::new(Recorder::default());
         hub.add_listener(full.clone(), Mode::Distinct, SnapshotRequest::Full, None);
         assert_eq!(full.take().len(), 4, "history is capped at 3 + EOS");
+    }
+
+    #[test]
+    fn distinct_snapshot_pushed_before_any_listener() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
+        let hub = dh.acquire("news").unwrap();
+        let feed = feeds.0.lock().unwrap()["news"].clone();
+        for i in 1..=4 {
+            feed.snapshot(&upd(&[("t", Some(&format!("s{i}")))]));
+        }
+        feed.end_of_snapshot();
+        hub.resolve_fields(&["t".into()]);
+        let r = Arc::new(Recorder::default());
+        hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Length(3), None);
+        assert_eq!(
+            r.take(),
+            vec![
+                r#"S["s2"]"#.to_string(),
+                r#"S["s3"]"#.into(),
+                r#"S["s4"]"#.into(),
+                "EOS".into()
+            ]
+        );
     }
 
     #[test]

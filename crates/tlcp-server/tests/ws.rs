@@ -75,6 +75,31 @@ async fn merge_snapshot_is_the_current_row_and_distinct_history() {
 }
 
 #[tokio::test]
+async fn distinct_snapshot_pushed_by_the_adapter_on_subscribe() {
+    // The adapter pushes its snapshot from `subscribe`, before the server has added the
+    // session as a listener: the events must still make the DISTINCT snapshot.
+    let (server, manual) = start(common::config()).await;
+    let rows = (1..=5)
+        .map(|i| vec![("t", Some(format!("n{i}")))])
+        .collect();
+    manual.seed("news", rows);
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=news&LS_schema=t&LS_snapshot=3")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    c.expect_exact("U,1,1,n3").await;
+    c.expect_exact("U,1,1,n4").await;
+    c.expect_exact("U,1,1,n5").await;
+    c.expect_exact("EOS,1,1").await;
+    manual.push("news", &[("t", Some("n6"))]);
+    c.expect_exact("U,1,1,n6").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn subscription_refusals_carry_the_spec_codes() {
     let (server, _manual) = start(common::config()).await;
     let mut c = WsPeer::connect(&server, "2.5.0").await;
