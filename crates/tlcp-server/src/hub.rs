@@ -166,7 +166,10 @@ struct ItemState {
     command_fields: Option<(usize, usize)>,
     command_rows: HashMap<String, Row>,
     command_order: Vec<String>,
-    listeners: Vec<(u64, Arc<dyn ItemListener>)>,
+    /// The row of the key the last COMMAND event was about (what COMMAND listeners get).
+    key_row: Row,
+    /// Listeners, with whether they subscribed in COMMAND mode.
+    listeners: Vec<(u64, bool, Arc<dyn ItemListener>)>,
     next_listener: u64,
 }
 
@@ -204,6 +207,7 @@ impl ItemHub {
                 command_fields: None,
                 command_rows: HashMap::new(),
                 command_order: Vec::new(),
+                key_row: Vec::new(),
                 listeners: Vec::new(),
                 next_listener: 0,
             }),
@@ -291,14 +295,14 @@ impl ItemHub {
         }
         let token = st.next_listener;
         st.next_listener += 1;
-        st.listeners.push((token, listener));
+        st.listeners.push((token, mode == Mode::Command, listener));
         token
     }
 
     /// Removes a listener; returns how many remain.
     pub(crate) fn remove_listener(&self, token: u64) -> usize {
         let mut st = self.lock();
-        st.listeners.retain(|(t, _)| *t != token);
+        st.listeners.retain(|(t, _, _)| *t != token);
         st.listeners.len()
     }
 
@@ -310,7 +314,7 @@ impl ItemHub {
         }
         if !snapshot && !st.snapshot_complete {
             st.snapshot_complete = true;
-            for (_, l) in &st.listeners {
+            for (_, _, l) in &st.listeners {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
@@ -339,13 +343,18 @@ impl ItemHub {
                 }
             }
         }
-        if let Some((kf, cf)) = st.command_fields {
-            apply_command(st, kf, cf);
-        }
-        for (_, l) in &st.listeners {
+        let keyed = match st.command_fields {
+            Some((kf, cf)) => apply_command(st, update, kf, cf),
+            None => false,
+        };
+        for (_, command, l) in &st.listeners {
             l.on_event(ItemEvent::Update {
                 snapshot: !st.snapshot_complete,
-                row: &st.row,
+                row: if *command && keyed {
+                    &st.key_row
+                } else {
+                    &st.row
+                },
             });
         }
     }
@@ -354,7 +363,7 @@ impl ItemHub {
         let mut st = self.lock();
         if st.active && !st.snapshot_complete {
             st.snapshot_complete = true;
-            for (_, l) in &st.listeners {
+            for (_, _, l) in &st.listeners {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
@@ -375,7 +384,7 @@ impl ItemHub {
         }
         st.command_rows.clear();
         st.command_order.clear();
-        for (_, l) in &st.listeners {
+        for (_, _, l) in &st.listeners {
             l.on_event(ItemEvent::ClearSnapshot);
         }
     }
@@ -409,20 +418,40 @@ fn copy_row(dst: &mut Row, src: &Row) {
     }
 }
 
-fn apply_command(st: &mut ItemState, kf: usize, cf: usize) {
+/// Applies a COMMAND event to the table of rows by key, and leaves in `st.key_row` the row
+/// COMMAND listeners get: the fields the event sets over the key's current row (for an
+/// UPDATE), or over nulls (a new key, or a DELETE), so that fields an adapter leaves out
+/// keep the values of the same key, never those of whichever key was pushed last. Returns
+/// `false` when the event has no key or no command (listeners then get the item's row).
+fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> bool {
     let (Some(Some(key)), Some(Some(cmd))) = (st.row.get(kf), st.row.get(cf)) else {
-        return;
+        return false;
     };
+    let width = st.row.len();
+    match st.command_rows.get(key.as_str()) {
+        Some(current) if cmd != "DELETE" => copy_row(&mut st.key_row, current),
+        _ => st.key_row.clear(),
+    }
+    st.key_row.resize(width, None);
+    for (name, value) in update.iter() {
+        if let Some(i) = st.fields.index_of(name) {
+            assign(&mut st.key_row[i], value);
+        }
+    }
+    // An event may leave out the key or the command, repeating the previous ones.
+    assign(&mut st.key_row[kf], Some(key));
+    assign(&mut st.key_row[cf], Some(cmd));
     if cmd == "DELETE" {
         if st.command_rows.remove(key.as_str()).is_some() {
             st.command_order.retain(|k| k != key);
         }
     } else if let Some(row) = st.command_rows.get_mut(key.as_str()) {
-        copy_row(row, &st.row);
+        copy_row(row, &st.key_row);
     } else {
         st.command_order.push(key.clone());
-        st.command_rows.insert(key.clone(), st.row.clone());
+        st.command_rows.insert(key.clone(), st.key_row.clone());
     }
+    true
 }
 
 /// The handle a data adapter pushes an item's events through. Cheap to clone.
@@ -480,7 +509,7 @@ impl ItemFeed {
         loop {
             let waiting = {
                 let st = self.hub.lock();
-                st.listeners.iter().find_map(|(_, l)| l.congestion())
+                st.listeners.iter().find_map(|(_, _, l)| l.congestion())
             };
             let Some(notify) = waiting else { return };
             let drained = notify.notified();
@@ -490,7 +519,7 @@ impl ItemFeed {
                 let st = self.hub.lock();
                 st.listeners
                     .iter()
-                    .any(|(_, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
+                    .any(|(_, _, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
             };
             if still {
                 drained.await;
@@ -748,6 +777,68 @@ mod tests {
             Some((idx[1], idx[0])),
         );
         assert_eq!(r.take(), vec![r#"S["a", "ADD"]"#.to_string(), "EOS".into()]);
+    }
+
+    #[test]
+    fn command_events_keep_the_fields_of_their_own_key() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("book").unwrap();
+        let idx = hub.resolve_fields(&["key".into(), "command".into(), "q".into(), "p".into()]);
+        let cmd = Arc::new(Recorder::default());
+        hub.add_listener(
+            cmd.clone(),
+            Mode::Command,
+            SnapshotRequest::None,
+            Some((idx[0], idx[1])),
+        );
+        let merge = Arc::new(Recorder::default());
+        hub.add_listener(merge.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["book"].clone();
+        let k = |key, command| [("key", Some(key)), ("command", Some(command))];
+        feed.update(&upd(&[
+            &k("a", "ADD")[..],
+            &[("q", Some("1")), ("p", Some("10"))],
+        ]
+        .concat()));
+        feed.update(&upd(&[
+            &k("b", "ADD")[..],
+            &[("q", Some("2")), ("p", Some("20"))],
+        ]
+        .concat()));
+        feed.update(&upd(&[&k("a", "UPDATE")[..], &[("q", Some("3"))]].concat()));
+        feed.update(&upd(&[&k("c", "ADD")[..], &[("q", Some("4"))]].concat()));
+        feed.update(&upd(&k("b", "DELETE")));
+        assert_eq!(
+            cmd.take()[1..],
+            [
+                r#"U["a", "ADD", "1", "10"]"#,
+                r#"U["b", "ADD", "2", "20"]"#,
+                r#"U["a", "UPDATE", "3", "10"]"#,
+                r##"U["c", "ADD", "4", "#"]"##,
+                r##"U["b", "DELETE", "#", "#"]"##,
+            ]
+        );
+        // MERGE subscribers of the same item see the item's merged row.
+        assert_eq!(
+            merge.take().last().unwrap(),
+            r#"U["b", "DELETE", "4", "20"]"#
+        );
+        let late = Arc::new(Recorder::default());
+        hub.add_listener(
+            late.clone(),
+            Mode::Command,
+            SnapshotRequest::Full,
+            Some((idx[0], idx[1])),
+        );
+        assert_eq!(
+            late.take(),
+            [
+                r#"S["a", "UPDATE", "3", "10"]"#,
+                r##"S["c", "ADD", "4", "#"]"##,
+                "EOS"
+            ]
+        );
     }
 
     #[test]

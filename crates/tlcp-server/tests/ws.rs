@@ -100,6 +100,45 @@ async fn distinct_snapshot_pushed_by_the_adapter_on_subscribe() {
 }
 
 #[tokio::test]
+async fn command_update_keeps_the_fields_of_its_own_key() {
+    // An adapter sends only what changed: the UPDATE of k1 must carry k1's price, not the
+    // price of k2, pushed in between.
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=book&LS_schema=key%20command%20qty%20price")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBCMD,1,1,4,1,2").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    manual.wait_feed("book").await;
+    let row = |k, cmd, q: Option<&'static str>, p: Option<&'static str>| {
+        [
+            ("key", Some(k)),
+            ("command", Some(cmd)),
+            ("qty", q),
+            ("price", p),
+        ]
+    };
+    manual.push("book", &row("k1", "ADD", Some("1"), Some("10")));
+    c.expect_exact("U,1,1,k1|ADD|1|10").await;
+    manual.push("book", &row("k2", "ADD", Some("2"), Some("20")));
+    c.expect_exact("U,1,1,k2||2|20").await;
+    manual.push(
+        "book",
+        &[
+            ("key", Some("k1")),
+            ("command", Some("UPDATE")),
+            ("qty", Some("5")),
+        ],
+    );
+    c.expect_exact("U,1,1,k1|UPDATE|5|10").await;
+    manual.push("book", &[("key", Some("k2")), ("command", Some("DELETE"))]);
+    c.expect_exact("U,1,1,k2|DELETE|#|#").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn subscription_refusals_carry_the_spec_codes() {
     let (server, _manual) = start(common::config()).await;
     let mut c = WsPeer::connect(&server, "2.5.0").await;
