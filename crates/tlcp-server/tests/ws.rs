@@ -139,6 +139,67 @@ async fn command_update_keeps_the_fields_of_its_own_key() {
 }
 
 #[tokio::test]
+async fn reconf_reports_the_frequency_asked_for() {
+    let (server, _manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=10")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,10,filtered").await;
+    for (n, asked, conf) in [
+        (2, "3", "3"),
+        (3, "0.7", "0.7"),
+        (4, "unlimited", "unlimited"),
+    ] {
+        c.send(&format!(
+            "control\r\nLS_reqId={n}&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={asked}"
+        ))
+        .await;
+        c.expect_exact(&format!("REQOK,{n}")).await;
+        c.expect_exact(&format!("CONF,1,{conf},filtered")).await;
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reconf_stays_within_the_item_frequency_limit() {
+    struct Limited;
+    impl tlcp_server::MetadataAdapter for Limited {
+        fn item_limits(&self, _user: Option<&str>, _item: &str) -> tlcp_server::ItemLimits {
+            tlcp_server::ItemLimits {
+                max_frequency: Some(2.0),
+                ..Default::default()
+            }
+        }
+    }
+    let adapters = tlcp_server::Adapters::new().with_set(
+        "LIMITED",
+        tlcp_server::AdapterSet::new(Limited)
+            .with_data_adapter("DEFAULT", common::Manual::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tlcp_server::spawn(listener, common::config(), adapters).unwrap();
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=LIMITED&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=1")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,1,filtered").await;
+    for (n, asked, conf) in [(2, "5", "2"), (3, "unlimited", "2"), (4, "0.5", "0.5")] {
+        c.send(&format!(
+            "control\r\nLS_reqId={n}&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={asked}"
+        ))
+        .await;
+        c.expect_exact(&format!("REQOK,{n}")).await;
+        c.expect_exact(&format!("CONF,1,{conf},filtered")).await;
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn subscription_refusals_carry_the_spec_codes() {
     let (server, _manual) = start(common::config()).await;
     let mut c = WsPeer::connect(&server, "2.5.0").await;

@@ -164,6 +164,8 @@ impl Session {
                     mode,
                     unfiltered,
                     min_interval: freq.map(|f| Duration::from_secs_f64(1.0 / f)),
+                    max_frequency: freq,
+                    limit_frequency: limit_freq,
                     capacity,
                     key_cmd,
                     items: sub_items,
@@ -240,19 +242,26 @@ impl Session {
                 "frequency reconfiguration not allowed: the subscription is unfiltered",
             ));
         }
-        match freq {
+        let requested = match freq {
             Some(MaxFrequency::Unfiltered) => {
                 return Err(Refusal::new(65, "a subscription cannot become unfiltered"));
             }
-            Some(MaxFrequency::PerSecond(f)) if f > 0.0 && sub.mode != Mode::Raw => {
-                sub.min_interval = Some(Duration::from_secs_f64(1.0 / f));
-            }
-            Some(_) => sub.min_interval = None,
-            None => {}
+            Some(MaxFrequency::PerSecond(f)) if f > 0.0 && sub.mode != Mode::Raw => Some(f),
+            Some(_) => None,
+            None => sub.max_frequency,
+        };
+        // The frequency in force is the one asked for, within the item's limit; `CONF`
+        // reports it as such (not as the inverse of the interval, which rounds: 3 would
+        // come back as 3.000000003).
+        let effective = match (requested, sub.limit_frequency) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        let max_frequency = sub.min_interval.map_or(RealMaxFrequency::Unlimited, |d| {
-            RealMaxFrequency::PerSecond(1.0 / d.as_secs_f64())
-        });
+        .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
+        sub.max_frequency = effective;
+        sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        let max_frequency =
+            effective.map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond);
         if let Some(a) = ack {
             st.push(a);
         }

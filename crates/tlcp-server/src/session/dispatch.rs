@@ -61,6 +61,10 @@ pub(crate) struct Subscription {
     pub(crate) unfiltered: bool,
     /// Minimum spacing between two updates of an item (from the maximum frequency).
     pub(crate) min_interval: Option<Duration>,
+    /// The maximum frequency in force (updates/s), as reported in `CONF`.
+    pub(crate) max_frequency: Option<f64>,
+    /// The metadata adapter's frequency limit for the items, which a `reconf` cannot lift.
+    pub(crate) limit_frequency: Option<f64>,
     /// Pending capacity per item before the overflow policy applies.
     pub(crate) capacity: usize,
     /// Schema positions (0-based) of the key and command fields (COMMAND).
