@@ -158,6 +158,26 @@ impl Session {
                 st.push(a);
             }
             let (n_items, n_fields) = (items.len() as u32, fields.len() as u32);
+            let subok = match key_cmd {
+                Some((k, c)) => Notification::SubCmd {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                    key_field: k as u32 + 1,
+                    command_field: c as u32 + 1,
+                },
+                None => Notification::SubOk {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                },
+            };
+            let conf = Notification::Conf {
+                sub_id: req.sub_id,
+                max_frequency: freq
+                    .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
+                filtered: !unfiltered,
+            };
             st.subs.insert(
                 req.sub_id,
                 Subscription {
@@ -172,28 +192,9 @@ impl Session {
                     data: data.clone(),
                     closing: false,
                     snapshot_requested: snapshot != SnapshotRequest::None,
+                    announce: Some(vec![subok, conf]),
                 },
             );
-            match key_cmd {
-                Some((k, c)) => st.push(&Notification::SubCmd {
-                    sub_id: req.sub_id,
-                    num_items: n_items,
-                    num_fields: n_fields,
-                    key_field: k as u32 + 1,
-                    command_field: c as u32 + 1,
-                }),
-                None => st.push(&Notification::SubOk {
-                    sub_id: req.sub_id,
-                    num_items: n_items,
-                    num_fields: n_fields,
-                }),
-            }
-            st.push(&Notification::Conf {
-                sub_id: req.sub_id,
-                max_frequency: freq
-                    .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
-                filtered: !unfiltered,
-            });
             st.wake();
         }
         for (i, hub) in hubs.iter().enumerate() {
@@ -208,6 +209,8 @@ impl Session {
                 }
             }
         }
+        // Every item has its listener now: the subscription is in place.
+        self.lock().announce(req.sub_id);
         Ok(())
     }
 
@@ -215,6 +218,8 @@ impl Session {
     pub(crate) fn unsubscribe(&self, sub_id: u32, ack: Option<&Notification<'_>>) -> ControlResult {
         let sub = {
             let mut st = self.lock();
+            // Deleted while being set up: `SUBOK` still goes before `UNSUB`.
+            st.announce(sub_id);
             let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
             if let Some(a) = ack {
                 st.push(a);
@@ -235,6 +240,7 @@ impl Session {
         ack: Option<&Notification<'_>>,
     ) -> ControlResult {
         let mut st = self.lock();
+        st.announce(sub_id);
         let sub = st.subs.get_mut(&sub_id).ok_or_else(not_found)?;
         if sub.unfiltered {
             return Err(Refusal::new(

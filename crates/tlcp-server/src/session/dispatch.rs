@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tlcp_proto::Mode;
+use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
 use crate::hub::{DataAdapterHub, ItemHub};
@@ -75,6 +76,11 @@ pub(crate) struct Subscription {
     pub(crate) closing: bool,
     /// The client asked for a snapshot (adapter snapshot events are dropped otherwise).
     pub(crate) snapshot_requested: bool,
+    /// `SUBOK`/`SUBCMD` and `CONF`, until they are sent: right before the subscription's
+    /// first event, or once its items have their listeners, whichever comes first. So the
+    /// client never learns of the subscription before it is in place (an update pushed
+    /// once the client has seen `SUBOK` is never missed), nor gets an event before `SUBOK`.
+    pub(crate) announce: Option<Vec<Notification<'static>>>,
 }
 
 /// What `offer` decided.
