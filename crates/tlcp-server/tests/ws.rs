@@ -230,6 +230,45 @@ async fn subscription_refusals_carry_the_spec_codes() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_follow_each_other_on_one_websocket() {
+    // A WS-POLLING client sends the next bind_session as soon as it reads LOOP, which may
+    // be before the previous poll's task has ended: that is no "streaming already in
+    // place" (CONERR 69, which the official clients treat as fatal).
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.send("wsok").await;
+    c.send("create_session\r\nLS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_adapter_set=TEST&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0")
+        .await;
+    let sid = c
+        .expect("CONOK,")
+        .await
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    c.expect("LOOP,").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=i1&LS_schema=a")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    manual.wait_feed("i1").await;
+    for n in 0..2000 {
+        manual.push("i1", &[("a", Some(&n.to_string()))]);
+        c.send(&format!(
+            "bind_session\r\nLS_session={sid}&LS_polling=true&LS_polling_millis=0&LS_idle_millis=1000"
+        ))
+        .await;
+        loop {
+            let line = c.next_line().await.expect("connection open");
+            assert!(!line.starts_with("CONERR"), "poll {n}: {line}");
+            if line.starts_with("LOOP,") {
+                break;
+            }
+        }
+    }
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn create_errors() {
     let (server, _m) = start(common::config()).await;
