@@ -235,11 +235,16 @@ struct ItemState {
     command_fields: Option<(usize, usize)>,
     command_rows: HashMap<String, Row>,
     command_order: Vec<String>,
-    listeners: Vec<(u64, Arc<dyn ItemListener>)>,
+    /// The row of the key the last COMMAND event was about (what COMMAND listeners get).
+    key_row: Row,
+    /// Listeners, with whether they subscribed in COMMAND mode.
+    listeners: Vec<(u64, bool, Arc<dyn ItemListener>)>,
     next_listener: u64,
     /// Number of updates applied to `row`.
     seq: u64,
     shared: std::cell::RefCell<SharedEncodings>,
+    /// The same, for COMMAND listeners (which get rows by key).
+    shared_command: std::cell::RefCell<SharedEncodings>,
 }
 
 /// One item of one data adapter: state plus listeners.
@@ -276,10 +281,12 @@ impl ItemHub {
                 command_fields: None,
                 command_rows: HashMap::new(),
                 command_order: Vec::new(),
+                key_row: Vec::new(),
                 listeners: Vec::new(),
                 next_listener: 0,
                 seq: 0,
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
+                shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
         }
     }
@@ -368,14 +375,14 @@ impl ItemHub {
         }
         let token = st.next_listener;
         st.next_listener += 1;
-        st.listeners.push((token, listener));
+        st.listeners.push((token, mode == Mode::Command, listener));
         token
     }
 
     /// Removes a listener; returns how many remain.
     pub(crate) fn remove_listener(&self, token: u64) -> usize {
         let mut st = self.lock();
-        st.listeners.retain(|(t, _)| *t != token);
+        st.listeners.retain(|(t, _, _)| *t != token);
         st.listeners.len()
     }
 
@@ -387,7 +394,7 @@ impl ItemHub {
         }
         if !snapshot && !st.snapshot_complete {
             st.snapshot_complete = true;
-            for (_, l) in &st.listeners {
+            for (_, _, l) in &st.listeners {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
@@ -404,7 +411,9 @@ impl ItemHub {
             // `subscribe`) must reach the command table too: find it by the usual names.
             st.command_fields = st.fields.index_of("key").zip(st.fields.index_of("command"));
         }
-        if st.keep_history {
+        // Snapshot events are kept even before any DISTINCT listener: an adapter pushes its
+        // snapshot from `subscribe`, before the first listener is added.
+        if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
             copy_row(&mut row, &st.row);
             st.history.push_back(row);
@@ -414,16 +423,31 @@ impl ItemHub {
                 }
             }
         }
-        if let Some((kf, cf)) = st.command_fields {
-            apply_command(st, kf, cf);
-        }
+        let keyed = match st.command_fields {
+            Some((kf, cf)) => apply_command(st, update, kf, cf),
+            None => false,
+        };
         st.seq += 1;
         st.shared.borrow_mut().reset();
-        for (_, l) in &st.listeners {
+        st.shared_command.borrow_mut().reset();
+        for (_, command, l) in &st.listeners {
+            // COMMAND listeners see rows by key, the others the item's row: each kind
+            // shares encodings only with its own kind.
             l.on_event(ItemEvent::Update {
                 snapshot: !st.snapshot_complete,
-                row: &st.row,
-                live: Some((st.seq, &st.shared)),
+                row: if *command && keyed {
+                    &st.key_row
+                } else {
+                    &st.row
+                },
+                live: Some((
+                    st.seq,
+                    if *command {
+                        &st.shared_command
+                    } else {
+                        &st.shared
+                    },
+                )),
             });
         }
     }
@@ -432,7 +456,7 @@ impl ItemHub {
         let mut st = self.lock();
         if st.active && !st.snapshot_complete {
             st.snapshot_complete = true;
-            for (_, l) in &st.listeners {
+            for (_, _, l) in &st.listeners {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
@@ -453,7 +477,7 @@ impl ItemHub {
         }
         st.command_rows.clear();
         st.command_order.clear();
-        for (_, l) in &st.listeners {
+        for (_, _, l) in &st.listeners {
             l.on_event(ItemEvent::ClearSnapshot);
         }
     }
@@ -487,20 +511,40 @@ fn copy_row(dst: &mut Row, src: &Row) {
     }
 }
 
-fn apply_command(st: &mut ItemState, kf: usize, cf: usize) {
+/// Applies a COMMAND event to the table of rows by key, and leaves in `st.key_row` the row
+/// COMMAND listeners get: the fields the event sets over the key's current row (for an
+/// UPDATE), or over nulls (a new key, or a DELETE), so that fields an adapter leaves out
+/// keep the values of the same key, never those of whichever key was pushed last. Returns
+/// `false` when the event has no key or no command (listeners then get the item's row).
+fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> bool {
     let (Some(Some(key)), Some(Some(cmd))) = (st.row.get(kf), st.row.get(cf)) else {
-        return;
+        return false;
     };
+    let width = st.row.len();
+    match st.command_rows.get(key.as_str()) {
+        Some(current) if cmd != "DELETE" => copy_row(&mut st.key_row, current),
+        _ => st.key_row.clear(),
+    }
+    st.key_row.resize(width, None);
+    for (name, value) in update.iter() {
+        if let Some(i) = st.fields.index_of(name) {
+            assign(&mut st.key_row[i], value);
+        }
+    }
+    // An event may leave out the key or the command, repeating the previous ones.
+    assign(&mut st.key_row[kf], Some(key));
+    assign(&mut st.key_row[cf], Some(cmd));
     if cmd == "DELETE" {
         if st.command_rows.remove(key.as_str()).is_some() {
             st.command_order.retain(|k| k != key);
         }
     } else if let Some(row) = st.command_rows.get_mut(key.as_str()) {
-        copy_row(row, &st.row);
+        copy_row(row, &st.key_row);
     } else {
         st.command_order.push(key.clone());
-        st.command_rows.insert(key.clone(), st.row.clone());
+        st.command_rows.insert(key.clone(), st.key_row.clone());
     }
+    true
 }
 
 /// The handle a data adapter pushes an item's events through. Cheap to clone.
@@ -558,7 +602,7 @@ impl ItemFeed {
         loop {
             let waiting = {
                 let st = self.hub.lock();
-                st.listeners.iter().find_map(|(_, l)| l.congestion())
+                st.listeners.iter().find_map(|(_, _, l)| l.congestion())
             };
             let Some(notify) = waiting else { return };
             let drained = notify.notified();
@@ -568,7 +612,7 @@ impl ItemFeed {
                 let st = self.hub.lock();
                 st.listeners
                     .iter()
-                    .any(|(_, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
+                    .any(|(_, _, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
             };
             if still {
                 drained.await;
@@ -798,6 +842,30 @@ mod tests {
     }
 
     #[test]
+    fn distinct_snapshot_pushed_before_any_listener() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
+        let hub = dh.acquire("news").unwrap();
+        let feed = feeds.0.lock().unwrap()["news"].clone();
+        for i in 1..=4 {
+            feed.snapshot(&upd(&[("t", Some(&format!("s{i}")))]));
+        }
+        feed.end_of_snapshot();
+        hub.resolve_fields(&["t".into()]);
+        let r = Arc::new(Recorder::default());
+        hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Length(3), None);
+        assert_eq!(
+            r.take(),
+            vec![
+                r#"S["s2"]"#.to_string(),
+                r#"S["s3"]"#.into(),
+                r#"S["s4"]"#.into(),
+                "EOS".into()
+            ]
+        );
+    }
+
+    #[test]
     fn realtime_update_ends_pending_snapshot() {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
@@ -827,6 +895,68 @@ mod tests {
             Some((idx[1], idx[0])),
         );
         assert_eq!(r.take(), vec![r#"S["a", "ADD"]"#.to_string(), "EOS".into()]);
+    }
+
+    #[test]
+    fn command_events_keep_the_fields_of_their_own_key() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("book").unwrap();
+        let idx = hub.resolve_fields(&["key".into(), "command".into(), "q".into(), "p".into()]);
+        let cmd = Arc::new(Recorder::default());
+        hub.add_listener(
+            cmd.clone(),
+            Mode::Command,
+            SnapshotRequest::None,
+            Some((idx[0], idx[1])),
+        );
+        let merge = Arc::new(Recorder::default());
+        hub.add_listener(merge.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["book"].clone();
+        let k = |key, command| [("key", Some(key)), ("command", Some(command))];
+        feed.update(&upd(&[
+            &k("a", "ADD")[..],
+            &[("q", Some("1")), ("p", Some("10"))],
+        ]
+        .concat()));
+        feed.update(&upd(&[
+            &k("b", "ADD")[..],
+            &[("q", Some("2")), ("p", Some("20"))],
+        ]
+        .concat()));
+        feed.update(&upd(&[&k("a", "UPDATE")[..], &[("q", Some("3"))]].concat()));
+        feed.update(&upd(&[&k("c", "ADD")[..], &[("q", Some("4"))]].concat()));
+        feed.update(&upd(&k("b", "DELETE")));
+        assert_eq!(
+            cmd.take()[1..],
+            [
+                r#"U["a", "ADD", "1", "10"]"#,
+                r#"U["b", "ADD", "2", "20"]"#,
+                r#"U["a", "UPDATE", "3", "10"]"#,
+                r##"U["c", "ADD", "4", "#"]"##,
+                r##"U["b", "DELETE", "#", "#"]"##,
+            ]
+        );
+        // MERGE subscribers of the same item see the item's merged row.
+        assert_eq!(
+            merge.take().last().unwrap(),
+            r#"U["b", "DELETE", "4", "20"]"#
+        );
+        let late = Arc::new(Recorder::default());
+        hub.add_listener(
+            late.clone(),
+            Mode::Command,
+            SnapshotRequest::Full,
+            Some((idx[0], idx[1])),
+        );
+        assert_eq!(
+            late.take(),
+            [
+                r#"S["a", "UPDATE", "3", "10"]"#,
+                r##"S["c", "ADD", "4", "#"]"##,
+                "EOS"
+            ]
+        );
     }
 
     #[test]

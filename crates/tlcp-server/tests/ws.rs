@@ -75,6 +75,131 @@ async fn merge_snapshot_is_the_current_row_and_distinct_history() {
 }
 
 #[tokio::test]
+async fn distinct_snapshot_pushed_by_the_adapter_on_subscribe() {
+    // The adapter pushes its snapshot from `subscribe`, before the server has added the
+    // session as a listener: the events must still make the DISTINCT snapshot.
+    let (server, manual) = start(common::config()).await;
+    let rows = (1..=5)
+        .map(|i| vec![("t", Some(format!("n{i}")))])
+        .collect();
+    manual.seed("news", rows);
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=news&LS_schema=t&LS_snapshot=3")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    c.expect_exact("U,1,1,n3").await;
+    c.expect_exact("U,1,1,n4").await;
+    c.expect_exact("U,1,1,n5").await;
+    c.expect_exact("EOS,1,1").await;
+    manual.push("news", &[("t", Some("n6"))]);
+    c.expect_exact("U,1,1,n6").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn command_update_keeps_the_fields_of_its_own_key() {
+    // An adapter sends only what changed: the UPDATE of k1 must carry k1's price, not the
+    // price of k2, pushed in between.
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=book&LS_schema=key%20command%20qty%20price")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBCMD,1,1,4,1,2").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    manual.wait_feed("book").await;
+    let row = |k, cmd, q: Option<&'static str>, p: Option<&'static str>| {
+        [
+            ("key", Some(k)),
+            ("command", Some(cmd)),
+            ("qty", q),
+            ("price", p),
+        ]
+    };
+    manual.push("book", &row("k1", "ADD", Some("1"), Some("10")));
+    c.expect_exact("U,1,1,k1|ADD|1|10").await;
+    manual.push("book", &row("k2", "ADD", Some("2"), Some("20")));
+    c.expect_exact("U,1,1,k2||2|20").await;
+    manual.push(
+        "book",
+        &[
+            ("key", Some("k1")),
+            ("command", Some("UPDATE")),
+            ("qty", Some("5")),
+        ],
+    );
+    c.expect_exact("U,1,1,k1|UPDATE|5|10").await;
+    manual.push("book", &[("key", Some("k2")), ("command", Some("DELETE"))]);
+    c.expect_exact("U,1,1,k2|DELETE|#|#").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reconf_reports_the_frequency_asked_for() {
+    let (server, _manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=10")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,10,filtered").await;
+    for (n, asked, conf) in [
+        (2, "3", "3"),
+        (3, "0.7", "0.7"),
+        (4, "unlimited", "unlimited"),
+    ] {
+        c.send(&format!(
+            "control\r\nLS_reqId={n}&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={asked}"
+        ))
+        .await;
+        c.expect_exact(&format!("REQOK,{n}")).await;
+        c.expect_exact(&format!("CONF,1,{conf},filtered")).await;
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reconf_stays_within_the_item_frequency_limit() {
+    struct Limited;
+    impl tlcp_server::MetadataAdapter for Limited {
+        fn item_limits(&self, _user: Option<&str>, _item: &str) -> tlcp_server::ItemLimits {
+            tlcp_server::ItemLimits {
+                max_frequency: Some(2.0),
+                ..Default::default()
+            }
+        }
+    }
+    let adapters = tlcp_server::Adapters::new().with_set(
+        "LIMITED",
+        tlcp_server::AdapterSet::new(Limited)
+            .with_data_adapter("DEFAULT", common::Manual::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tlcp_server::spawn(listener, common::config(), adapters).unwrap();
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=LIMITED&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=1")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBOK,1,1,1").await;
+    c.expect_exact("CONF,1,1,filtered").await;
+    for (n, asked, conf) in [(2, "5", "2"), (3, "unlimited", "2"), (4, "0.5", "0.5")] {
+        c.send(&format!(
+            "control\r\nLS_reqId={n}&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={asked}"
+        ))
+        .await;
+        c.expect_exact(&format!("REQOK,{n}")).await;
+        c.expect_exact(&format!("CONF,1,{conf},filtered")).await;
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn subscription_refusals_carry_the_spec_codes() {
     let (server, _manual) = start(common::config()).await;
     let mut c = WsPeer::connect(&server, "2.5.0").await;
@@ -102,6 +227,45 @@ async fn subscription_refusals_carry_the_spec_codes() {
         .await;
     c.expect_exact("REQOK,7").await;
     c.expect_exact("SUBOK,7,1,1").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_follow_each_other_on_one_websocket() {
+    // A WS-POLLING client sends the next bind_session as soon as it reads LOOP, which may
+    // be before the previous poll's task has ended: that is no "streaming already in
+    // place" (CONERR 69, which the official clients treat as fatal).
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.send("wsok").await;
+    c.send("create_session\r\nLS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_adapter_set=TEST&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0")
+        .await;
+    let sid = c
+        .expect("CONOK,")
+        .await
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    c.expect("LOOP,").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=i1&LS_schema=a")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    manual.wait_feed("i1").await;
+    for n in 0..2000 {
+        manual.push("i1", &[("a", Some(&n.to_string()))]);
+        c.send(&format!(
+            "bind_session\r\nLS_session={sid}&LS_polling=true&LS_polling_millis=0&LS_idle_millis=1000"
+        ))
+        .await;
+        loop {
+            let line = c.next_line().await.expect("connection open");
+            assert!(!line.starts_with("CONERR"), "poll {n}: {line}");
+            if line.starts_with("LOOP,") {
+                break;
+            }
+        }
+    }
     server.shutdown().await.unwrap();
 }
 

@@ -36,7 +36,12 @@ pub enum EncodeError {
 /// * with [`allow_diff`](Self::with_diff) (clients on TLCP 2.4.0 or later only), a changed
 ///   value may be sent as `^T` (a TLCP-diff from the common prefix and suffix) or `^P` (a JSON
 ///   Patch, when both values are JSON objects or arrays and the patch reproduces the new text
-///   exactly), whichever is strictly shorter than the value itself.
+///   exactly), whichever is strictly shorter than the value itself. Both are restricted to
+///   what the official clients decode to the very same text: `^T` only between values made
+///   of BMP characters (the JavaScript client counts UTF-16 units, the Python one code
+///   points) and never from a value a `^P` could have produced (the clients hold such a
+///   field as JSON and refuse a diff for it); `^P` only between JSON texts every client
+///   writes back unchanged ([`patch::encode`]).
 ///
 /// The encoder keeps scratch buffers: reuse it, and the hot path does not allocate.
 ///
@@ -138,9 +143,17 @@ impl Encoder {
         let mut best_len = out.len() - start;
         let mut found = false;
 
+        // A value patched with `^P` is held as JSON by the official clients, which then
+        // refuse `^T` for it: no `^T` from a value that could have come from a patch.
+        let old_json = patch::portable(old);
+
         self.raw.clear();
-        diff::encode(old, value, &mut self.raw);
-        if self.raw.len() + 2 < best_len {
+        // TLCP-diff counts are UTF-16 code units for the JavaScript client and code points
+        // for the Python one: they agree only when every character is in the BMP.
+        if old_json.is_none() && is_bmp(old) && is_bmp(value) {
+            diff::encode(old, value, &mut self.raw);
+        }
+        if !self.raw.is_empty() && self.raw.len() + 2 < best_len {
             self.best.clear();
             self.best.push_str("^T");
             encode_field_value(&self.raw, &mut self.best);
@@ -151,10 +164,8 @@ impl Encoder {
         }
 
         self.raw.clear();
-        let json_like = |s: &str| s.trim_start().starts_with(['{', '[']);
-        if json_like(old)
-            && json_like(value)
-            && patch::encode(old, value, &mut self.raw)
+        if let Some(old_v) = old_json
+            && patch::encode_from(old_v, value, &mut self.raw)
             && self.raw.len() + 2 < best_len
         {
             self.candidate.clear();
@@ -171,6 +182,11 @@ impl Encoder {
             out.push_str(&self.best);
         }
     }
+}
+
+/// Whether every character of `s` is in the Basic Multilingual Plane (one UTF-16 unit).
+fn is_bmp(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(|c| c.len_utf16() == 1)
 }
 
 #[inline]

@@ -44,26 +44,39 @@ pub fn apply(base: &str, patch: &str, out: &mut String) -> Result<(), PatchError
 }
 
 /// Appends to `out` a patch turning `old` into `new` and returns `true`, when both are JSON
-/// objects or arrays and applying the patch to `old` gives back `new` exactly (so `new` must
-/// be compact JSON with sorted keys). Otherwise appends nothing and returns `false`.
+/// objects or arrays that every client writes back as the same text (see [`portable`])
+/// and the patch only replaces or removes object members (or edits arrays): then applying
+/// it gives back `new` exactly, in this crate and in the official clients. Otherwise
+/// appends nothing and returns `false`.
 pub fn encode(old: &str, new: &str, out: &mut String) -> bool {
-    fn container(s: &str) -> Option<Value> {
-        if !s.trim_start().starts_with(['{', '[']) {
-            return None;
-        }
-        serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(|v| v.is_object() || v.is_array())
-    }
-    let (Some(mut old_v), Some(new_v)) = (container(old), container(new)) else {
+    portable(old).is_some_and(|old_v| encode_from(old_v, new, out))
+}
+
+/// [`encode`], with `old` already parsed by [`portable`].
+pub(crate) fn encode_from(old_v: Value, new: &str, out: &mut String) -> bool {
+    let Some(new_v) = portable(new) else {
         return false;
     };
     let patch = json_patch::diff(&old_v, &new_v);
-    if json_patch::patch(&mut old_v, &patch.0).is_err() {
-        return false;
+    let mut doc = old_v;
+    for op in &patch.0 {
+        // The official clients keep object members in insertion order: a member added
+        // by a patch goes last there, not where the sorted text has it.
+        let inserts_member = match op {
+            json_patch::PatchOperation::Add(a) => {
+                let path = a.path.as_str();
+                let parent = &path[..path.rfind('/').unwrap_or(0)];
+                doc.pointer(parent).is_none_or(Value::is_object)
+            }
+            json_patch::PatchOperation::Move(_) | json_patch::PatchOperation::Copy(_) => true,
+            _ => false,
+        };
+        if inserts_member || json_patch::patch(&mut doc, std::slice::from_ref(op)).is_err() {
+            return false;
+        }
     }
     // The text the decoder would produce must be `new` exactly.
-    let patched = old_v.to_string();
+    let patched = doc.to_string();
     if patched != new {
         return false;
     }
@@ -74,6 +87,57 @@ pub fn encode(old: &str, new: &str, out: &mut String) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Parses `s` when it is a JSON object or array that the official clients (JavaScript's
+/// `JSON.stringify`, Python's `json.dumps`) and this crate all serialize back to `s`
+/// itself, so that a field patched with `^P` shows exactly the text the server has:
+///
+/// * compact, with sorted object keys and no duplicates (this crate's own serialization);
+/// * printable ASCII only (Python escapes every other character as `\uXXXX`);
+/// * numbers are integers of at most 53 bits (JavaScript prints `1.0` as `1`, `1e21` as
+///   `1e+21`, and rounds larger integers);
+/// * no object key is an array index such as `"9"` (JavaScript lists those first, in
+///   numeric order).
+///
+/// A client holds a field patched with `^P` as parsed JSON and refuses a `^T` diff for it
+/// until it gets a whole value again: so a value that passes this check is never the base
+/// of a `^T` diff.
+pub(crate) fn portable(s: &str) -> Option<Value> {
+    if !s.starts_with(['{', '[']) || !s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return None;
+    }
+    let v: Value = serde_json::from_str(s).ok()?;
+    if !portable_value(&v) {
+        return None;
+    }
+    let canonical = v.to_string();
+    (canonical == s).then_some(v)
+}
+
+fn portable_value(v: &Value) -> bool {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .map(|u| u <= MAX_SAFE)
+            .or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= MAX_SAFE))
+            .unwrap_or(false),
+        Value::Array(a) => a.iter().all(portable_value),
+        Value::Object(o) => o
+            .iter()
+            .all(|(k, v)| !is_array_index(k) && portable_value(v)),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
+}
+
+/// Whether `k` is a canonical array index (`0`, `1`, ... below 2^32 - 1), which JavaScript
+/// orders before every other key of an object.
+fn is_array_index(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes().all(|b| b.is_ascii_digit())
+        && (k == "0" || !k.starts_with('0'))
+        && k.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX))
 }
 
 #[cfg(test)]
@@ -165,5 +229,42 @@ mod tests {
         assert!(!encode("1", "2", &mut out));
         assert!(!encode("[1]", "x", &mut out));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn encodes_only_what_the_official_clients_write_back_the_same() {
+        let mut out = String::new();
+        for (old, new) in [
+            // Python writes non-ASCII as \uXXXX, and escapes DEL.
+            (r#"{"a":1,"e":"café"}"#, r#"{"a":2,"e":"café"}"#),
+            ("{\"a\":1,\"d\":\"\u{7f}\"}", "{\"a\":2,\"d\":\"\u{7f}\"}"),
+            // JavaScript writes 2.0 as 2, 1e21 as 1e+21, rounds beyond 2^53.
+            (r#"{"a":1.0,"b":1}"#, r#"{"a":2.0,"b":1}"#),
+            (r#"{"a":1,"b":1e21}"#, r#"{"a":2,"b":1e21}"#),
+            (
+                r#"{"a":1,"b":9007199254740993}"#,
+                r#"{"a":2,"b":9007199254740993}"#,
+            ),
+            // JavaScript puts array-index keys first.
+            (r#"{"10":1,"9":1}"#, r#"{"10":2,"9":1}"#),
+            // Both put a member added by a patch last.
+            (r#"{"a":1,"z":1}"#, r#"{"a":1,"m":1,"z":1}"#),
+        ] {
+            assert!(!encode(old, new, &mut out), "{old} -> {new}: {out}");
+        }
+        assert!(out.is_empty());
+        for (old, new) in [
+            (r#"{"a":1,"z":1}"#, r#"{"a":2,"z":-9007199254740991}"#),
+            (r#"{"a":1,"z":1}"#, r#"{"z":1}"#),
+            (
+                r#"{"a":[1,2],"z":{"k":"v"}}"#,
+                r#"{"a":[1,3,2],"z":{"k":"w"}}"#,
+            ),
+            (r#"{"a":"x","z":1}"#, r#"{"a":"y\u0001\"\\","z":2}"#),
+        ] {
+            out.clear();
+            assert!(encode(old, new, &mut out), "{old} -> {new}");
+            assert_eq!(run(old, &out).as_deref(), Ok(new), "{out}");
+        }
     }
 }

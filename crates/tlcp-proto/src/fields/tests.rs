@@ -262,6 +262,36 @@ fn tlcp_diff_entries() {
 }
 
 #[test]
+fn diffs_only_where_every_official_client_decodes_the_same() {
+    let mut enc = Encoder::new().with_diff(true);
+    let mut out = String::new();
+    let mut encode = |old: &str, new: &str| {
+        out.clear();
+        enc.encode(Some(&[Some(old)]), &[Some(new)], &mut out)
+            .unwrap();
+        out.clone()
+    };
+    // Outside the BMP the clients count TLCP-diff lengths differently (UTF-16 units in
+    // JavaScript, code points in Python): whole values only.
+    let tail = " and a tail long enough for a diff to be worth it";
+    assert!(encode(&format!("é{tail}"), &format!("è{tail}")).starts_with("^T"));
+    let (old, new) = (format!("😀{tail}"), format!("😀{tail}!"));
+    assert_eq!(encode(&old, &new), new);
+    let (old, new) = (format!("x{tail}"), format!("x{tail}😀"));
+    assert_eq!(encode(&old, &new), new);
+    // A value a `^P` may have produced is held as JSON by the clients, which refuse a
+    // `^T` for it: a patch or the whole value.
+    let long = "y".repeat(120);
+    let old = format!(r#"{{"a":1,"m":"{long}","z":[1]}}"#);
+    assert!(encode(&old, &format!(r#"{{"a":2,"m":"{long}","z":[1,2]}}"#)).starts_with("^P"));
+    let new = format!(r#"{{"a":1,"m":"{long}!","z":[1]}}"#);
+    assert!(!encode(&old, &new).starts_with("^T"));
+    // JSON that no patch can produce (a float) still gets `^T`.
+    let old = format!(r#"{{"a":1.5,"m":"{long}"}}"#);
+    assert!(encode(&old, &format!(r#"{{"a":2.5,"m":"{long}"}}"#)).starts_with("^T"));
+}
+
+#[test]
 fn errors_leave_the_row_unchanged() {
     let mut row = Row::new(10);
     let mut ch = ChangedFields::new();

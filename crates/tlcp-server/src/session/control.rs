@@ -158,40 +158,43 @@ impl Session {
                 st.push(a);
             }
             let (n_items, n_fields) = (items.len() as u32, fields.len() as u32);
+            let subok = match key_cmd {
+                Some((k, c)) => Notification::SubCmd {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                    key_field: k as u32 + 1,
+                    command_field: c as u32 + 1,
+                },
+                None => Notification::SubOk {
+                    sub_id: req.sub_id,
+                    num_items: n_items,
+                    num_fields: n_fields,
+                },
+            };
+            let conf = Notification::Conf {
+                sub_id: req.sub_id,
+                max_frequency: freq
+                    .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
+                filtered: !unfiltered,
+            };
             st.subs.insert(
                 req.sub_id,
                 Subscription {
                     mode,
                     unfiltered,
                     min_interval: freq.map(|f| Duration::from_secs_f64(1.0 / f)),
+                    max_frequency: freq,
+                    limit_frequency: limit_freq,
                     capacity,
                     key_cmd,
                     items: sub_items,
                     data: data.clone(),
                     closing: false,
                     snapshot_requested: snapshot != SnapshotRequest::None,
+                    announce: Some(vec![subok, conf]),
                 },
             );
-            match key_cmd {
-                Some((k, c)) => st.push(&Notification::SubCmd {
-                    sub_id: req.sub_id,
-                    num_items: n_items,
-                    num_fields: n_fields,
-                    key_field: k as u32 + 1,
-                    command_field: c as u32 + 1,
-                }),
-                None => st.push(&Notification::SubOk {
-                    sub_id: req.sub_id,
-                    num_items: n_items,
-                    num_fields: n_fields,
-                }),
-            }
-            st.push(&Notification::Conf {
-                sub_id: req.sub_id,
-                max_frequency: freq
-                    .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
-                filtered: !unfiltered,
-            });
             st.wake();
         }
         for (i, hub) in hubs.iter().enumerate() {
@@ -206,6 +209,8 @@ impl Session {
                 }
             }
         }
+        // Every item has its listener now: the subscription is in place.
+        self.lock().announce(req.sub_id);
         Ok(())
     }
 
@@ -213,6 +218,8 @@ impl Session {
     pub(crate) fn unsubscribe(&self, sub_id: u32, ack: Option<&Notification<'_>>) -> ControlResult {
         let sub = {
             let mut st = self.lock();
+            // Deleted while being set up: `SUBOK` still goes before `UNSUB`.
+            st.announce(sub_id);
             let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
             if let Some(a) = ack {
                 st.push(a);
@@ -233,6 +240,7 @@ impl Session {
         ack: Option<&Notification<'_>>,
     ) -> ControlResult {
         let mut st = self.lock();
+        st.announce(sub_id);
         let sub = st.subs.get_mut(&sub_id).ok_or_else(not_found)?;
         if sub.unfiltered {
             return Err(Refusal::new(
@@ -240,19 +248,26 @@ impl Session {
                 "frequency reconfiguration not allowed: the subscription is unfiltered",
             ));
         }
-        match freq {
+        let requested = match freq {
             Some(MaxFrequency::Unfiltered) => {
                 return Err(Refusal::new(65, "a subscription cannot become unfiltered"));
             }
-            Some(MaxFrequency::PerSecond(f)) if f > 0.0 && sub.mode != Mode::Raw => {
-                sub.min_interval = Some(Duration::from_secs_f64(1.0 / f));
-            }
-            Some(_) => sub.min_interval = None,
-            None => {}
+            Some(MaxFrequency::PerSecond(f)) if f > 0.0 && sub.mode != Mode::Raw => Some(f),
+            Some(_) => None,
+            None => sub.max_frequency,
+        };
+        // The frequency in force is the one asked for, within the item's limit; `CONF`
+        // reports it as such (not as the inverse of the interval, which rounds: 3 would
+        // come back as 3.000000003).
+        let effective = match (requested, sub.limit_frequency) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        let max_frequency = sub.min_interval.map_or(RealMaxFrequency::Unlimited, |d| {
-            RealMaxFrequency::PerSecond(1.0 / d.as_secs_f64())
-        });
+        .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
+        sub.max_frequency = effective;
+        sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        let max_frequency =
+            effective.map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond);
         if let Some(a) = ack {
             st.push(a);
         }

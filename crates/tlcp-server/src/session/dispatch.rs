@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tlcp_proto::Mode;
+use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
 use crate::hub::{DataAdapterHub, ItemHub};
@@ -65,6 +66,10 @@ pub(crate) struct Subscription {
     pub(crate) unfiltered: bool,
     /// Minimum spacing between two updates of an item (from the maximum frequency).
     pub(crate) min_interval: Option<Duration>,
+    /// The maximum frequency in force (updates/s), as reported in `CONF`.
+    pub(crate) max_frequency: Option<f64>,
+    /// The metadata adapter's frequency limit for the items, which a `reconf` cannot lift.
+    pub(crate) limit_frequency: Option<f64>,
     /// Pending capacity per item before the overflow policy applies.
     pub(crate) capacity: usize,
     /// Schema positions (0-based) of the key and command fields (COMMAND).
@@ -75,6 +80,11 @@ pub(crate) struct Subscription {
     pub(crate) closing: bool,
     /// The client asked for a snapshot (adapter snapshot events are dropped otherwise).
     pub(crate) snapshot_requested: bool,
+    /// `SUBOK`/`SUBCMD` and `CONF`, until they are sent: right before the subscription's
+    /// first event, or once its items have their listeners, whichever comes first. So the
+    /// client never learns of the subscription before it is in place (an update pushed
+    /// once the client has seen `SUBOK` is never missed), nor gets an event before `SUBOK`.
+    pub(crate) announce: Option<Vec<Notification<'static>>>,
 }
 
 /// What `offer` decided.

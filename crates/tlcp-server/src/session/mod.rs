@@ -375,7 +375,19 @@ impl State {
         }
     }
 
+    /// Sends the subscription's `SUBOK`/`SUBCMD` and `CONF` if they are still due.
+    pub(crate) fn announce(&mut self, sub_id: u32) {
+        let Some(lines) = self.subs.get_mut(&sub_id).and_then(|s| s.announce.take()) else {
+            return;
+        };
+        for n in &lines {
+            self.push(n);
+        }
+        self.wake();
+    }
+
     fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
+        self.announce(sub_id);
         let congested = self.congested();
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return;

@@ -21,6 +21,12 @@ pub(crate) trait Sink {
     /// Writes complete lines.
     fn send(&mut self, data: String) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Writes the connection's last line (`LOOP`, `END` or `CONERR`): the stream is over
+    /// once it is out, and the client may send its next request on receiving it.
+    fn send_last(&mut self, data: String) -> impl Future<Output = io::Result<()>> + Send {
+        self.send(data)
+    }
+
     /// Cuts the connection without a proper end (test hook).
     fn abort(&mut self) -> impl Future<Output = ()> + Send;
 }
@@ -91,7 +97,7 @@ pub(crate) async fn run_stream<S: Sink>(
                 message: Cow::Borrowed(&c.message),
             }
             .encode(&mut line);
-            let _ = sink.send(line).await;
+            let _ = sink.send_last(line).await;
             return StreamEnd::Refused;
         }
     };
@@ -256,7 +262,7 @@ pub(crate) async fn run_stream<S: Sink>(
                     message: Cow::Borrowed(&c.message),
                 }
                 .encode(&mut line);
-                let _ = sink.send(line).await;
+                let _ = sink.send_last(line).await;
                 return StreamEnd::Closed;
             }
         }
@@ -286,7 +292,7 @@ async fn finish_loop<S: Sink>(
         expected_delay_ms: delay_ms,
     }
     .encode(&mut line);
-    match sink.send(line).await {
+    match sink.send_last(line).await {
         Ok(()) => StreamEnd::Looped,
         Err(e) => StreamEnd::Io(e),
     }

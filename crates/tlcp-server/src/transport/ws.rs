@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
@@ -87,14 +88,23 @@ pub(crate) fn upgrade(
     r
 }
 
-struct WsSink(mpsc::Sender<String>);
+struct WsSink {
+    tx: mpsc::Sender<String>,
+    /// Set when the stream's last line (`LOOP`, `END`, `CONERR`) is sent.
+    ending: Arc<AtomicBool>,
+}
 
 impl Sink for WsSink {
     async fn send(&mut self, data: String) -> std::io::Result<()> {
-        self.0
+        self.tx
             .send(data)
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "WebSocket closed"))
+    }
+
+    async fn send_last(&mut self, data: String) -> std::io::Result<()> {
+        self.ending.store(true, Ordering::Release);
+        self.send(data).await
     }
 
     async fn abort(&mut self) {
@@ -121,18 +131,18 @@ async fn run<S>(
         let _ = sink.close().await;
     });
     let mut current: Option<Arc<Session>> = None;
-    let mut streaming: Option<(Arc<Session>, JoinHandle<StreamEnd>)> = None;
+    let mut streaming: Option<Streaming> = None;
     let mut cut = false;
     loop {
         let msg = match &mut streaming {
-            Some((_, handle)) if !handle.is_finished() => tokio::select! {
+            Some(Streaming { handle, .. }) if !handle.is_finished() => tokio::select! {
                 m = stream.next() => m,
                 end = handle => {
                     if matches!(end, Ok(StreamEnd::Dropped)) {
                         cut = true;
                         break;
                     }
-                    let close = streaming.as_ref().is_some_and(|(s, _)| s.take_close_socket());
+                    let close = streaming.as_ref().is_some_and(|s| s.session.take_close_socket());
                     if close {
                         // LS_close_socket=true: END/LOOP was the last thing on this socket.
                         break;
@@ -166,7 +176,19 @@ async fn run<S>(
                     continue;
                 }
             };
-            if streaming.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            if let Some(st) = &mut streaming
+                && !st.handle.is_finished()
+                && st.ending.load(Ordering::Acquire)
+                && matches!(
+                    req,
+                    TlcpRequest::CreateSession(_) | TlcpRequest::BindSession(_)
+                )
+            {
+                // The stream sent its `LOOP` (a poll is over) and the client asks for the
+                // next one before the stream's task has quite finished: let it finish.
+                let _ = (&mut st.handle).await;
+            }
+            if streaming.as_ref().is_some_and(|st| st.handle.is_finished()) {
                 streaming = None;
             }
             let line = match req {
@@ -195,7 +217,7 @@ async fn run<S>(
                                     false,
                                 );
                                 current = Some(s.clone());
-                                streaming = Some((s.clone(), spawn_stream(&server, s, p, &tx)));
+                                streaming = Some(spawn_stream(&server, s, p, &tx));
                                 None
                             }
                             Err(e) => Some(reply_line(&Notification::ConErr {
@@ -230,7 +252,7 @@ async fn run<S>(
                                 false,
                             );
                             current = Some(s.clone());
-                            streaming = Some((s.clone(), spawn_stream(&server, s, p, &tx)));
+                            streaming = Some(spawn_stream(&server, s, p, &tx));
                             None
                         }
                     }
@@ -239,7 +261,7 @@ async fn run<S>(
                     &server,
                     &other,
                     current.as_ref(),
-                    streaming.as_ref().map(|(s, _)| s),
+                    streaming.as_ref().map(|st| &st.session),
                     true,
                 ),
             };
@@ -250,8 +272,8 @@ async fn run<S>(
             }
         }
     }
-    if let Some((_, handle)) = streaming {
-        handle.abort();
+    if let Some(st) = streaming {
+        st.handle.abort();
     }
     if cut {
         // No close frame: the client must see a broken connection.
@@ -270,15 +292,29 @@ fn streaming_in_place() -> String {
     })
 }
 
+/// The stream connection running on a WebSocket.
+struct Streaming {
+    session: Arc<Session>,
+    handle: JoinHandle<StreamEnd>,
+    /// Its last line is out: its task is about to end.
+    ending: Arc<AtomicBool>,
+}
+
 fn spawn_stream(
     server: &Arc<Server>,
     session: Arc<Session>,
     params: crate::session::stream::StreamParams,
     tx: &mpsc::Sender<String>,
-) -> JoinHandle<StreamEnd> {
+) -> Streaming {
     let server = Arc::clone(server);
-    let mut sink = WsSink(tx.clone());
-    tokio::spawn(async move {
+    let ending = Arc::new(AtomicBool::new(false));
+    let mut sink = WsSink {
+        tx: tx.clone(),
+        ending: ending.clone(),
+    };
+    let task_session = session.clone();
+    let handle = tokio::spawn(async move {
+        let session = task_session;
         let end = run_stream(&session, &params, &mut sink).await;
         match &end {
             StreamEnd::Closed => server.remove(session.id.expose()),
@@ -288,5 +324,10 @@ fn spawn_stream(
             _ => {}
         }
         end
-    })
+    });
+    Streaming {
+        session,
+        handle,
+        ending,
+    }
 }

@@ -17,11 +17,19 @@ use tokio::net::TcpStream;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A snapshot event: field names and values (`None` = null).
+pub type Row = Vec<(&'static str, Option<String>)>;
+
+/// Snapshot events by item.
+pub type Snapshots = Arc<Mutex<Vec<(String, Vec<Row>)>>>;
+
 /// A data adapter whose feeds the test drives by hand.
 #[derive(Default, Clone)]
 pub struct Manual {
     pub feeds: Arc<Mutex<Vec<(String, ItemFeed)>>>,
     pub unsubscribed: Arc<Mutex<Vec<String>>>,
+    /// Snapshot events pushed by `subscribe` (then the end of the snapshot), by item.
+    pub snapshots: Snapshots,
 }
 
 impl DataAdapter for Manual {
@@ -29,7 +37,23 @@ impl DataAdapter for Manual {
         if item.starts_with("bad") {
             return Err(Refusal::new(-7, "item refused by the test adapter"));
         }
-        self.feeds.lock().unwrap().push((item.to_owned(), feed));
+        self.feeds
+            .lock()
+            .unwrap()
+            .push((item.to_owned(), feed.clone()));
+        // Like a real adapter, push the snapshot from `subscribe`.
+        if let Some((_, rows)) = self
+            .snapshots
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(i, _)| i == item)
+        {
+            for row in rows {
+                feed.snapshot(&update_of(row));
+            }
+            feed.end_of_snapshot();
+        }
         Ok(())
     }
     fn unsubscribe(&self, item: &str) {
@@ -66,6 +90,11 @@ impl Manual {
         panic!("item {item} was never subscribed");
     }
 
+    /// `item`, when subscribed, pushes `rows` as its snapshot.
+    pub fn seed(&self, item: &str, rows: Vec<Row>) {
+        self.snapshots.lock().unwrap().push((item.to_owned(), rows));
+    }
+
     pub fn push(&self, item: &str, fields: &[(&str, Option<&str>)]) {
         let mut u = tlcp_server::Update::new();
         for (k, v) in fields {
@@ -76,6 +105,17 @@ impl Manual {
         }
         self.feed(item).update(&u);
     }
+}
+
+fn update_of(row: &[(&str, Option<String>)]) -> tlcp_server::Update {
+    let mut u = tlcp_server::Update::new();
+    for (k, v) in row {
+        match v {
+            Some(v) => u.set(k, v),
+            None => u.set_null(k),
+        };
+    }
+    u
 }
 
 /// The configuration for tests that assert exact lines: no `^T`/`^P` diffs.
