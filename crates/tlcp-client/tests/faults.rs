@@ -281,11 +281,14 @@ async fn stall_is_reported_on_time_http_streaming() {
     stall_over(ForcedTransport::HttpStreaming).await;
 }
 
+/// What was pushed for an item, and its feeds.
+type Pushed = (Vec<String>, Vec<ItemFeed>);
+
 /// A data adapter that remembers what it pushed and gives it as the snapshot to a new
 /// subscriber of an item (as a real adapter would after its item was released).
 #[derive(Default, Clone)]
 struct WithHistory {
-    items: Arc<Mutex<HashMap<String, (Vec<String>, Vec<ItemFeed>)>>>,
+    items: Arc<Mutex<HashMap<String, Pushed>>>,
 }
 
 impl DataAdapter for WithHistory {
@@ -375,9 +378,7 @@ async fn refused_recovery_over(transport: ForcedTransport) {
     proxy.reset();
 
     let (replaced_by, lost) = wait_event(&mut events, "the replacement", |e| match e {
-        ConnectionEvent::SessionReplaced { session_id, lost } => {
-            Some((session_id.clone(), lost.clone()))
-        }
+        ConnectionEvent::SessionReplaced { session_id, lost } => Some((session_id.clone(), *lost)),
         ConnectionEvent::SessionRecovered { .. } => panic!("recovered without a buffer?"),
         _ => None,
     })
