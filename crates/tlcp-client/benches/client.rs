@@ -1,0 +1,172 @@
+//! End-to-end client benchmarks against the in-process tlcp-server (loopback, WebSocket):
+//!
+//! * `throughput`: updates per second from the `FEED` adapter (`AsFastAsPossible`) to one
+//!   subscription stream, consumed (values read) by the application, in MERGE and
+//!   DISTINCT;
+//! * `open_10k_subscriptions`: the time to open 10,000 MERGE subscriptions (one `FEED`
+//!   item each, no updates) until every one is `Subscribed`; prints the process RSS after
+//!   (it includes the in-process server).
+//!
+//! `cargo bench -p tlcp-client --bench client`
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use divan::counter::ItemsCount;
+use divan::{Bencher, black_box};
+use futures_util::StreamExt;
+use tlcp_client::{Client, ForcedTransport, Subscription, SubscriptionEvent, SubscriptionStream};
+use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate};
+use tlcp_server::{ServerConfig, ServerHandle};
+use tokio::runtime::Runtime;
+
+fn main() {
+    divan::main();
+}
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// A server whose `FEED` adapter pushes at `rate`.
+fn server(rate: FeedRate) -> ServerHandle {
+    runtime().block_on(async {
+        let demo = DemoConfig {
+            feed: FeedConfig {
+                rate,
+                ..FeedConfig::default()
+            },
+            ..DemoConfig::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tlcp_server::spawn(
+            listener,
+            ServerConfig::default(),
+            tlcp_server::demo::demo_adapters(demo),
+        )
+        .unwrap()
+    })
+}
+
+async fn connect(server: &ServerHandle) -> Client {
+    let client = Client::builder(&server.url(), "DEMO")
+        .forced_transport(ForcedTransport::WsStreaming)
+        .build()
+        .unwrap();
+    client.connect();
+    client.connected().await.unwrap();
+    client
+}
+
+const FIELDS: [&str; 10] = ["ts", "seq", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"];
+
+/// Updates read per iteration.
+const N: usize = 200_000;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Reads `n` updates, touching their values.
+async fn consume(sub: &mut SubscriptionStream, n: usize) -> usize {
+    let mut read = 0;
+    let mut bytes = 0;
+    while read < n {
+        match sub.next().await.unwrap() {
+            SubscriptionEvent::Update(u) => {
+                bytes += u.values().flatten().map(str::len).sum::<usize>();
+                read += 1;
+            }
+            SubscriptionEvent::Error(e) => panic!("{e:?}"),
+            _ => {}
+        }
+    }
+    bytes
+}
+
+#[divan::bench(args = ["MERGE", "DISTINCT"], sample_count = 10, sample_size = 1)]
+fn throughput(bencher: Bencher<'_, '_>, mode: &str) {
+    let rt = runtime();
+    let server = server(FeedRate::AsFastAsPossible);
+    let (client, mut sub) = rt.block_on(async {
+        let client = connect(&server).await;
+        let s = match mode {
+            "MERGE" => Subscription::merge(["bench"], FIELDS),
+            _ => Subscription::distinct(["bench"], FIELDS).snapshot(false),
+        };
+        let mut sub = client.subscribe(s.data_adapter("FEED")).await.unwrap();
+        consume(&mut sub, 10_000).await; // warm up
+        (client, sub)
+    });
+    let before = client.stats();
+    let started = Instant::now();
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| black_box(rt.block_on(consume(&mut sub, N))));
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = client.stats();
+    eprintln!(
+        "{mode}: client received {:.2} M updates/s ({} updates, {} conflated, {:.1} MB/s, {:.0} B/chunk)",
+        (after.updates - before.updates) as f64 / elapsed / 1e6,
+        after.updates - before.updates,
+        after.conflated - before.conflated,
+        (after.bytes - before.bytes) as f64 / elapsed / 1e6,
+        (after.bytes - before.bytes) as f64 / (after.chunks - before.chunks).max(1) as f64,
+    );
+    drop(sub);
+    drop(client);
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+}
+
+const SUBSCRIPTIONS: usize = 10_000;
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn open_10k_subscriptions(bencher: Bencher<'_, '_>) {
+    let rt = runtime();
+    let server = server(FeedRate::PerSecond(0.0));
+    let mut round = 0;
+    bencher
+        .with_inputs(|| rt.block_on(connect(&server)))
+        .bench_local_values(|client| {
+            let subs = rt.block_on(async {
+                let mut subs = Vec::with_capacity(SUBSCRIPTIONS);
+                for i in 0..SUBSCRIPTIONS {
+                    let s =
+                        Subscription::merge([format!("i{i}")], ["seq", "f1"]).data_adapter("FEED");
+                    subs.push(client.subscribe(s).await.unwrap());
+                }
+                for sub in &mut subs {
+                    loop {
+                        match sub.next().await.unwrap() {
+                            SubscriptionEvent::Subscribed { .. } => break,
+                            SubscriptionEvent::Error(e) => panic!("{e:?}"),
+                            _ => {}
+                        }
+                    }
+                }
+                subs
+            });
+            round += 1;
+            eprintln!(
+                "open_10k_subscriptions round {round}: VmRSS {} MiB (client + in-process server)",
+                rss_kib() / 1024
+            );
+            (client, subs)
+        });
+}

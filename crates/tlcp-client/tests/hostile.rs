@@ -1,0 +1,317 @@
+//! A hostile server: a scripted WebSocket peer that answers the session and subscription
+//! requests, then sends oversized lines, invalid UTF-8, bad percent escapes, wrong
+//! argument counts, unknown tags, updates for unknown subscriptions and updates with the
+//! wrong number of values. The client never panics, reports each one as a protocol
+//! issue, and the session goes on: the good lines that follow are delivered (a
+//! subscription whose data can no longer be trusted is subscribed again, as documented
+//! in `IssueAction::Resubscribed`).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tlcp_client::{Client, ConnectionEvent, Delivery, Status, Subscription, SubscriptionEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_websockets::Message;
+
+/// The scripted server's handle: lines to send, and the wire id of the live
+/// subscription (changes when the client subscribes again).
+struct Hostile {
+    addr: std::net::SocketAddr,
+    out: mpsc::UnboundedSender<Message>,
+    sub_id: watch::Receiver<Option<u32>>,
+    requests: watch::Receiver<Vec<String>>,
+}
+
+impl Hostile {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (out, mut rx) = mpsc::unbounded_channel::<Message>();
+        let (sub_tx, sub_id) = watch::channel(None);
+        let (req_tx, requests) = watch::channel(Vec::new());
+        let replies = out.clone();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            // The upgrade, by hand (the TLCP subprotocol must be echoed).
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut b = [0u8; 1];
+                if tcp.read(&mut b).await.unwrap() == 0 {
+                    return;
+                }
+                head.push(b[0]);
+            }
+            let head = String::from_utf8(head).unwrap();
+            let key = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("sec-websocket-key")
+                        .then(|| v.trim().to_owned())
+                })
+                .unwrap();
+            let mut sha = sha1_smol::Sha1::new();
+            sha.update(key.as_bytes());
+            sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+            let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+            tcp.write_all(
+                format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: TLCP-2.5.0.lightstreamer.com\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+            let ws = tokio_websockets::ServerBuilder::new().serve(tcp);
+            let (mut sink, mut stream) = ws.split();
+            tokio::spawn(async move {
+                while let Some(m) = rx.recv().await {
+                    if sink.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            while let Some(Ok(m)) = stream.next().await {
+                let Some(text) = m.as_text() else { continue };
+                req_tx.send_modify(|r| r.push(text.to_owned()));
+                let mut lines = text.split("\r\n");
+                let name = lines.next().unwrap_or("");
+                let reply = |s: String| {
+                    let _ = replies.send(Message::text(s));
+                };
+                match name {
+                    "wsok" => reply("WSOK\r\n".into()),
+                    "create_session" | "bind_session" => {
+                        reply("CONOK,S1,50000,50000,*\r\n".into());
+                    }
+                    _ => {
+                        for params in lines.filter(|l| !l.is_empty()) {
+                            let get = |k: &str| {
+                                params.split('&').find_map(|kv| {
+                                    kv.strip_prefix(k)?.strip_prefix('=').map(str::to_owned)
+                                })
+                            };
+                            if let Some(req) = get("LS_reqId") {
+                                reply(format!("REQOK,{req}\r\n"));
+                            }
+                            let sub = get("LS_subId").and_then(|s| s.parse::<u32>().ok());
+                            match (get("LS_op").as_deref(), sub) {
+                                (Some("add"), Some(sub)) => {
+                                    reply(format!("SUBOK,{sub},1,2\r\n"));
+                                    sub_tx.send_replace(Some(sub));
+                                }
+                                (Some("delete"), Some(sub)) => reply(format!("UNSUB,{sub}\r\n")),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            addr,
+            out,
+            sub_id,
+            requests,
+        }
+    }
+
+    fn send(&self, text: impl Into<String>) {
+        self.out.send(Message::text(text.into())).unwrap();
+    }
+
+    fn send_bytes(&self, bytes: Vec<u8>) {
+        self.out.send(Message::binary(bytes)).unwrap();
+    }
+
+    /// The live subscription's wire id, waiting for one.
+    async fn sub(&mut self) -> u32 {
+        within("a subscription", self.sub_id.wait_for(Option::is_some))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits until the client subscribed again (a new wire id).
+    async fn resubscribed(&mut self, old: u32) -> u32 {
+        within(
+            "the subscription again",
+            self.sub_id.wait_for(|s| s.is_some_and(|s| s != old)),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    }
+}
+
+/// The next update's values (other events are collected).
+async fn next_values(
+    sub: &mut tlcp_client::SubscriptionStream,
+    what: &str,
+    others: &mut Vec<String>,
+) -> (String, String) {
+    loop {
+        match next(sub, what).await {
+            SubscriptionEvent::Update(u) => {
+                return (
+                    u.value(1).unwrap_or("<null>").to_owned(),
+                    u.value(2).unwrap_or("<null>").to_owned(),
+                );
+            }
+            SubscriptionEvent::Error(e) => panic!("subscription failed at {what}: {e:?}"),
+            other => others.push(format!("{other:?}")),
+        }
+    }
+}
+
+/// The next protocol issue reported.
+async fn issue(events: &mut tlcp_client::ConnectionEvents, what: &str) -> String {
+    wait_event(events, what, |e| match e {
+        ConnectionEvent::ProtocolIssue(text) => Some(text.clone()),
+        ConnectionEvent::SessionClosed { .. } | ConnectionEvent::SessionReplaced { .. } => {
+            panic!("the session ended at {what}: {e:?}")
+        }
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn hostile_lines_are_reported_and_the_session_goes_on() {
+    let mut server = Hostile::start().await;
+    let client = Client::builder(&format!("http://{}", server.addr), "HOSTILE")
+        .forced_transport(tlcp_client::ForcedTransport::WsStreaming)
+        .session_config(|c| c.max_line_len = 64 * 1024)
+        .build()
+        .unwrap();
+    let mut events = client.events();
+    client.connect();
+    assert_eq!(
+        within("connection", client.connected()).await.unwrap(),
+        Status::WsStreaming
+    );
+    let mut sub = client
+        .subscribe(
+            Subscription::distinct(["item"], ["a", "b"])
+                .snapshot(false)
+                .delivery(Delivery::Queue { capacity: 1000 }),
+        )
+        .await
+        .unwrap();
+    let mut others = Vec::new();
+    let mut id = server.sub().await;
+    let mut good = 0u32;
+    // A good line, delivered.
+    macro_rules! good {
+        ($why:expr) => {{
+            good += 1;
+            server.send(format!("U,{id},1,g{good}|x\r\n"));
+            let v = next_values(
+                &mut sub,
+                &format!("good line {good} after {}", $why),
+                &mut others,
+            )
+            .await;
+            assert_eq!(v, (format!("g{good}"), "x".to_owned()), "after {}", $why);
+        }};
+    }
+    good!("the subscription");
+
+    // Lines the client cannot make sense of, but that concern no subscription: skipped
+    // and reported (an unknown tag silently: forward compatibility; the next issue
+    // reported is the next line's, which shows it).
+    let mut issues = Vec::new();
+    for (what, line, expect) in [
+        ("an unknown tag", "WHATEVER,1,2,3\r\n".to_owned(), ""),
+        ("too few arguments", "SYNC\r\n".to_owned(), "SYNC expects 1"),
+        (
+            "too many arguments",
+            "PROBE,1,2\r\n".to_owned(),
+            "PROBE expects 0",
+        ),
+        ("a bad number", "SYNC,abc\r\n".to_owned(), "\"abc\""),
+        (
+            "an unknown subscription",
+            "U,99,1,a|b\r\n".to_owned(),
+            "unknown subscription 99",
+        ),
+        (
+            "SUBOK for an unknown subscription",
+            "SUBOK,77,1,2\r\n".to_owned(),
+            "unknown subscription 77",
+        ),
+        // Note: the update carried by an oversized line is lost (skipped, reported at the
+        // connection level only: the client cannot tell which subscription it was for).
+        (
+            "an oversized line",
+            format!("U,{id},1,{}|b\r\n", "x".repeat(100_000)),
+            "longer than the limit",
+        ),
+    ] {
+        server.send(line);
+        if !expect.is_empty() {
+            let text = issue(&mut events, what).await;
+            assert!(
+                text.contains(expect) && text.contains("Ignored"),
+                "{what}: {text}"
+            );
+            issues.push((what, text));
+        }
+        good!(what);
+    }
+    // Invalid UTF-8 in a line that is no data: skipped.
+    server.send_bytes(b"SERVNAME,\xff\xfe\r\n".to_vec());
+    let text = issue(&mut events, "invalid UTF-8").await;
+    assert!(text.contains("UTF-8") && text.contains("Ignored"), "{text}");
+    issues.push(("invalid UTF-8", text));
+    good!("invalid UTF-8");
+
+    // Lines for the subscription that cannot be trusted: reported, and the subscription
+    // is subscribed again (a new SUBOK), then the flow goes on.
+    for (what, line) in [
+        ("a bad percent escape", "U,{id},1,%ZZ|b\r\n"),
+        ("too many values", "U,{id},1,a|b|c\r\n"),
+        ("too few values", "U,{id},1,a\r\n"),
+        ("an item out of range", "U,{id},5,a|b\r\n"),
+        ("invalid UTF-8 in an update", "U,{id},1,\u{fffd}|b\r\n"),
+        ("wrong argument count in SUBOK", "SUBOK,{id}\r\n"),
+    ] {
+        let line = line.replace("{id}", &id.to_string());
+        if what.starts_with("invalid UTF-8") {
+            let bytes = line.replace('\u{fffd}', "\u{1}").into_bytes();
+            let bytes: Vec<u8> = bytes
+                .into_iter()
+                .map(|b| if b == 1 { 0xff } else { b })
+                .collect();
+            server.send_bytes(bytes);
+        } else {
+            server.send(line);
+        }
+        let text = issue(&mut events, what).await;
+        issues.push((what, text.clone()));
+        assert!(text.contains("Resubscribed"), "{what}: {text}");
+        id = server.resubscribed(id).await;
+        good!(what);
+    }
+    // Nothing else went wrong: still the same session, same status.
+    assert_eq!(client.current_status(), Status::WsStreaming);
+    let stats = client.stats();
+    assert_eq!((stats.sessions, stats.reconnects), (1, 0), "{stats:?}");
+    for (what, text) in &issues {
+        eprintln!("{what}: {text}");
+    }
+    eprintln!("subscription events besides updates: {others:?}");
+    let requests = server.requests.borrow().len();
+    eprintln!("{requests} requests from the client");
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
