@@ -44,7 +44,7 @@ pub fn apply(base: &str, patch: &str, out: &mut String) -> Result<(), PatchError
 }
 
 /// Appends to `out` a patch turning `old` into `new` and returns `true`, when both are JSON
-/// objects or arrays that every client writes back as the same text (see [`portable`])
+/// objects or arrays that every client writes back as the same text (see `portable` in this module)
 /// and the patch only replaces or removes object members (or edits arrays): then applying
 /// it gives back `new` exactly, in this crate and in the official clients. Otherwise
 /// appends nothing and returns `false`.
