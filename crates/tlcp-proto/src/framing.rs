@@ -80,7 +80,13 @@ pub struct LineDecoder {
     buf: Vec<u8>,
     max_line_len: usize,
     state: State,
+    /// The first bytes of the line last reported too long (its tag and first arguments).
+    dropped_head: [u8; DROPPED_HEAD],
+    dropped_len: u8,
 }
+
+/// How many leading bytes of a too-long line are kept for [`LineDecoder::dropped_line_head`].
+const DROPPED_HEAD: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -108,7 +114,17 @@ impl LineDecoder {
             buf: Vec::new(),
             max_line_len,
             state: State::Idle,
+            dropped_head: [0; DROPPED_HEAD],
+            dropped_len: 0,
         }
+    }
+
+    /// The first bytes (up to 32) of the line last reported as
+    /// [`FrameError::LineTooLong`]: enough to read its tag and first arguments, so that a
+    /// client can still count a dropped data notification for session recovery and know
+    /// which subscription lost an update.
+    pub fn dropped_line_head(&self) -> &[u8] {
+        &self.dropped_head[..usize::from(self.dropped_len)]
     }
 
     /// The maximum line length, in bytes.
@@ -178,6 +194,7 @@ impl LineDecoder {
                 // The whole line is in this chunk: lend it from there.
                 let line = part.strip_suffix(b"\r").unwrap_or(part);
                 return if line.len() > self.max_line_len {
+                    self.keep_head(&[line]);
                     Err(self.too_long(line.len()))
                 } else {
                     Ok(Some(line))
@@ -189,6 +206,9 @@ impl LineDecoder {
             };
             let len = self.buf.len() + part.len() - usize::from(ends_with_cr);
             if len > self.max_line_len {
+                let buf = std::mem::take(&mut self.buf);
+                self.keep_head(&[&buf, part]);
+                self.buf = buf;
                 self.buf.clear();
                 return Err(self.too_long(len));
             }
@@ -209,6 +229,9 @@ impl LineDecoder {
         if new_len > limit.saturating_add(1)
             || (new_len == limit.saturating_add(1) && data.last() != Some(&b'\r'))
         {
+            let buf = std::mem::take(&mut self.buf);
+            self.keep_head(&[&buf, data]);
+            self.buf = buf;
             self.buf.clear();
             self.state = State::Discarding;
             return Err(self.too_long(new_len));
@@ -232,6 +255,17 @@ impl LineDecoder {
             self.buf.reserve_exact(cap - self.buf.len());
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Remembers the first bytes of a line being dropped, from its pieces in order.
+    fn keep_head(&mut self, pieces: &[&[u8]]) {
+        let mut n = 0;
+        for piece in pieces {
+            let take = piece.len().min(DROPPED_HEAD - n);
+            self.dropped_head[n..n + take].copy_from_slice(&piece[..take]);
+            n += take;
+        }
+        self.dropped_len = n as u8;
     }
 
     fn too_long(&self, seen: usize) -> FrameError {

@@ -76,7 +76,18 @@ impl ClientSession {
                     Flow::Continue => {}
                     flow => break flow,
                 },
-                Err(e) => self.report(conn, e.into(), IssueAction::Ignored),
+                Err(e) => {
+                    // The line is gone, but its head says what it was: a data
+                    // notification must still be counted for recovery, and the
+                    // subscription that lost an update resynchronised.
+                    let mut head = [0u8; 32];
+                    let kept = decoder.dropped_line_head();
+                    head[..kept.len()].copy_from_slice(kept);
+                    let head = &head[..kept.len()];
+                    if let Flow::End = self.on_bad_line(conn, head, e.into()) {
+                        break Flow::End;
+                    }
+                }
             }
         };
         match self.conn_index(conn) {
@@ -109,23 +120,29 @@ impl ClientSession {
                 }
                 self.dispatch(conn, n, now)
             }
-            Err(e) => {
-                let tag = raw_tag(line);
-                let data = DATA_TAGS.contains(&tag);
-                if from_stream && data && self.count_data() {
-                    return Flow::Continue;
-                }
-                let action = match raw_sub_id(line) {
-                    Some(wire) if data && !tag.starts_with(b"MSG") => {
-                        let tag = std::str::from_utf8(tag).unwrap_or("");
-                        self.malformed_for(wire, tag)
-                    }
-                    _ => IssueAction::Ignored,
-                };
-                self.report(conn, e.into(), action);
-                Flow::Continue
-            }
+            Err(e) => self.on_bad_line(conn, line, e.into()),
         }
+    }
+
+    /// A line that could not be used (malformed, or too long and dropped): `line` is the
+    /// line, or what is known of its beginning. A data notification is still counted for
+    /// recovery; one for a known subscription makes it resubscribe.
+    fn on_bad_line(&mut self, conn: ConnId, line: &[u8], error: ProtocolError) -> Flow {
+        let from_stream = self.stream.as_ref().is_some_and(|s| s.conn == conn);
+        let tag = raw_tag(line);
+        let data = DATA_TAGS.contains(&tag);
+        if from_stream && data && self.count_data() {
+            return Flow::Continue;
+        }
+        let action = match raw_sub_id(line) {
+            Some(wire) if data && !tag.starts_with(b"MSG") => {
+                let tag = std::str::from_utf8(tag).unwrap_or("");
+                self.malformed_for(wire, tag)
+            }
+            _ => IssueAction::Ignored,
+        };
+        self.report(conn, error, action);
+        Flow::Continue
     }
 
     /// Counts a data notification on the stream; says whether it is a replayed duplicate

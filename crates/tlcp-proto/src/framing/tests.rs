@@ -280,3 +280,24 @@ proptest! {
         prop_assert!(dec.buffer_capacity() <= limit + 1);
     }
 }
+
+#[test]
+fn the_head_of_a_dropped_line_is_kept() {
+    // In one chunk.
+    let mut dec = LineDecoder::new(16);
+    let mut input: &[u8] = b"U,12,3,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nOK\r\n";
+    assert!(dec.next_line(&mut input).is_err());
+    assert_eq!(dec.dropped_line_head(), b"U,12,3,aaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_eq!(dec.next_line(&mut input).unwrap(), Some(&b"OK"[..]));
+    // Across chunks: found too long while reassembling.
+    let mut dec = LineDecoder::new(10);
+    for chunk in [&b"EOS,7"[..], b",1xxxxxxxxxxxx", b"xx\r\n"] {
+        let mut input = chunk;
+        while let Ok(Some(_)) | Err(_) = dec.next_line(&mut input) {
+            if input.is_empty() {
+                break;
+            }
+        }
+    }
+    assert_eq!(dec.dropped_line_head(), b"EOS,7,1xxxxxxxxxxxx");
+}

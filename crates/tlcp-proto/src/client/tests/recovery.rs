@@ -2,7 +2,7 @@
 
 use super::harness::{CID, Script, config};
 use crate::Mode;
-use crate::client::{ConnId, Status, SubscriptionSpec, Target};
+use crate::client::{ConnId, Status, SubscriptionSpec, Target, Transmit};
 
 /// A WS session (at t=0) with one MERGE subscription confirmed and two updates: four data
 /// notifications received.
@@ -337,6 +337,39 @@ fn the_recovery_count_is_exact_across_notification_types() {
     h.advance_to_next_timer(1000);
     let bind = h.expect_http("bind_session");
     assert!(bind.body.contains("LS_recovery_from=12&"), "{}", bind.body);
+}
+
+#[test]
+fn a_dropped_over_long_data_line_still_counts_and_resubscribes() {
+    let mut cfg = config();
+    cfg.max_line_len = 64;
+    let mut h = Script::new(cfg);
+    let ws = h.ws_session(50000);
+    let spec = SubscriptionSpec::items(Mode::Distinct, ["news"], ["title"]);
+    h.subscribe(spec);
+    h.discard_transmits();
+    h.server_sends(ws, "SUBOK,1,1,1\nCONF,1,unlimited,filtered\nU,1,1,short");
+    // The server sent a data line longer than the client accepts: it is dropped, but it
+    // was the fourth data notification and subscription 1 lost an update.
+    let long = format!("U,1,1,{}", "x".repeat(200));
+    h.server_sends(ws, &long);
+    h.server_sends(ws, "PROBE");
+    let resub: String = h
+        .take_transmits()
+        .into_iter()
+        .filter_map(|t| match t {
+            Transmit::WsText { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        resub.contains("LS_op=delete&LS_subId=1") || resub.contains("LS_op=add&LS_subId=2"),
+        "the subscription is resynchronised: {resub}"
+    );
+    h.fail(ws);
+    h.advance_to_next_timer(1000);
+    let bind = h.expect_http("bind_session");
+    assert!(bind.body.contains("LS_recovery_from=4&"), "{}", bind.body);
 }
 
 #[test]
