@@ -422,3 +422,55 @@ async fn destroy_with_close_socket_closes_the_websocket() {
     assert_eq!(c.next_line().await, None, "the server closes the socket");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn command_frequency_limit_applies_to_updates_per_key() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=book&LS_schema=key%20command%20qty&LS_requested_max_frequency=2").await;
+    c.expect_exact("REQOK,1").await;
+    c.expect_exact("SUBCMD,1,1,3,1,2").await;
+    c.expect_exact("CONF,1,2,filtered").await;
+    manual.wait_feed("book").await;
+    let row = |k: &str, cmd: &str, q: &str| {
+        manual.push(
+            "book",
+            &[("key", Some(k)), ("command", Some(cmd)), ("qty", Some(q))],
+        );
+    };
+    let t0 = std::time::Instant::now();
+    row("a", "ADD", "1");
+    row("b", "ADD", "5");
+    row("a", "UPDATE", "2");
+    // Within a's interval: held, and the second replaces the first.
+    row("a", "UPDATE", "3");
+    row("a", "UPDATE", "4");
+    // Other keys and other commands are not held back by a's interval.
+    row("b", "UPDATE", "6");
+    row("c", "ADD", "7");
+    row("b", "DELETE", "6");
+    let mut got = Vec::new();
+    while got.len() < 7 {
+        let l = c.expect("U,1,1,").await;
+        got.push((l, t0.elapsed()));
+    }
+    let lines: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "U,1,1,a|ADD|1",
+            "U,1,1,b||5",
+            "U,1,1,a|UPDATE|2",
+            "U,1,1,b||6",
+            "U,1,1,c|ADD|7",
+            "U,1,1,b|DELETE|6",
+            "U,1,1,a|UPDATE|4",
+        ],
+        "{got:?}"
+    );
+    // b's UPDATE, c's ADD and b's DELETE did not wait; a's second UPDATE waited ~500 ms.
+    assert!(got[5].1 < std::time::Duration::from_millis(300), "{got:?}");
+    assert!(got[6].1 >= std::time::Duration::from_millis(450), "{got:?}");
+    server.shutdown().await.unwrap();
+}

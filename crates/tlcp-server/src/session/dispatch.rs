@@ -15,7 +15,7 @@
 //! items that have some, so one busy item cannot starve the others), or by a timer when a
 //! maximum frequency spaces them out.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tlcp_proto::Mode;
@@ -58,6 +58,9 @@ pub(crate) struct SubItem {
     /// (not conflated or held): the next live delta can then be shared with the other
     /// sessions in the same position.
     pub(crate) synced_seq: Option<u64>,
+    /// COMMAND with a maximum frequency: the earliest time of each key's next UPDATE
+    /// (the limit applies to UPDATEs per key; ADD and DELETE are never delayed).
+    pub(crate) key_next: HashMap<String, Instant>,
 }
 
 /// A subscription of a session.
@@ -111,6 +114,11 @@ impl Subscription {
         let min_interval = self.min_interval;
         let (mode, unfiltered, capacity, key_cmd) =
             (self.mode, self.unfiltered, self.capacity, self.key_cmd);
+        if let (Mode::Command, Some(iv), Some((k, c)), Some(now)) =
+            (mode, min_interval, key_cmd, now)
+        {
+            return self.offer_command_limited(i, item_row, congested, now, iv, (k, c));
+        }
         let item = &mut self.items[i];
         let rate_blocked = item.next_at.zip(now).is_some_and(|(t, now)| t > now);
         if item.pending.is_empty() && !congested && !rate_blocked {
@@ -189,6 +197,83 @@ impl Subscription {
         held(item, was_empty, rate_blocked)
     }
 
+    /// COMMAND with a maximum frequency: UPDATEs are spaced per key, ADD and DELETE go as
+    /// they come; an UPDATE held for its key absorbs the next UPDATE of the same key.
+    fn offer_command_limited(
+        &mut self,
+        i: usize,
+        item_row: &[Option<String>],
+        congested: bool,
+        now: Instant,
+        interval: Duration,
+        (k, c): (usize, usize),
+    ) -> Offer {
+        let capacity = self.capacity;
+        let item = &mut self.items[i];
+        let field = |pos: usize| {
+            item.field_idx
+                .get(pos)
+                .and_then(|&f| item_row.get(f))
+                .cloned()
+                .flatten()
+        };
+        let (key, cmd) = (field(k), field(c));
+        let is_update = cmd.as_deref() == Some("UPDATE");
+        let blocked_until = key
+            .as_ref()
+            .filter(|_| is_update)
+            .and_then(|key| item.key_next.get(key))
+            .copied()
+            .filter(|t| *t > now);
+        if item.pending.is_empty() && !congested && blocked_until.is_none() {
+            note_command_sent(item, key.as_deref(), cmd.as_deref(), now, interval);
+            return Offer::SendNow;
+        }
+        let mut row = item.spare.pop().unwrap_or_default();
+        row.clear();
+        row.extend(
+            item.field_idx
+                .iter()
+                .map(|&f| item_row.get(f).cloned().flatten()),
+        );
+        if is_update {
+            // The latest pending event of this key, if it is an UPDATE, takes the new row.
+            let latest = item.pending.iter_mut().rev().find_map(|p| match p {
+                Pending::Update { row: r } if r.get(k).cloned().flatten() == key => Some(r),
+                _ => None,
+            });
+            if let Some(r) = latest
+                && r.get(c).and_then(|v| v.as_deref()) == Some("UPDATE")
+            {
+                std::mem::swap(r, &mut row);
+                item.spare.push(row);
+                return Offer::Absorbed;
+            }
+        }
+        let was_empty = item.pending.is_empty();
+        let updates = item
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Update { .. }))
+            .count();
+        if updates >= capacity {
+            item.spare.push(row);
+            return note_lost(item, was_empty);
+        }
+        item.pending.push_back(Pending::Update { row });
+        if blocked_until.is_none() && !item.queued {
+            // It may go as soon as the client keeps up, even if an UPDATE of another key
+            // ahead of it waits for its interval.
+            Offer::Held { release_at: None }
+        } else if was_empty && !item.queued && !item.timer_set {
+            Offer::Held {
+                release_at: blocked_until,
+            }
+        } else {
+            Offer::Absorbed
+        }
+    }
+
     /// Queues a non-update event (EOS/CS) behind pending updates, or asks to send it now.
     pub(crate) fn offer_marker(&mut self, i: usize, marker: Pending) -> Offer {
         let item = &mut self.items[i];
@@ -234,6 +319,68 @@ impl SubItem {
             timer_set: false,
             next_at: None,
             synced_seq: None,
+            key_next: HashMap::new(),
         }
     }
+}
+
+/// Records that a COMMAND event was sent: an UPDATE starts its key's interval, a DELETE
+/// forgets the key.
+pub(crate) fn note_command_sent(
+    item: &mut SubItem,
+    key: Option<&str>,
+    cmd: Option<&str>,
+    now: Instant,
+    interval: Duration,
+) {
+    let Some(key) = key else { return };
+    match cmd {
+        Some("UPDATE") => {
+            if let Some(t) = item.key_next.get_mut(key) {
+                *t = now + interval;
+            } else {
+                item.key_next.insert(key.to_owned(), now + interval);
+            }
+        }
+        Some("DELETE") => {
+            item.key_next.remove(key);
+        }
+        _ => {}
+    }
+}
+
+/// COMMAND with a maximum frequency: the first pending event that may go now, without
+/// overtaking an earlier event of the same key nor a marker (EOS, CS, OV); or, when none
+/// may, the earliest time one will.
+pub(crate) fn first_releasable(
+    item: &SubItem,
+    (k, c): (usize, usize),
+    now: Instant,
+) -> Result<usize, Option<Instant>> {
+    let mut blocked_keys: Vec<&str> = Vec::new();
+    let mut earliest: Option<Instant> = None;
+    for (j, p) in item.pending.iter().enumerate() {
+        let Pending::Update { row } = p else {
+            return if j == 0 { Ok(0) } else { Err(earliest) };
+        };
+        let key = row.get(k).and_then(|v| v.as_deref());
+        if key.is_some_and(|key| blocked_keys.contains(&key)) {
+            continue;
+        }
+        let due = (row.get(c).and_then(|v| v.as_deref()) == Some("UPDATE"))
+            .then(|| key.and_then(|key| item.key_next.get(key)))
+            .flatten()
+            .copied()
+            .filter(|t| *t > now);
+        match due {
+            None => return Ok(j),
+            Some(t) => {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                if let Some(key) = key {
+                    blocked_keys.push(key);
+                }
+            }
+        }
+    }
+    Err(earliest)
 }

@@ -564,7 +564,34 @@ impl State {
                 continue;
             }
             let item_pos = i as u32 + 1;
-            match item.pending.pop_front() {
+            // COMMAND with a maximum frequency: UPDATEs wait per key, other keys go on.
+            let command_limited = match (sub.mode, sub.key_cmd, min_interval) {
+                (tlcp_proto::Mode::Command, Some(kc), Some(iv)) => Some((kc, iv)),
+                _ => None,
+            };
+            let index = match command_limited {
+                None => 0,
+                Some((kc, _)) => match dispatch::first_releasable(item, kc, now) {
+                    Ok(j) => j,
+                    Err(when) => {
+                        if let Some(t) = when
+                            && !item.timer_set
+                        {
+                            item.timer_set = true;
+                            self.timers.push(Reverse((t, sub_id, i)));
+                        }
+                        continue;
+                    }
+                },
+            };
+            if let (Some(((k, c), iv)), Some(Pending::Update { row })) =
+                (command_limited, item.pending.get(index))
+            {
+                let key = row.get(k).cloned().flatten();
+                let cmd = row.get(c).cloned().flatten();
+                dispatch::note_command_sent(item, key.as_deref(), cmd.as_deref(), now, iv);
+            }
+            match item.pending.remove(index) {
                 Some(Pending::Update { row }) => {
                     encode_update(
                         &mut self.out,
@@ -577,7 +604,7 @@ impl State {
                         &row,
                     );
                     item.spare.push(row);
-                    if let Some(iv) = min_interval {
+                    if let (Some(iv), None) = (min_interval, command_limited) {
                         item.next_at = Some(now + iv);
                     }
                 }
