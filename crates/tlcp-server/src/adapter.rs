@@ -135,6 +135,33 @@ pub trait MetadataAdapter: Send + Sync + 'static {
         true
     }
 
+    /// Checks the selector of a subscription (`LS_selector`) for `item`. The default knows
+    /// no selector and refuses with code 25 (Bad Selector name).
+    fn check_selector(
+        &self,
+        user: Option<&str>,
+        item: &str,
+        selector: &str,
+    ) -> Result<(), Refusal> {
+        let _ = (user, item);
+        Err(Refusal::new(25, format!("Bad Selector name: {selector}")))
+    }
+
+    /// Whether an event of `item` passes `selector`, for a subscription that has one:
+    /// `field(name)` gives the event's values (`None` for null or unknown fields). Events
+    /// that do not pass are not sent to that subscription. Called for every event: keep it
+    /// cheap.
+    fn is_selected(
+        &self,
+        user: Option<&str>,
+        item: &str,
+        selector: &str,
+        field: &dyn Fn(&str) -> Option<String>,
+    ) -> bool {
+        let _ = (user, item, selector, field);
+        true
+    }
+
     /// The limits that apply to `item` for this user.
     fn item_limits(&self, user: Option<&str>, item: &str) -> ItemLimits {
         let _ = (user, item);

@@ -374,3 +374,36 @@ async fn http_create_then_ws_bind() {
     ws.expect("U,1,1,v").await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unbound_session_expires_and_old_session_frees_the_previous_one() {
+    let mut cfg = common::config();
+    cfg.unbound_timeout = Duration::from_millis(300);
+    let (server, _manual) = start(cfg).await;
+    // A polling session that nobody polls again: gone after the unbound timeout.
+    let (mut p, sid) = create(
+        &server,
+        "LS_polling=true&LS_polling_millis=0&LS_idle_millis=0",
+    )
+    .await;
+    assert_eq!(p.expect("LOOP,").await, "LOOP,0");
+    assert_eq!(server.session_count(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(server.session_count(), 0, "expired");
+    let mut r = HttpPeer::post(
+        &server,
+        "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("LS_session={sid}"),
+    )
+    .await;
+    assert!(r.expect("CONERR,").await.starts_with("CONERR,20,"));
+    // A client replacing a lost session names it: the old one is freed at once.
+    let (_old, old_sid) = create(&server, "LS_send_sync=false").await;
+    let (_new, _) = create(
+        &server,
+        &format!("LS_send_sync=false&LS_old_session={old_sid}"),
+    )
+    .await;
+    assert_eq!(server.session_count(), 1, "the old session was closed");
+    server.shutdown().await.unwrap();
+}

@@ -474,3 +474,65 @@ async fn command_frequency_limit_applies_to_updates_per_key() {
     assert!(got[6].1 >= std::time::Duration::from_millis(450), "{got:?}");
     server.shutdown().await.unwrap();
 }
+
+/// A metadata adapter with selectors `only:<value>`: events whose field `a` is `<value>`.
+struct Selecting;
+
+impl tlcp_server::MetadataAdapter for Selecting {
+    fn check_selector(
+        &self,
+        _user: Option<&str>,
+        _item: &str,
+        selector: &str,
+    ) -> Result<(), tlcp_server::Refusal> {
+        if selector.starts_with("only:") {
+            Ok(())
+        } else {
+            Err(tlcp_server::Refusal::new(25, "unknown selector"))
+        }
+    }
+
+    fn is_selected(
+        &self,
+        _user: Option<&str>,
+        _item: &str,
+        selector: &str,
+        field: &dyn Fn(&str) -> Option<String>,
+    ) -> bool {
+        field("a").as_deref() == selector.strip_prefix("only:")
+    }
+}
+
+#[tokio::test]
+async fn selectors_go_to_the_metadata_adapter() {
+    let manual = common::Manual::default();
+    let adapters = tlcp_server::Adapters::new().with_set(
+        "SEL",
+        tlcp_server::AdapterSet::new(Selecting).with_data_adapter("DEFAULT", manual.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tlcp_server::spawn(listener, common::config(), adapters).unwrap();
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=SEL&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=i1&LS_schema=a%20b&LS_selector=nope").await;
+    c.expect("REQERR,1,25,").await;
+    c.send("control\r\nLS_reqId=2&LS_op=add&LS_subId=2&LS_mode=DISTINCT&LS_group=i1&LS_schema=a%20b&LS_selector=only%3Ax").await;
+    c.expect_exact("REQOK,2").await;
+    manual.wait_feed("i1").await;
+    for (a, b) in [("x", "1"), ("y", "2"), ("x", "3")] {
+        manual.push("i1", &[("a", Some(a)), ("b", Some(b))]);
+    }
+    assert_eq!(c.expect("U,").await, "U,2,1,x|1");
+    assert_eq!(c.expect("U,").await, "U,2,1,|3");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_literal_metadata_refuses_selectors() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_selector=s").await;
+    c.expect("REQERR,1,25,").await;
+    server.shutdown().await.unwrap();
+}

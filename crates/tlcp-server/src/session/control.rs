@@ -39,18 +39,15 @@ impl Session {
             .get(data_name)
             .cloned()
             .ok_or_else(|| Refusal::new(17, format!("Bad Data Adapter name: {data_name}")))?;
-        if req.selector.is_some() {
-            return Err(Refusal::new(
-                25,
-                "Bad Selector name: selectors are not supported",
-            ));
-        }
         let items = meta.items(user, &req.group)?;
         let fields = meta.fields(user, &req.group, &req.schema)?;
         let mode = req.mode;
         let mut limit_freq: Option<f64> = None;
         let mut limit_buffer: Option<u32> = None;
         for item in &items {
+            if let Some(selector) = &req.selector {
+                meta.check_selector(user, item, selector)?;
+            }
             if !meta.allows_mode(user, item, mode) {
                 return Err(Refusal::new(
                     24,
@@ -145,6 +142,7 @@ impl Session {
             .map(|it| key_cmd.map(|(k, c)| (it.field_idx[k], it.field_idx[c])))
             .collect();
         let hubs: Vec<_> = sub_items.iter().map(|it| Arc::clone(&it.hub)).collect();
+        let field_idx: Vec<Vec<usize>> = sub_items.iter().map(|it| it.field_idx.clone()).collect();
         {
             let mut st = self.lock();
             if st.closed.is_some() {
@@ -198,8 +196,18 @@ impl Session {
             st.wake();
         }
         for (i, hub) in hubs.iter().enumerate() {
-            let token =
-                hub.add_listener(self.listener(req.sub_id, i), mode, snapshot, command_idx[i]);
+            let filter = req.selector.as_ref().map(|selector| {
+                Arc::new(super::SelectorFilter {
+                    metadata: Arc::clone(&self.set.metadata),
+                    user: self.client.user.clone(),
+                    item: items[i].clone(),
+                    selector: selector.clone(),
+                    names: fields.clone(),
+                    idx: field_idx[i].clone(),
+                })
+            });
+            let listener = self.listener(req.sub_id, i, filter);
+            let token = hub.add_listener(listener, mode, snapshot, command_idx[i]);
             let mut st = self.lock();
             match st.subs.get_mut(&req.sub_id) {
                 Some(sub) if !sub.closing => sub.items[i].token = Some(token),

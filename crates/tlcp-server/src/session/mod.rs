@@ -338,11 +338,17 @@ impl Session {
         self.lock().closed.is_some()
     }
 
-    fn listener(&self, sub_id: u32, item: usize) -> Arc<dyn ItemListener> {
+    fn listener(
+        &self,
+        sub_id: u32,
+        item: usize,
+        selector: Option<Arc<SelectorFilter>>,
+    ) -> Arc<dyn ItemListener> {
         Arc::new(SubItemListener {
             session: self.me.clone(),
             sub_id,
             item,
+            selector,
         })
     }
 }
@@ -705,15 +711,43 @@ fn push_encoded_update(
     item.has_sent = true;
 }
 
+/// A subscription's selector, applied by the metadata adapter to each event of an item.
+pub(crate) struct SelectorFilter {
+    pub(crate) metadata: Arc<dyn crate::adapter::MetadataAdapter>,
+    pub(crate) user: Option<String>,
+    pub(crate) item: String,
+    pub(crate) selector: String,
+    /// The subscription's field names and their item field indexes.
+    pub(crate) names: Vec<String>,
+    pub(crate) idx: Vec<usize>,
+}
+
+impl SelectorFilter {
+    fn passes(&self, row: &[Option<String>]) -> bool {
+        let field = |name: &str| {
+            let p = self.names.iter().position(|n| n == name)?;
+            row.get(*self.idx.get(p)?)?.clone()
+        };
+        self.metadata
+            .is_selected(self.user.as_deref(), &self.item, &self.selector, &field)
+    }
+}
+
 /// The hub's view of one subscribed item of a session.
 struct SubItemListener {
     session: Weak<Session>,
     sub_id: u32,
     item: usize,
+    selector: Option<Arc<SelectorFilter>>,
 }
 
 impl ItemListener for SubItemListener {
     fn on_event(&self, event: ItemEvent<'_>) {
+        if let (Some(filter), ItemEvent::Update { row, .. }) = (&self.selector, &event)
+            && !filter.passes(row)
+        {
+            return;
+        }
         if let Some(s) = self.session.upgrade() {
             s.lock().on_item_event(self.sub_id, self.item, event);
         }
