@@ -87,6 +87,14 @@ impl ConnectArgs {
     /// not), then builds the client (not connected yet).
     pub(crate) async fn client(&self) -> Result<Client, Failure> {
         let target = host_port(&self.server).map_err(Failure::usage)?;
+        let password = match &self.password_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                Failure::usage(format!(
+                    "--password-env {var}: the environment variable {var} is not set"
+                ))
+            })?),
+            None => None,
+        };
         let probe = tokio::time::timeout(
             Duration::from_secs_f64(self.connect_timeout.min(10.0)),
             tokio::net::TcpStream::connect(&target),
@@ -110,12 +118,7 @@ impl ConnectArgs {
         if let Some(user) = &self.user {
             builder = builder.user(user);
         }
-        if let Some(var) = &self.password_env {
-            let password = std::env::var(var).map_err(|_| {
-                Failure::usage(format!(
-                    "--password-env {var}: the environment variable {var} is not set"
-                ))
-            })?;
+        if let Some(password) = password {
             builder = builder.password(password);
         }
         if let Some(t) = self.transport {

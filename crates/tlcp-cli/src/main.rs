@@ -191,12 +191,11 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to stderr: quiet by default except for `serve`, off under the table.
+    // Logs go to stderr, for `serve` only by default (RUST_LOG turns them on): the other
+    // commands report errors as one line, and the table owns the terminal.
     let default_filter = match &cli.command {
         Command::Serve(_) => "info",
-        Command::Demo(a) if Format::detect(a.format) == Format::Table => "off",
-        Command::Subscribe(a) if Format::detect(a.format) == Format::Table => "off",
-        _ => "warn",
+        _ => "off",
     };
     tracing_subscriber::fmt()
         .with_env_filter(

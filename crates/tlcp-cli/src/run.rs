@@ -140,7 +140,8 @@ impl Run<'_> {
         let connect_deadline = started + connect_timeout;
         let end = limits.duration.map(|d| started + d);
         let mut connected = false;
-        let mut last_status = None;
+        // The status before `connect` is DISCONNECTED: not worth a line.
+        let mut last_status = Some(Status::Disconnected);
         let mut updates = 0u64;
         let mut redraw = tokio::time::interval(Duration::from_millis(50));
         redraw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
