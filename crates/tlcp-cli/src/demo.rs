@@ -48,7 +48,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         )
         .await
         .map_err(|e| Failure::connection(format!("cannot subscribe: {e}")))?;
-    let result = Run {
+    Run {
         client: &client,
         subscription,
         names: Names {
@@ -66,6 +66,5 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         cut: Some(Box::new(|| server.drop_stream_connections())),
     }
     .run()
-    .await;
-    result
+    .await
 }

@@ -90,6 +90,8 @@ pub(crate) struct Run<'a> {
     pub(crate) cut: Option<Box<dyn Fn() + Send + 'a>>,
 }
 
+// One sink per run: the size of the table variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Lines { csv: bool, header_done: bool },
     Table { table: Option<LiveTable>, tui: Tui },
