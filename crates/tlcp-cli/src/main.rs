@@ -5,9 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[allow(dead_code)] // Wired to the client by `tlcp demo`/`tlcp subscribe` (next).
+mod connect;
+mod demo;
 mod output;
+mod run;
+mod send;
 mod serve;
+mod subscribe;
+mod tui;
+
+use connect::{ConnectArgs, parse_secs};
+use run::Format;
 
 /// The tlcp toolkit for Lightstreamer (TLCP).
 #[derive(Debug, Parser)]
@@ -19,6 +27,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the demo server in process and watch live quotes (the table on a terminal,
+    /// JSON lines otherwise). Keys: q quit, c cut the connection.
+    Demo(DemoArgs),
+    /// Subscribe to items of a Lightstreamer server and print what comes.
+    Subscribe(Box<SubscribeArgs>),
+    /// Send a message to the Metadata Adapter and print its outcome (exit code 0
+    /// processed, 2 denied, 3 discarded/error/aborted, 1 usage or connection error).
+    Send(SendArgs),
     /// Run tlcp-server with the demo adapters (DEMO/WELCOME: STOCKS, CHAT, PORTFOLIO, FEED).
     Serve(ServeArgs),
 }
@@ -47,12 +63,144 @@ struct ServeArgs {
     server_name: String,
 }
 
+/// Options of `tlcp demo`.
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Exit (0) after this many updates.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Exit (0) after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<f64>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long)]
+    format: Option<Format>,
+}
+
+/// Subscription mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    Merge,
+    Distinct,
+    Raw,
+    Command,
+}
+
+/// Options of `tlcp subscribe`.
+#[derive(Debug, clap::Args)]
+struct SubscribeArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Data Adapter of the items.
+    #[arg(long)]
+    data_adapter: Option<String>,
+    /// Subscription mode.
+    #[arg(long, value_enum, default_value = "merge")]
+    mode: ModeArg,
+    /// Item names (space- or comma-separated, or repeated).
+    #[arg(long, num_args = 1.., conflicts_with = "group", required_unless_present = "group")]
+    items: Option<Vec<String>>,
+    /// A group name resolved by the Metadata Adapter (items are then shown by position).
+    #[arg(long)]
+    group: Option<String>,
+    /// Field names (space- or comma-separated, or repeated).
+    #[arg(long, num_args = 1.., conflicts_with = "schema", required_unless_present = "schema")]
+    fields: Option<Vec<String>>,
+    /// A schema name resolved by the Metadata Adapter (fields are then shown by position).
+    #[arg(long)]
+    schema: Option<String>,
+    /// Snapshot: true, false, or a number of events (DISTINCT).
+    #[arg(long)]
+    snapshot: Option<subscribe::SnapshotArg>,
+    /// Maximum update frequency: updates per second, `unlimited` or `unfiltered`.
+    #[arg(long, value_parser = subscribe::parse_frequency)]
+    max_frequency: Option<tlcp_client::MaxFrequency>,
+    /// Server buffer size: a number of events or `unlimited`.
+    #[arg(long, value_parser = subscribe::parse_buffer)]
+    buffer_size: Option<tlcp_client::BufferSize>,
+    /// Selector passed to the Metadata Adapter.
+    #[arg(long)]
+    selector: Option<String>,
+    /// COMMAND mode: second-level fields of the items named by the keys.
+    #[arg(long, num_args = 1..)]
+    second_level_fields: Option<Vec<String>>,
+    /// COMMAND mode: Data Adapter of the second-level items.
+    #[arg(long)]
+    second_level_adapter: Option<String>,
+    /// Exit (0) after this many updates.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Exit (0) after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<f64>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long)]
+    format: Option<Format>,
+}
+
+/// Options of `tlcp send`.
+#[derive(Debug, clap::Args)]
+struct SendArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The message text (e.g. `ECHO|hello` on the demo server).
+    message: String,
+    /// Sequence the message belongs to (messages of a sequence are processed in order).
+    #[arg(long)]
+    sequence: Option<String>,
+    /// Seconds to wait for the outcome.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_secs)]
+    timeout: f64,
+}
+
+/// Why a command failed: its exit code, and the one-line error for stderr (none when
+/// the output already said it).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: Option<String>,
+}
+
+impl Failure {
+    /// A usage error (exit 1).
+    pub(crate) fn usage(message: String) -> Self {
+        Self::with_code(1, message)
+    }
+
+    /// A connection error (exit 1).
+    pub(crate) fn connection(message: String) -> Self {
+        Self::with_code(1, message)
+    }
+
+    /// Any exit code, with a message.
+    pub(crate) fn with_code(code: u8, message: String) -> Self {
+        Self {
+            code,
+            message: Some(message),
+        }
+    }
+
+    /// An exit code without a message.
+    pub(crate) fn quiet(code: u8) -> Self {
+        Self {
+            code,
+            message: None,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr, for `serve` only by default (RUST_LOG turns them on): the other
+    // commands report errors as one line, and the table owns the terminal.
+    let default_filter = match &cli.command {
+        Command::Serve(_) => "info",
+        _ => "off",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -64,13 +212,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Serve(args) => runtime.block_on(serve::run(args)).map_err(Failure::usage),
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Subscribe(args) => runtime.block_on(subscribe::run(*args)),
+        Command::Send(args) => runtime.block_on(send::run(args)),
     };
+    // Do not wait for background tasks (the client's driver, the demo server).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tlcp: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            if let Some(m) = f.message {
+                eprintln!("tlcp: {m}");
+            }
+            ExitCode::from(f.code)
         }
     }
 }
