@@ -46,6 +46,7 @@ pub(crate) enum Command {
     },
     SetBandwidth(Option<Bandwidth>),
     SetForcedTransport(Option<ForcedTransport>),
+    SetReverseHeartbeat(Option<std::time::Duration>),
     Message {
         spec: MessageSpec,
         reply: MessageReply,
@@ -71,7 +72,8 @@ impl Commands {
 /// * [`subscribe`](Self::subscribe): a [`SubscriptionStream`] of updates;
 /// * [`send_message`](Self::send_message): a message, awaited for its outcome;
 /// * live options: [`set_requested_max_bandwidth`](Self::set_requested_max_bandwidth),
-///   [`set_forced_transport`](Self::set_forced_transport);
+///   [`set_forced_transport`](Self::set_forced_transport),
+///   [`set_reverse_heartbeat_interval`](Self::set_reverse_heartbeat_interval);
 /// * [`stats`](Self::stats): counters.
 ///
 /// The task keeps running while any `Client` or [`SubscriptionStream`] exists; when the
@@ -248,6 +250,13 @@ impl Client {
     /// moved (`force_rebind`).
     pub fn set_forced_transport(&self, transport: Option<ForcedTransport>) {
         let _ = self.commands.send(Command::SetForcedTransport(transport));
+    }
+
+    /// Changes the reverse heartbeat interval live (`None` or zero: off). A shorter
+    /// interval applies at once; a longer one (or off) from the next bind, since until then
+    /// the server still expects the interval it was told (`LS_inactivity_millis`).
+    pub fn set_reverse_heartbeat_interval(&self, interval: Option<std::time::Duration>) {
+        let _ = self.commands.send(Command::SetReverseHeartbeat(interval));
     }
 
     /// The counters.

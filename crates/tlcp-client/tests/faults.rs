@@ -175,7 +175,12 @@ async fn stall_over(transport: ForcedTransport) {
     });
     client.connect();
     within("connection", client.connected()).await.unwrap();
-    let connected = client.current_status();
+    // `connected()` may return during STREAM-SENSING over HTTP: wait for the final status.
+    let connected = match transport {
+        ForcedTransport::HttpStreaming => Status::HttpStreaming,
+        _ => Status::WsStreaming,
+    };
+    wait_status(&client, connected).await;
     let mut events = client.events();
     let mut status = client.status();
     let mut sub = client

@@ -258,6 +258,7 @@ impl Driver {
                 let _ = reply.send(r.map_err(Error::Invalid));
             }
             Command::SetBandwidth(b) => s.set_bandwidth(b, now),
+            Command::SetReverseHeartbeat(i) => s.set_reverse_heartbeat_interval(i, now),
             Command::SetForcedTransport(t) => s.set_forced_transport(t, now),
             Command::Message { spec, reply } => {
                 Counters::add(&self.out.links.counters.messages, 1);

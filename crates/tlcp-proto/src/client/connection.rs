@@ -339,6 +339,13 @@ impl ClientSession {
     ) {
         self.drop_stream();
         self.attempt_started = Some(now);
+        self.announced_heartbeat = match &request {
+            Request::CreateSession(c) => c.inactivity_millis,
+            Request::BindSession(b) => b.inactivity_millis,
+            _ => None,
+        }
+        .filter(|m| *m > 0)
+        .map(std::time::Duration::from_millis);
         let version = self.config.protocol_version;
         let (conn, state, pending, timeout) = if kind.is_ws() {
             let mut text = String::new();

@@ -78,9 +78,21 @@ impl ClientSession {
 
     /// Something was sent to the server: reverse heartbeats count from now.
     pub(super) fn note_tx(&mut self, now: Instant) {
-        match self.config.reverse_heartbeat_interval {
-            Some(every) if !every.is_zero() => self.timers.set(Timer::Heartbeat, now + every),
-            _ => {}
+        if let Some(every) = self.heartbeat_every() {
+            self.timers.set(Timer::Heartbeat, now + every);
+        }
+    }
+
+    /// The reverse heartbeat interval in force: the configured one, but never longer than
+    /// the one announced to the server for the current binding.
+    pub(super) fn heartbeat_every(&self) -> Option<std::time::Duration> {
+        let wanted = self
+            .config
+            .reverse_heartbeat_interval
+            .filter(|d| !d.is_zero());
+        match (wanted, self.announced_heartbeat) {
+            (Some(w), Some(a)) => Some(w.min(a)),
+            (w, a) => w.or(a),
         }
     }
 }

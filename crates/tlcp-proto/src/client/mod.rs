@@ -243,6 +243,9 @@ pub struct ClientSession {
     session: Option<Session>,
     /// Transport selection state of this connection cycle.
     plan: Plan,
+    /// The reverse heartbeat interval announced to the server (`LS_inactivity_millis`)
+    /// on the last create or bind: it holds until the next one.
+    announced_heartbeat: Option<std::time::Duration>,
     /// Set while the stream is lost and the session being recovered.
     recovery: Option<Recovery>,
     retry: Retry,
@@ -289,6 +292,7 @@ impl ClientSession {
             stream: None,
             session: None,
             plan: Plan::default(),
+            announced_heartbeat: None,
             recovery: None,
             retry: Retry::default(),
             replacing: None,
@@ -395,6 +399,35 @@ impl ClientSession {
             let bw = Some(bandwidth.unwrap_or(Bandwidth::Unlimited));
             self.ctrl.push(Op::Constrain(bw));
             self.flush(now);
+        }
+    }
+
+    /// Changes the reverse heartbeat interval (`None` or zero: no heartbeats), live.
+    ///
+    /// A shorter interval applies at once. A longer one (or none) applies from the next
+    /// bind: until then the server still expects the interval announced with
+    /// `LS_inactivity_millis`, so heartbeats keep that pace rather than let it cut the
+    /// connection.
+    pub fn set_reverse_heartbeat_interval(
+        &mut self,
+        interval: Option<std::time::Duration>,
+        now: Instant,
+    ) {
+        let old = self.heartbeat_every();
+        self.config.reverse_heartbeat_interval = interval.filter(|d| !d.is_zero());
+        match self.heartbeat_every() {
+            Some(every) if self.session.is_some() => {
+                // Count from the last transmission (the armed timer minus the old interval).
+                let last_tx = self
+                    .timers
+                    .get(Timer::Heartbeat)
+                    .zip(old)
+                    .and_then(|(t, o)| t.checked_sub(o))
+                    .unwrap_or(now);
+                self.timers
+                    .set(Timer::Heartbeat, (last_tx + every).max(now));
+            }
+            _ => self.timers.stop(Timer::Heartbeat),
         }
     }
 

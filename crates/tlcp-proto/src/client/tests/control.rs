@@ -186,6 +186,32 @@ fn reverse_heartbeats_fill_outbound_silence() {
 }
 
 #[test]
+fn the_reverse_heartbeat_changes_live_within_what_the_server_was_told() {
+    let mut c = config();
+    c.reverse_heartbeat_interval = Some(Duration::from_millis(3000));
+    let mut h = Script::new(c);
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    h.ws_text(ws);
+    h.server_sends(ws, "CONOK,S1,50000,5000,*");
+    // Shorter: at once.
+    h.s.set_reverse_heartbeat_interval(Some(Duration::from_millis(1000)), h.now);
+    h.advance(999);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_ws_text(ws, "heartbeat\r\n\r\n");
+    // Off: the server was told 3000 ms at creation, so heartbeats keep that pace (not
+    // 1000 any more) until the next bind.
+    h.s.set_reverse_heartbeat_interval(None, h.now);
+    h.advance(2999);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_ws_text(ws, "heartbeat\r\n\r\n");
+}
+
+#[test]
 fn reverse_heartbeats_over_http() {
     let mut c = config().with_forced_transport(ForcedTransport::HttpStreaming);
     c.reverse_heartbeat_interval = Some(Duration::from_millis(3000));
