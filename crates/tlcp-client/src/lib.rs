@@ -89,6 +89,7 @@ mod error;
 mod events;
 mod listener;
 mod message;
+pub mod recording;
 mod stats;
 mod subscription;
 pub mod transport;
