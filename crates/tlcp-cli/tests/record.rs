@@ -54,22 +54,6 @@ impl Running {
             .unwrap_or_else(|e| panic!("no line within {WAIT:?}: {e}"))
     }
 
-    /// The next line whose event is `event`.
-    fn until(&self, event: &str) -> String {
-        let tag = format!("{{\"event\":\"{event}\"");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no {event} line within {WAIT:?}: {e}"));
-            if line.starts_with(&tag) {
-                return line;
-            }
-        }
-    }
-
     /// Waits for the exit; returns the status, the remaining stdout lines and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
         let deadline = Instant::now() + WAIT;
