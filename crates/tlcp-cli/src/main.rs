@@ -42,8 +42,9 @@ enum Command {
     /// boundaries and times of every read) to a file, for bug reports and tests. The
     /// file holds no password, but does hold the session id and the data received.
     Record(Box<record::RecordArgs>),
-    /// Replay a file written by `record` into the client, offline: prints the same
-    /// events as the recorded run (no flags needed: the subscription is in the file).
+    /// Replay a file written by `record` into the client, offline and as fast as
+    /// possible (in virtual time): prints the same events as the recorded run (no flags
+    /// needed: the subscription is in the file).
     Replay(record::ReplayArgs),
 }
 

@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use tlcp_client::Client;
+use futures_util::{FutureExt, StreamExt};
 use tlcp_client::recording::Recording;
+use tlcp_client::{Client, ConnectionEvent};
 
 use crate::run::Format;
 use crate::{Cli, Command, Failure, SubscribeArgs, subscribe};
@@ -94,8 +95,19 @@ pub(crate) async fn replay(args: ReplayArgs) -> Result<(), Failure> {
     sub_args.format = args.format;
     let (sub, names) = subscribe::prepare(&sub_args)?;
     let client: Client = sub_args.connect.builder().replay(recording);
+    let mut events = client.events();
     let title = format!("replay {path}");
-    subscribe::run_with(&sub_args, &client, sub, names, &title).await
+    subscribe::run_with(&sub_args, &client, sub, names, &title).await?;
+    // A recording that does not match the session it is replayed into (edited, or made
+    // with other options) stops the replay: an error, not a short success.
+    while let Some(Some(e)) = events.next().now_or_never() {
+        if let ConnectionEvent::ProtocolIssue(text) = e
+            && text.starts_with("replay diverged")
+        {
+            return Err(Failure::with_code(1, format!("{path}: {text}")));
+        }
+    }
+    Ok(())
 }
 
 /// The `subscribe` options stored in a recording's metadata.

@@ -253,6 +253,14 @@ fn truncated_or_corrupt_recordings_are_refused() {
             b
         }),
         ("bad-meta", b"tlcp-record 1\nmeta 0 0 2\n{}\n".to_vec()),
+        ("diverging", {
+            // A valid file whose data goes to a connection the session never opened.
+            let meta = br#"{"tlcp_cli":1,"args":["--server","http://127.0.0.1:9","--items","a","--fields","b"]}"#;
+            let mut b = format!("tlcp-record 1\nmeta 0 0 {}\n", meta.len()).into_bytes();
+            b.extend_from_slice(meta);
+            b.extend_from_slice(b"\ndata 7 0 3\nabc\n");
+            b
+        }),
     ];
     for (name, content) in bad {
         let f = temp(&format!("{name}.rec"));
