@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tlcp_client::{Client, ForcedTransport, ProtocolVersion};
+use tlcp_client::{Client, ClientBuilder, ForcedTransport, ProtocolVersion};
 
 use crate::Failure;
 
@@ -86,6 +86,26 @@ impl ConnectArgs {
     /// Checks that the server accepts TCP connections (a fast, clear error when it does
     /// not), then builds the client (not connected yet).
     pub(crate) async fn client(&self) -> Result<Client, Failure> {
+        self.client_with(Ok).await
+    }
+
+    /// The builder with the options that shape the session (no credentials).
+    pub(crate) fn builder(&self) -> ClientBuilder {
+        let mut builder = Client::builder(&self.server, &self.adapter_set);
+        if let Some(t) = self.transport {
+            builder = builder.forced_transport(t);
+        }
+        if let Some(v) = self.protocol {
+            builder = builder.protocol_version(v);
+        }
+        builder
+    }
+
+    /// As [`client`](Self::client), with `configure` applied to the builder last.
+    pub(crate) async fn client_with(
+        &self,
+        configure: impl FnOnce(ClientBuilder) -> std::io::Result<ClientBuilder>,
+    ) -> Result<Client, Failure> {
         let target = host_port(&self.server).map_err(Failure::usage)?;
         let password = match &self.password_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
@@ -114,19 +134,15 @@ impl ConnectArgs {
                 )));
             }
         }
-        let mut builder = Client::builder(&self.server, &self.adapter_set);
+        let mut builder = self.builder();
         if let Some(user) = &self.user {
             builder = builder.user(user);
         }
         if let Some(password) = password {
             builder = builder.password(password);
         }
-        if let Some(t) = self.transport {
-            builder = builder.forced_transport(t);
-        }
-        if let Some(v) = self.protocol {
-            builder = builder.protocol_version(v);
-        }
+        let builder =
+            configure(builder).map_err(|e| Failure::usage(format!("cannot record: {e}")))?;
         builder
             .build()
             .map_err(|e| Failure::usage(format!("--server {:?}: {e}", self.server)))

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod connect;
 mod demo;
 mod output;
+mod record;
 mod run;
 mod send;
 mod serve;
@@ -37,6 +38,14 @@ enum Command {
     Send(SendArgs),
     /// Run tlcp-server with the demo adapters (DEMO/WELCOME: STOCKS, CHAT, PORTFOLIO, FEED).
     Serve(ServeArgs),
+    /// Subscribe as `subscribe` does, and record what the server sends (with the
+    /// boundaries and times of every read) to a file, for bug reports and tests. The
+    /// file holds no password, but does hold the session id and the data received.
+    Record(Box<record::RecordArgs>),
+    /// Replay a file written by `record` into the client, offline and as fast as
+    /// possible (in virtual time): prints the same events as the recorded run (no flags
+    /// needed: the subscription is in the file).
+    Replay(record::ReplayArgs),
 }
 
 /// Options of `tlcp serve`.
@@ -216,6 +225,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
         Command::Subscribe(args) => runtime.block_on(subscribe::run(*args)),
         Command::Send(args) => runtime.block_on(send::run(args)),
+        Command::Record(args) => runtime.block_on(record::record(*args)),
+        Command::Replay(args) => runtime.block_on(record::replay(args)),
     };
     // Do not wait for background tasks (the client's driver, the demo server).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

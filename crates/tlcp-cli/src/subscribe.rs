@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use tlcp_client::{BufferSize, Fields, Items, MaxFrequency, Mode, Subscription};
+use tlcp_client::{BufferSize, Client, Fields, Items, MaxFrequency, Mode, Subscription};
 
 use crate::run::{Format, Limits, Names, Run};
 use crate::{Failure, SubscribeArgs};
@@ -67,6 +67,45 @@ fn split(list: &[String]) -> Vec<String> {
 
 /// Runs the subscription until `--count`, `--duration`, its end or Ctrl-C.
 pub(crate) async fn run(args: SubscribeArgs) -> Result<(), Failure> {
+    let (sub, names) = prepare(&args)?;
+    let client = args.connect.client().await?;
+    let title = format!("subscribe {}", args.connect.server);
+    run_with(&args, &client, sub, names, &title).await
+}
+
+/// Subscribes with `client` and prints what comes (`subscribe`, `record`, `replay`).
+pub(crate) async fn run_with(
+    args: &SubscribeArgs,
+    client: &Client,
+    sub: Subscription,
+    names: Names,
+    title: &str,
+) -> Result<(), Failure> {
+    let format = Format::detect(args.format);
+    let subscription = client
+        .subscribe(sub)
+        .await
+        .map_err(|e| Failure::usage(format!("cannot subscribe: {e}")))?;
+    Run {
+        client,
+        subscription,
+        names,
+        format,
+        limits: Limits {
+            count: args.count,
+            duration: args.duration.map(Duration::from_secs_f64),
+        },
+        connect_timeout: args.connect.connect_timeout(),
+        server: args.connect.server.clone(),
+        title: format!("tlcp {title}"),
+        cut: None,
+    }
+    .run()
+    .await
+}
+
+/// The subscription the options describe, and the names to show.
+pub(crate) fn prepare(args: &SubscribeArgs) -> Result<(Subscription, Names), Failure> {
     let mode = match args.mode {
         crate::ModeArg::Merge => Mode::Merge,
         crate::ModeArg::Distinct => Mode::Distinct,
@@ -156,26 +195,5 @@ pub(crate) async fn run(args: SubscribeArgs) -> Result<(), Failure> {
             f
         }),
     };
-    let format = Format::detect(args.format);
-    let client = args.connect.client().await?;
-    let subscription = client
-        .subscribe(sub)
-        .await
-        .map_err(|e| Failure::usage(format!("cannot subscribe: {e}")))?;
-    Run {
-        client: &client,
-        subscription,
-        names,
-        format,
-        limits: Limits {
-            count: args.count,
-            duration: args.duration.map(Duration::from_secs_f64),
-        },
-        connect_timeout: args.connect.connect_timeout(),
-        server: args.connect.server.clone(),
-        title: format!("tlcp subscribe {}", args.connect.server),
-        cut: None,
-    }
-    .run()
-    .await
+    Ok((sub, names))
 }

@@ -86,6 +86,20 @@ pub struct Client {
     counters: Arc<Counters>,
     last_close: Arc<Mutex<Option<CloseCause>>>,
     resume: Arc<Notify>,
+    /// A replay: every subscription is back-pressured (nothing conflated nor dropped).
+    replay: bool,
+}
+
+/// What the background task runs on.
+pub(crate) enum Backend {
+    /// The network, optionally recording what the server sends.
+    Net {
+        server: ServerAddress,
+        transport: Transport,
+        recorder: Option<crate::recording::Recorder>,
+    },
+    /// A recording, replayed offline.
+    Replay(crate::recording::Recording),
 }
 
 impl std::fmt::Debug for Client {
@@ -103,11 +117,7 @@ impl Client {
         ClientBuilder::new(server_address, adapter_set)
     }
 
-    pub(crate) fn start(
-        server: ServerAddress,
-        transport: Transport,
-        config: SessionConfig,
-    ) -> Self {
+    pub(crate) fn start(backend: Backend, config: SessionConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::Disconnected);
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
@@ -120,13 +130,41 @@ impl Client {
             counters: counters.clone(),
             last_close: last_close.clone(),
         };
-        let span = tracing::info_span!(
-            "tlcp_client",
-            server = %server,
-            adapter_set = config.adapter_set.as_deref().unwrap_or("DEFAULT"),
-        );
-        let driver = Driver::new(server, transport, config, rx, links, resume.clone());
-        tokio::spawn(driver.run().instrument(span));
+        let replay = matches!(backend, Backend::Replay(_));
+        match backend {
+            Backend::Net {
+                server,
+                transport,
+                recorder,
+            } => {
+                let span = tracing::info_span!(
+                    "tlcp_client",
+                    server = %server,
+                    adapter_set = config.adapter_set.as_deref().unwrap_or("DEFAULT"),
+                );
+                let driver = Driver::new(
+                    server,
+                    transport,
+                    config,
+                    rx,
+                    links,
+                    resume.clone(),
+                    recorder,
+                );
+                tokio::spawn(driver.run().instrument(span));
+            }
+            Backend::Replay(recording) => {
+                let span = tracing::info_span!("tlcp_replay");
+                let replayer = crate::driver::replay::Replayer::new(
+                    config,
+                    recording,
+                    rx,
+                    links,
+                    resume.clone(),
+                );
+                tokio::spawn(replayer.run().instrument(span));
+            }
+        }
         Self {
             commands: Commands(tx),
             status,
@@ -134,6 +172,7 @@ impl Client {
             counters,
             last_close,
             resume,
+            replay,
         }
     }
 
@@ -220,7 +259,12 @@ impl Client {
     ///
     /// [`SubscriptionEvent::Error`]: crate::SubscriptionEvent::Error
     pub async fn subscribe(&self, subscription: Subscription) -> Result<SubscriptionStream, Error> {
-        let policy = subscription.delivery_policy();
+        let mut policy = subscription.delivery_policy();
+        if self.replay {
+            policy = Delivery::Backpressure {
+                capacity: crate::DEFAULT_QUEUE_CAPACITY,
+            };
+        }
         let shared = Arc::new(Shared::new(policy, self.resume.clone()));
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Subscribe {

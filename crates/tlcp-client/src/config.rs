@@ -9,6 +9,7 @@ use tlcp_proto::client::{ForcedTransport, SessionConfig};
 use tlcp_proto::{Bandwidth, ProtocolVersion, Secret};
 
 use crate::Client;
+use crate::client::Backend;
 use crate::error::Error;
 use crate::transport::{
     ExtraHeader, Proxy, ReadMode, ServerAddress, TlsConfig, Transport, TransportConfig,
@@ -41,6 +42,8 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     extra_headers: Vec<(String, String)>,
     headers_on_creation_only: bool,
+    /// Shared by clones of the builder: the first client built takes it.
+    recorder: Option<std::sync::Arc<std::sync::Mutex<Option<crate::recording::Recorder>>>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -76,6 +79,7 @@ impl ClientBuilder {
             transport: TransportConfig::default(),
             extra_headers: Vec::new(),
             headers_on_creation_only: false,
+            recorder: None,
         }
     }
 
@@ -251,6 +255,49 @@ impl ClientBuilder {
             transport.headers.push(h);
         }
         let transport = Transport::new(transport).map_err(Error::Config)?;
-        Ok(Client::start(server, transport, self.session))
+        let backend = Backend::Net {
+            server,
+            transport,
+            recorder: self
+                .recorder
+                .and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).take()),
+        };
+        Ok(Client::start(backend, self.session))
+    }
+
+    /// Records what the server sends to `out` (see [`recording`](crate::recording) for
+    /// the format): every chunk received on the stream connections, with its boundaries
+    /// and time, every control response, every connection opened and closed, every
+    /// timer. Requests are never recorded (they carry the password and the session id);
+    /// server lines are, as received, so the recording holds the session id. `meta` is
+    /// stored in the file's first record, for the application (e.g. the subscriptions,
+    /// to replay them). The header is written now; the records are buffered, flushed on
+    /// [`Client::disconnect`] and when the client stops. Clones of the builder share
+    /// the recording: only the first client built from them records.
+    ///
+    /// Fails if the header cannot be written.
+    pub fn record_to(
+        mut self,
+        out: impl std::io::Write + Send + 'static,
+        meta: &[u8],
+    ) -> std::io::Result<Self> {
+        let recorder = crate::recording::Recorder::new(out, meta)?;
+        self.recorder = Some(std::sync::Arc::new(std::sync::Mutex::new(Some(recorder))));
+        Ok(self)
+    }
+
+    /// A client that replays `recording` offline instead of connecting: the session
+    /// machine, configured as this builder says (the same adapter set, forced transport
+    /// and protocol version as the recorded client), gets the recorded inputs in virtual
+    /// time once [`Client::connect`] is called. Subscribe in the same order and with the
+    /// same options as the recorded client, before `connect`, and the same events come
+    /// out. Every subscription is back-pressured (nothing is conflated nor dropped); the
+    /// streams end at the end of the recording.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn replay(self, recording: crate::recording::Recording) -> Client {
+        Client::start(Backend::Replay(recording), self.session)
     }
 }

@@ -70,6 +70,15 @@
 //! [`SubscriptionEvent::Dropped`]; [`Delivery::Backpressure`] (opt-in) pauses reading
 //! instead. Memory stays bounded whatever the readers do. See [`delivery`].
 //!
+//! # Recording and replay
+//!
+//! [`ClientBuilder::record_to`] records every input the driver gives the session
+//! machine from the network (chunks with their boundaries and times, control responses,
+//! connections opened and closed, timers; never a request) to a file in the
+//! [`recording`] format; [`ClientBuilder::replay`] builds a client that feeds such a
+//! recording to a fresh machine offline, in virtual time, and delivers the same
+//! [`SubscriptionEvent`]s through the same streams.
+//!
 //! # Configuration
 //!
 //! [`ClientBuilder`] mirrors the official `ConnectionDetails` and `ConnectionOptions`
@@ -89,6 +98,7 @@ mod error;
 mod events;
 mod listener;
 mod message;
+pub mod recording;
 mod stats;
 mod subscription;
 pub mod transport;

@@ -9,18 +9,20 @@
 
 mod net;
 mod outputs;
+pub(crate) mod replay;
 
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tlcp_proto::client::{ClientSession, ConnId, SessionConfig, Status};
+use tlcp_proto::client::{ClientSession, CloseReason, ConnId, SessionConfig, Status};
 use tokio::sync::{Notify, mpsc};
 
 use crate::client::Command;
 use crate::error::Error;
 use crate::message::MessageReply;
+use crate::recording::{RecordKind, Recorder};
 use crate::stats::Counters;
 use crate::transport::{ServerAddress, Transport};
 use net::{Net, NetEvent, Opened};
@@ -49,6 +51,8 @@ pub(crate) struct Driver {
     hold_timers_until: Option<Instant>,
     /// The rest of a chunk whose reading was paused by a full back-pressured queue.
     leftover: Option<Leftover>,
+    /// Where the inputs from the network are recorded, if anywhere.
+    recorder: Option<Recorder>,
 }
 
 /// Bytes read but not fed yet (copied out of the connection's buffer when pausing).
@@ -66,6 +70,7 @@ impl Driver {
         commands: mpsc::UnboundedReceiver<Command>,
         links: Links,
         resume: Arc<Notify>,
+        recorder: Option<Recorder>,
     ) -> Self {
         let version = config.protocol_version;
         Self {
@@ -83,6 +88,14 @@ impl Driver {
             paused: false,
             hold_timers_until: None,
             leftover: None,
+            recorder,
+        }
+    }
+
+    /// Records an input, if recording.
+    fn record(&mut self, kind: RecordKind, conn: ConnId, now: Instant, data: &[u8]) {
+        if let Some(r) = &mut self.recorder {
+            r.record(kind, conn.get(), now, data);
         }
     }
 
@@ -133,6 +146,10 @@ impl Driver {
                         let counters = &self.out.links.counters;
                         Counters::add(&counters.bytes, chunk.data.len() as u64);
                         Counters::add(&counters.chunks, 1);
+                        if let Some(r) = &mut self.recorder {
+                            let now = chunk.received_at.max(self.last_now);
+                            r.record(RecordKind::Data, conn.get(), now, chunk.data);
+                        }
                         let rest = feed(&mut self.session, &mut self.out, &mut self.last_now, conn, chunk.data, chunk.received_at);
                         self.leftover = rest.map(|data| Leftover { conn, data, received_at: chunk.received_at });
                     })
@@ -140,6 +157,7 @@ impl Driver {
                     if let NetEvent::Closed(conn, reason) = event {
                         tracing::debug!(%conn, ?reason, "connection closed");
                         let now = self.now();
+                        record_close(&mut self.recorder, conn, &reason, now);
                         self.session.handle_closed(conn, reason, now);
                     }
                 }
@@ -149,6 +167,9 @@ impl Driver {
                 () = &mut sleep, if timers => {
                     self.hold_timers_until = None;
                     let now = self.now();
+                    if let Some(r) = &mut self.recorder {
+                        r.record(RecordKind::Timeout, 0, now, b"");
+                    }
                     self.session.handle_timeout(now);
                 }
                 () = self.resume.notified(), if self.paused => {}
@@ -168,6 +189,7 @@ impl Driver {
                 Status::Connecting | Status::WillRetry | Status::Disconnected
             );
             if let Some((conn, reason)) = self.net.execute(t, creating) {
+                record_close(&mut self.recorder, conn, &reason, now);
                 self.session.handle_closed(conn, reason, now);
                 self.out.drain(&mut self.session, now);
             }
@@ -193,15 +215,20 @@ impl Driver {
         }
         let now = self.now();
         match result {
-            Ok(Opened::Control(body)) => self.session.handle_control_response(conn, &body, now),
+            Ok(Opened::Control(body)) => {
+                self.record(RecordKind::Control, conn, now, &body);
+                self.session.handle_control_response(conn, &body, now);
+            }
             Ok(Opened::Ws(ws)) => {
                 self.net.add_open(conn, Opened::Ws(ws));
+                self.record(RecordKind::Opened, conn, now, b"");
                 self.session.handle_opened(conn, now);
             }
             Ok(opened) => self.net.add_open(conn, opened),
             Err(e) => {
                 tracing::debug!(%conn, error = %e, "connection failed");
                 let reason = tlcp_proto::client::CloseReason::Failed(e.to_string());
+                record_close(&mut self.recorder, conn, &reason, now);
                 self.session.handle_closed(conn, reason, now);
             }
         }
@@ -209,12 +236,56 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         let now = self.now();
-        let s = &mut self.session;
+        if matches!(command, Command::Disconnect)
+            && let Some(r) = &mut self.recorder
+        {
+            r.flush();
+        }
+        apply_command(&mut self.session, &mut self.out, command, now);
+    }
+
+    /// Every handle is gone: end the session (`destroy`), close everything, end the
+    /// subscription streams.
+    async fn stop(mut self) {
+        tracing::debug!("every handle dropped: stopping");
+        let now = self.now();
+        self.session.disconnect(now);
+        self.after_input();
+        if let Some(r) = &mut self.recorder {
+            r.flush();
+        }
+        // An HTTP `destroy` is a control request: give it a moment.
+        let ops = &mut self.net.ops;
+        let _ =
+            tokio::time::timeout(STOP_GRACE, async { while ops.next().await.is_some() {} }).await;
+        self.net.close_all();
+        self.out.close_all();
+    }
+}
+
+/// Records a connection's end, if recording.
+fn record_close(recorder: &mut Option<Recorder>, conn: ConnId, reason: &CloseReason, now: Instant) {
+    if let Some(r) = recorder {
+        match reason {
+            CloseReason::Failed(text) => {
+                r.record(RecordKind::Failed, conn.get(), now, text.as_bytes())
+            }
+            _ => r.record(RecordKind::Ended, conn.get(), now, b""),
+        }
+    }
+}
+
+/// Applies an application command to the machine.
+pub(crate) fn apply_command(
+    s: &mut ClientSession,
+    out: &mut Outputs,
+    command: Command,
+    now: Instant,
+) {
+    {
         match command {
             Command::Connect => {
-                *self
-                    .out
-                    .links
+                *out.links
                     .last_close
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) = None;
@@ -240,7 +311,7 @@ impl Driver {
                         key_pos: None,
                         backpressure,
                     };
-                    self.out.subs.insert(id, entry);
+                    out.subs.insert(id, entry);
                 }
                 Err(e) => {
                     let _ = reply.send(Err(Error::Invalid(e)));
@@ -261,10 +332,10 @@ impl Driver {
             Command::SetReverseHeartbeat(i) => s.set_reverse_heartbeat_interval(i, now),
             Command::SetForcedTransport(t) => s.set_forced_transport(t, now),
             Command::Message { spec, reply } => {
-                Counters::add(&self.out.links.counters.messages, 1);
+                Counters::add(&out.links.counters.messages, 1);
                 match (s.send_message(spec, now), reply) {
                     (Ok(id), MessageReply::Outcome(tx)) => {
-                        self.out.messages.insert(id, tx);
+                        out.messages.insert(id, tx);
                     }
                     (Ok(_), MessageReply::Accepted(tx)) => {
                         let _ = tx.send(Ok(()));
@@ -279,27 +350,12 @@ impl Driver {
             }
         }
     }
-
-    /// Every handle is gone: end the session (`destroy`), close everything, end the
-    /// subscription streams.
-    async fn stop(mut self) {
-        tracing::debug!("every handle dropped: stopping");
-        let now = self.now();
-        self.session.disconnect(now);
-        self.after_input();
-        // An HTTP `destroy` is a control request: give it a moment.
-        let ops = &mut self.net.ops;
-        let _ =
-            tokio::time::timeout(STOP_GRACE, async { while ops.next().await.is_some() {} }).await;
-        self.net.close_all();
-        self.out.close_all();
-    }
 }
 
 /// Feeds received bytes to the machine, draining events after each step (an update
 /// pauses the parsing until it is delivered). When a back-pressured queue fills up, the
 /// rest is returned, to be fed once its reader made room.
-fn feed(
+pub(crate) fn feed(
     session: &mut ClientSession,
     out: &mut Outputs,
     last_now: &mut Instant,
