@@ -7,6 +7,11 @@
 //!   time until all are subscribed and the process's resident memory
 //!   (`"event":"bench_subscriptions"`).
 //!
+//! The updates counted are those the application read: in DISTINCT mode a reader slower
+//! than the network drops updates (counted in `stats.dropped_by_slow_consumers`), in
+//! MERGE mode they are conflated (`stats.conflated`); `stats.updates` counts all those
+//! received since the session started.
+//!
 //! Without `--server`, the demo server runs in process with `FEED` pushing as fast as the
 //! client reads (throughput) or at its default pace (`--subscriptions`).
 
@@ -52,7 +57,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
     duration: f64,
     /// Open this many subscriptions of one item each (items `<item-prefix>1..N`), and
-    /// report the time until all are subscribed and the memory used.
+    /// report the time until all are subscribed and the process's resident memory (which
+    /// includes the embedded server when there is no `--server`).
     #[arg(long, value_name = "N")]
     subscriptions: Option<usize>,
     /// Prefix of the item names with `--subscriptions`.
