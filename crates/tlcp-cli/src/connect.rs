@@ -33,7 +33,7 @@ pub(crate) struct ConnectArgs {
     pub(crate) connect_timeout: f64,
 }
 
-fn parse_transport(s: &str) -> Result<ForcedTransport, String> {
+pub(crate) fn parse_transport(s: &str) -> Result<ForcedTransport, String> {
     s.to_ascii_uppercase().parse().map_err(|_| {
         format!(
             "unknown transport {s:?}: expected ws, http, ws-streaming, http-streaming, ws-polling or http-polling"

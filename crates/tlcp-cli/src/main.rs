@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod connect;
 mod demo;
 mod output;
@@ -46,6 +47,10 @@ enum Command {
     /// possible (in virtual time): prints the same events as the recorded run (no flags
     /// needed: the subscription is in the file).
     Replay(record::ReplayArgs),
+    /// Benchmark the client: updates/s and MB/s read from one subscription, or the time
+    /// and memory taken by N subscriptions, as JSON lines (against the demo server in
+    /// process unless --server is given).
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// Options of `tlcp serve`.
@@ -227,6 +232,7 @@ fn main() -> ExitCode {
         Command::Send(args) => runtime.block_on(send::run(args)),
         Command::Record(args) => runtime.block_on(record::record(*args)),
         Command::Replay(args) => runtime.block_on(record::replay(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(*args)),
     };
     // Do not wait for background tasks (the client's driver, the demo server).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

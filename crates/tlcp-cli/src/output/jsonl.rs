@@ -40,6 +40,13 @@ impl Line {
         self
     }
 
+    /// Adds `"key":<json>`, `json` being already valid JSON (a nested object).
+    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.buf.push_str(json);
+        self
+    }
+
     /// Adds `"key":true|false`.
     pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
         self.key(key);
