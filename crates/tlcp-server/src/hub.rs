@@ -430,6 +430,7 @@ impl ItemHub {
         st.seq += 1;
         st.shared.borrow_mut().reset();
         st.shared_command.borrow_mut().reset();
+        let shared = st.listeners.len() > 1;
         for (_, command, l) in &st.listeners {
             // COMMAND listeners see rows by key, the others the item's row: each kind
             // shares encodings only with its own kind.
@@ -440,7 +441,8 @@ impl ItemHub {
                 } else {
                     &st.row
                 },
-                live: Some((
+                // A lone listener has no one to share an encoding with: no cache.
+                live: shared.then_some((
                     st.seq,
                     if *command {
                         &st.shared_command
