@@ -10,12 +10,12 @@
 
 use std::sync::OnceLock;
 
-use futures_util::{SinkExt, StreamExt};
-use tlcp_server::ServerConfig;
-use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate, demo_adapters};
-use tokio::net::TcpStream;
+use futures_util::StreamExt;
 
-type Ws = tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<TcpStream>>;
+#[path = "support/feed_session.rs"]
+mod feed_session;
+
+use feed_session::{Ws, session};
 
 const UPDATES: usize = 200_000;
 
@@ -34,48 +34,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A server with the FEED as fast as possible, and a session subscribed in `mode`.
-async fn session(mode: &str) -> (tlcp_server::ServerHandle, Ws) {
-    let demo = DemoConfig {
-        feed: FeedConfig {
-            rate: FeedRate::AsFastAsPossible,
-            batch: 1024,
-            ..FeedConfig::default()
-        },
-        ..DemoConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server =
-        tlcp_server::spawn(listener, ServerConfig::default(), demo_adapters(demo)).expect("spawn");
-    let uri: http::Uri = format!("ws://{}/lightstreamer", server.local_addr())
-        .parse()
-        .expect("uri");
-    let (mut ws, _) = tokio_websockets::ClientBuilder::from_uri(uri)
-        .add_header(
-            http::header::SEC_WEBSOCKET_PROTOCOL,
-            http::HeaderValue::from_static("TLCP-2.5.0.lightstreamer.com"),
-        )
-        .expect("header")
-        .connect()
-        .await
-        .expect("connect");
-    let m = |s: String| tokio_websockets::Message::text(s);
-    ws.send(m(
-        "create_session\r\nLS_adapter_set=DEMO&LS_cid=x&LS_send_sync=false".into(),
-    ))
-    .await
-    .expect("send");
-    ws.send(m(format!(
-        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode={mode}&LS_group=bench&\
-         LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED"
-    )))
-    .await
-    .expect("send");
-    (server, ws)
-}
-
 /// Reads until `n` update lines have arrived.
 async fn read_updates(ws: &mut Ws, n: usize) {
     let mut seen = 0;
@@ -92,7 +50,7 @@ async fn read_updates(ws: &mut Ws, n: usize) {
 #[divan::bench(args = ["MERGE", "DISTINCT"], sample_count = 10, sample_size = 1)]
 fn feed_to_one_ws_session(bencher: divan::Bencher<'_, '_>, mode: &str) {
     let rt = runtime();
-    let (server, mut ws) = rt.block_on(session(mode));
+    let (server, mut ws) = rt.block_on(session(mode, 1024));
     rt.block_on(read_updates(&mut ws, 10_000)); // warm up
     bencher
         .counter(divan::counter::ItemsCount::new(UPDATES))
