@@ -81,6 +81,8 @@ impl Driver {
                 subs: Default::default(),
                 messages: Default::default(),
                 full: false,
+                wakers: Vec::new(),
+                unwoken: 0,
             },
             commands,
             resume,
@@ -194,6 +196,7 @@ impl Driver {
                 self.out.drain(&mut self.session, now);
             }
         }
+        self.out.wake();
         self.out.full = false;
         let pause = self.out.must_pause();
         if pause != self.paused {

@@ -55,6 +55,8 @@ impl Replayer {
                 subs: Default::default(),
                 messages: Default::default(),
                 full: false,
+                wakers: Vec::new(),
+                unwoken: 0,
             },
             commands,
             resume,
@@ -188,6 +190,7 @@ impl Replayer {
             }
         }
         self.out.drain(&mut self.session, now);
+        self.out.wake();
         self.out.full = false;
         self.paused = self.out.must_pause();
     }
