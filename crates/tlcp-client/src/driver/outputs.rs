@@ -107,8 +107,7 @@ impl Outputs {
                 }
                 Event::Protocol(issue) => {
                     tracing::warn!(conn = %issue.conn, error = %issue.error, action = ?issue.action, "malformed input from the server");
-                    let text = format!("{} ({:?})", issue.error, issue.action);
-                    self.broadcast(ConnectionEvent::ProtocolIssue(text));
+                    self.broadcast(ConnectionEvent::ProtocolIssue(issue));
                 }
                 other => tracing::debug!(event = ?other, "event ignored"),
             }

@@ -171,9 +171,7 @@ impl Replayer {
             .out
             .links
             .events
-            .send(crate::ConnectionEvent::ProtocolIssue(format!(
-                "replay diverged: {why}"
-            )));
+            .send(crate::ConnectionEvent::ReplayDiverged(why.to_string()));
         self.done = true;
         self.out.close_all();
     }
