@@ -171,6 +171,7 @@ struct Options {
     quick: bool,
     skip_build: bool,
     only: Option<Vec<String>>,
+    cases: Option<Vec<String>>,
     doc: Option<PathBuf>,
 }
 
@@ -179,6 +180,7 @@ fn parse(argv: Vec<String>) -> Result<Options, String> {
         quick: false,
         skip_build: false,
         only: None,
+        cases: None,
         doc: None,
     };
     let mut it = argv.into_iter();
@@ -189,6 +191,10 @@ fn parse(argv: Vec<String>) -> Result<Options, String> {
             "--only" => {
                 let v = it.next().ok_or("--only: give names")?;
                 o.only = Some(v.split(',').map(str::to_owned).collect());
+            }
+            "--cases" => {
+                let v = it.next().ok_or("--cases: give case ids")?;
+                o.cases = Some(v.split(',').map(str::to_owned).collect());
             }
             "--doc" => o.doc = Some(PathBuf::from(it.next().ok_or("--doc: give a path")?)),
             other => return Err(format!("compare: unknown option {other}")),
@@ -539,7 +545,10 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let load_start = load1();
     let started = report::utc_now();
-    let cases = plan(opts.quick);
+    let mut cases = plan(opts.quick);
+    if let Some(only) = &opts.cases {
+        cases.retain(|c| only.iter().any(|o| o == c.id));
+    }
     let mut results = vec![];
     let built_s = t0.elapsed().as_secs_f64();
     for case in &cases {
@@ -576,6 +585,7 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
             "cut_every_s": case.cut_every,
             "warmup_s": case.warmup,
             "duration_s": case.duration,
+            "timeout_s": case.timeout,
             "reps": case.reps,
             "runs": per,
         }));
@@ -617,12 +627,39 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
         }
         return Err(format!("{} problem(s) in the quick run", problems.len()));
     }
-    let section = report::markdown(&all, &json_path, &root);
-    let doc = opts
-        .doc
-        .unwrap_or_else(|| root.join("docs").join("benchmarks.md"));
+    write_doc(&all, &json_path, &root, opts.doc)
+}
+
+fn write_doc(
+    all: &Value,
+    json_path: &Path,
+    root: &Path,
+    doc: Option<PathBuf>,
+) -> Result<(), String> {
+    let section = report::markdown(all, json_path, root);
+    let doc = doc.unwrap_or_else(|| root.join("docs").join("benchmarks.md"));
     report::replace_section(&doc, &section)?;
     eprintln!("tlcp-bench: wrote the comparison into {}", doc.display());
     println!("{section}");
     Ok(())
+}
+
+/// `tlcp-bench report [JSON] [--doc PATH]`: writes the section again from saved results
+/// (default `target/tlcp-bench/compare.json`), e.g. after changing the report's layout.
+pub(crate) fn report_again(argv: Vec<String>) -> Result<(), String> {
+    let root = root();
+    let mut json_path = root.join("target").join("tlcp-bench").join("compare.json");
+    let mut doc = None;
+    let mut it = argv.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--doc" => doc = Some(PathBuf::from(it.next().ok_or("--doc: give a path")?)),
+            other => json_path = PathBuf::from(other),
+        }
+    }
+    let text =
+        std::fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let all: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    write_doc(&all, &json_path, &root, doc)
 }

@@ -25,12 +25,13 @@ fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let result = match argv.next().as_deref() {
         Some("compare") => compare::run(argv.collect()),
+        Some("report") => compare::report_again(argv.collect()),
         Some("contender") => match argv.next() {
             Some(name) => contenders::run(&name, argv.collect()),
             None => Err("contender: name the contender".into()),
         },
         _ => Err(
-            "usage: tlcp-bench compare [--quick] [--skip-build] [--only NAME,..] [--doc PATH]\n       tlcp-bench contender NAME --url URL --scenario S [--mode M] [--items N] [--warmup S] [--duration S] [--timeout S]"
+            "usage: tlcp-bench compare [--quick] [--skip-build] [--only CONTENDER,..] [--cases ID,..] [--doc PATH]\n       tlcp-bench report [JSON] [--doc PATH]\n       tlcp-bench contender NAME --url URL --scenario S [--mode M] [--items N] [--warmup S] [--duration S] [--timeout S]"
                 .into(),
         ),
     };

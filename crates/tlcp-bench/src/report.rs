@@ -465,7 +465,7 @@ fn scale_table(out: &mut String, c: &Value) {
         "### {}\n\nTime from the first subscription request to the last end of snapshot (every subscription acknowledged and its snapshot delivered), one session; RSS (VmRSS) of the client process after. {} runs, each bounded to {} s; load average: {}.\n\n",
         c["title"].as_str().unwrap_or(""),
         c["reps"],
-        c["runs"]["tlcp-client"][0]["seconds"].as_f64().map_or("?".to_owned(), |_| "30".to_owned()),
+        c["timeout_s"],
         loads(c)
     ));
     out.push_str("| contender | seconds: median (range) | RSS after, MB | tlcp-client ÷ this (seconds) | result | runs |\n|---|---|---|---|---|---|\n");
@@ -549,7 +549,7 @@ fn aims(out: &mut String, all: &Value) {
         .filter_map(|id| case(all, id))
         .collect();
     let ratio_aim = |other: &str, factor: f64| -> (Option<bool>, String) {
-        let mut ok = Some(true);
+        let mut ok = (!thr.is_empty()).then_some(true);
         let mut parts = vec![];
         for c in &thr {
             let (a, b) = (median(c, "tlcp-client", rate), median(c, other, rate));
@@ -567,7 +567,7 @@ fn aims(out: &mut String, all: &Value) {
                     ));
                 }
                 _ => {
-                    ok = ok.and(None);
+                    ok = None;
                     parts.push(format!(
                         "{}: not measured ({})",
                         c["mode"].as_str().unwrap_or(""),
@@ -624,11 +624,16 @@ fn aims(out: &mut String, all: &Value) {
         let complete = all_runs(c, "tlcp-client").iter().all(|v| v["ok"] == true);
         let ok = secs.map(|(m, _, _)| complete && m < 2.0);
         out.push_str(&format!(
-            "* {} subscriptions in under 2 s: {} (median {} s, range {}).\n",
+            "* {} subscriptions in under 2 s: {} (median {} s, range {} s){}.\n",
             thousands(n as f64),
             verdict(ok),
             secs.map_or("–".into(), |m| format!("{:.3}", m.0)),
-            cell(secs)
+            secs.map_or("–".into(), |m| format!("{:.3} – {:.3}", m.1, m.2)),
+            if complete {
+                ""
+            } else {
+                "; some runs did not complete"
+            }
         ));
     }
     if let Some(c) = case(all, "recovery") {
