@@ -663,3 +663,28 @@ pub(crate) fn report_again(argv: Vec<String>) -> Result<(), String> {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
     write_doc(&all, &json_path, &root, doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_time_is_the_end_of_the_longest_silence_after_a_cut() {
+        // An update every ms; cut at 10_000 us: two updates already read arrive just after
+        // it, then nothing until 30_000 (recovered), cut again at 50_000, nothing after.
+        let mut arrivals: Vec<i64> = (1..=10).map(|i| i * 1000).collect();
+        arrivals.extend([10_100, 10_200]);
+        arrivals.extend((30..=45).map(|i| i * 1000));
+        let v = analyse_cuts(&[10_000, 50_000, 90_000], &arrivals, 60_000);
+        assert_eq!(
+            v["cuts"], 2,
+            "the cut after the end is not one the contender saw"
+        );
+        assert_eq!(v["never_recovered"], 1);
+        assert_eq!(v["recovery_ms"], json!([20.0]));
+        // No update between two cuts: the first update after the cut counts.
+        let v = analyse_cuts(&[1_000, 2_000], &[500, 3_500], 4_000);
+        assert_eq!(v["recovery_ms"], json!([2.5, 1.5]));
+        assert_eq!(v["never_recovered"], 0);
+    }
+}

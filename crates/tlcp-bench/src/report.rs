@@ -28,11 +28,11 @@ const RECEIVED: [(&str, &str); 7] = [
     ),
     (
         "official-node",
-        "lightstreamer-client-node 9.2.2 (npm, Node.js, its defaults: WebSocket streaming; `bench/node/contender.js`): one `onItemUpdate` call, the 10 values read with `getValue(1..10)`",
+        "lightstreamer-client-node 9.2.2 (npm, Node.js, forced transport `WS-STREAMING`, other options at their defaults; `bench/node/contender.js`): one `onItemUpdate` call, the 10 values read with `getValue(1..10)`",
     ),
     (
         "official-python",
-        "lightstreamer-client-lib 2.2.3 (PyPI, CPython, its defaults; `bench/python/contender.py`): one `onItemUpdate` call, the 10 values read with `getValue(1..10)`",
+        "lightstreamer-client-lib 2.2.3 (PyPI, CPython, forced transport `WS-STREAMING`, other options at their defaults; `bench/python/contender.py`): one `onItemUpdate` call, the 10 values read with `getValue(1..10)`",
     ),
     (
         "raw-decode",
@@ -177,7 +177,8 @@ fn cell(m: Option<(f64, f64, f64)>) -> String {
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        (Some(a), Some(b)) if b > 0.0 && a / b >= 0.1 => format!("{:.2}×", a / b),
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 => format!("1/{:.0}", b / a),
         _ => "–".into(),
     }
 }
@@ -421,6 +422,12 @@ fn throughput_table(out: &mut String, c: &Value) {
         ));
     }
     out.push('\n');
+    if let Some(ceiling) = median(c, "raw-split", rate) {
+        out.push_str(&format!(
+            "raw-split, which decodes nothing, is the ceiling of this server and socket on this machine in this run: {} updates/s. A contender near it is held back by the server (the FEED producer and the encoding, in the other process, on the same cores), not by its own work.\n\n",
+            thousands(ceiling)
+        ));
+    }
 }
 
 fn latency_table(out: &mut String, c: &Value) {
@@ -523,7 +530,7 @@ fn recovery_table(out: &mut String, c: &Value) {
             .collect();
         out.push_str(&format!(
             "| {name} | {} | {} | {} | {} | {rec} | {} | {} |\n",
-            r["total_updates"],
+            thousands(r["total_updates"].as_f64().unwrap_or(0.0)),
             r["lost"],
             r["dup"],
             r["recovery"]["cuts"],
@@ -589,8 +596,30 @@ fn aims(out: &mut String, all: &Value) {
         verdict(ok)
     ));
     let (ok, s) = ratio_aim("raw-decode", 0.5);
+    let capped: Vec<String> = thr
+        .iter()
+        .filter_map(|c| {
+            let ours = median(c, "tlcp-client", rate)?;
+            let ceiling = median(c, "raw-split", rate)?;
+            (ours >= 0.8 * ceiling).then(|| {
+                format!(
+                    "{} {} updates/s",
+                    c["mode"].as_str().unwrap_or(""),
+                    thousands(ceiling)
+                )
+            })
+        })
+        .collect();
+    let caveat = if capped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; caveat: raw-split, which decodes nothing, reached only {} and tlcp-client came within 20% of it or above, so the server set the pace and this ratio does not compare decoding work",
+            capped.join(", ")
+        )
+    };
     out.push_str(&format!(
-        "* Throughput at least 50% of the decoding baseline (raw-decode): {} ({s}).\n",
+        "* Throughput at least 50% of the decoding baseline (raw-decode): {} ({s}{caveat}).\n",
         verdict(ok)
     ));
     if let Some(c) = case(all, "latency-100k") {
