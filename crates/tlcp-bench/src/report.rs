@@ -321,7 +321,7 @@ pub(crate) fn sanity(all: &Value) -> Vec<String> {
                         p.push(format!("{id} {name}: updates without ts/seq"));
                     }
                 }
-                if scenario == "latency" && r["lat_us"]["p50"].as_f64().is_none() {
+                if ours && scenario == "latency" && r["lat_us"]["p50"].as_f64().is_none() {
                     p.push(format!("{id} {name}: no latency figure"));
                 }
                 if name == "tlcp-client" {
@@ -443,6 +443,14 @@ fn latency_table(out: &mut String, c: &Value) {
     let ours = median(c, "tlcp-client", |v| lat(v, "p99"));
     for name in names_in(c) {
         let fail = failures(c, name);
+        if !ok_runs(c, name).is_empty() && metric(c, name, |v| lat(v, "p50")).is_none() {
+            out.push_str(&format!(
+                "| {name} | no update in the measured window | | | {} | | {} |\n",
+                cell(metric(c, name, rate)),
+                runs_cell(c, name)
+            ));
+            continue;
+        }
         if ok_runs(c, name).is_empty() {
             out.push_str(&format!(
                 "| {name} | failed: {fail} | | | | | {} |\n",
