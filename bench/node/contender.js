@@ -56,7 +56,10 @@ function memoryKb() {
   return [get('VmHWM'), get('VmRSS')];
 }
 
+let finished = false;
 function finish(obj) {
+  if (finished) return;
+  finished = true;
   process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(0));
 }
 
