@@ -555,13 +555,18 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
     let mut results = vec![];
     let built_s = t0.elapsed().as_secs_f64();
     for case in &cases {
-        let mut per = serde_json::Map::new();
-        for c in contenders
+        // Rounds: every contender once, then again, so that a change of the machine's
+        // load during the case spreads over all of them instead of hitting one.
+        let who: Vec<&Contender> = contenders
             .iter()
             .filter(|c| case.contenders.contains(&c.name))
-        {
-            let mut runs = vec![];
-            for rep in 0..case.reps {
+            .collect();
+        let mut runs: Vec<Vec<Value>> = vec![vec![]; who.len()];
+        for rep in 0..case.reps {
+            for (c, runs) in who.iter().zip(runs.iter_mut()) {
+                if c.unavailable.is_some() && !runs.is_empty() {
+                    continue;
+                }
                 let v = run_once(&tlcp, c, case, rep, &logs);
                 eprintln!(
                     "tlcp-bench: {} {} #{}: {}",
@@ -570,12 +575,11 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
                     rep + 1,
                     report::one_line(case, &v)
                 );
-                let unavailable = v["unavailable"] == true;
                 runs.push(v);
-                if unavailable {
-                    break;
-                }
             }
+        }
+        let mut per = serde_json::Map::new();
+        for (c, runs) in who.iter().zip(runs) {
             per.insert(c.name.to_owned(), Value::Array(runs));
         }
         results.push(json!({
@@ -603,8 +607,13 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
         "total_s": t0.elapsed().as_secs_f64(),
         "cases": results,
     });
+    // A partial run (--only, --cases) neither replaces the full run's results nor, unless
+    // --doc names a file, the section of docs/benchmarks.md.
+    let partial = opts.only.is_some() || opts.cases.is_some();
     let json_path = out_dir.join(if opts.quick {
         "compare-quick.json"
+    } else if partial {
+        "compare-partial.json"
     } else {
         "compare.json"
     });
@@ -629,6 +638,13 @@ pub(crate) fn run(argv: Vec<String>) -> Result<(), String> {
             eprintln!("tlcp-bench: FAILED: {p}");
         }
         return Err(format!("{} problem(s) in the quick run", problems.len()));
+    }
+    if partial && opts.doc.is_none() {
+        eprintln!(
+            "tlcp-bench: partial run: docs/benchmarks.md left as it is (--doc PATH writes one)"
+        );
+        println!("{}", report::markdown(&all, &json_path, &root));
+        return Ok(());
     }
     write_doc(&all, &json_path, &root, opts.doc)
 }
