@@ -79,6 +79,12 @@ struct ServeArgs {
     /// Name announced in SERVNAME.
     #[arg(long, default_value = "tlcp-server")]
     server_name: String,
+    /// Fault injection for recovery tests and benchmarks: every SECS seconds, cut the
+    /// stream connection of every session abruptly (as a network failure would; the
+    /// sessions stay alive, so clients can recover them). Each cut is printed on stdout as
+    /// a JSON line `{"event":"cut","at_us":<microseconds since the Unix epoch>,"sessions":N}`.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    cut_streams_every: Option<f64>,
 }
 
 /// Options of `tlcp demo`.

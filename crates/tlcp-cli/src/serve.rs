@@ -1,6 +1,7 @@
 //! `tlcp serve`: the embedded server with the demo adapters.
 
 use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tlcp_server::ServerConfig;
 use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate, demo_adapters};
@@ -57,10 +58,40 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     println!("tlcp-server listening on http://{addr} (adapter sets DEMO and WELCOME)");
     let _ = std::io::Write::flush(&mut std::io::stdout());
     tracing::info!(%addr, "serving; Ctrl-C to stop");
-    tlcp_server::run(listener, config, demo_adapters(demo), async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await
-    .map_err(|e| e.to_string())
+    let server =
+        tlcp_server::spawn(listener, config, demo_adapters(demo)).map_err(|e| e.to_string())?;
+    match args.cut_streams_every {
+        Some(secs) => {
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs_f64(secs),
+                Duration::from_secs_f64(secs),
+            );
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let ctrl_c = tokio::signal::ctrl_c();
+            tokio::pin!(ctrl_c);
+            loop {
+                tokio::select! {
+                    _ = &mut ctrl_c => break,
+                    _ = tick.tick() => cut_streams(&server),
+                }
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
+    server.shutdown().await.map_err(|e| e.to_string())
+}
+
+/// `--cut-streams-every`: cuts every session's stream connection and says so on stdout.
+fn cut_streams(server: &tlcp_server::ServerHandle) {
+    let at_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let sessions = server.session_count();
+    server.drop_stream_connections();
+    tracing::info!(sessions, "cut the stream connections");
+    println!("{{\"event\":\"cut\",\"at_us\":{at_us},\"sessions\":{sessions}}}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }

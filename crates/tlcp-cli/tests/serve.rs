@@ -66,3 +66,41 @@ fn busy_port_is_explained() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot listen on"), "{err}");
 }
+
+#[test]
+fn cut_streams_every_prints_each_cut() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlcp"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cut-streams-every",
+            "0.1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tlcp");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("read");
+    assert!(first.contains("listening on http://"), "{first}");
+    // Bounded: the process is killed (and stdout closed) after 10 s whatever happens.
+    let pid = child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    let mut times = vec![];
+    for line in lines.by_ref().take(3) {
+        let line = line.expect("read");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(v["event"], "cut", "{line}");
+        assert_eq!(v["sessions"], 0, "{line}");
+        times.push(v["at_us"].as_u64().expect("at_us"));
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    drop(killer);
+    assert_eq!(times.len(), 3);
+    assert!(times.windows(2).all(|w| w[1] > w[0] + 50_000), "{times:?}");
+}
