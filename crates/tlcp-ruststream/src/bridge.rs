@@ -261,6 +261,7 @@ pub async fn run(
                             Counters::add(&counters.nats_disconnects, 1);
                             warn!("nats: disconnected, reconnecting");
                         }
+                        async_nats::Event::Closed => info!("nats: closed"),
                         other => warn!("nats: {other}"),
                     }
                 }

@@ -208,6 +208,13 @@ impl LsSource {
         self
     }
 
+    /// The maximum frequency, as tlcp-client says it (`Unlimited`, `Unfiltered`, per second).
+    #[must_use]
+    pub fn with_max_frequency(mut self, frequency: MaxFrequency) -> Self {
+        self.max_frequency = Some(frequency);
+        self
+    }
+
     /// No frequency limit, and no filtering: losses are reported by the server.
     #[must_use]
     pub fn unfiltered(mut self) -> Self {
