@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use ruststream::{
-    AckError, HeaderMap, IncomingMessage, NamedCopies, Subscriber, SubscriptionSource,
+    AckError, BrokerMoves, HeaderMap, IncomingMessage, Subscriber, SubscriptionSource,
 };
 use tlcp_client::{
     Fields, ItemUpdate, Items, MaxFrequency, Mode, Subscription, SubscriptionEvent,
@@ -252,9 +252,10 @@ impl LsSource {
 
 impl SubscriptionSource<ConnectedLs> for LsSource {
     type Subscriber = LsSubscriber;
-    // A Lightstreamer item is not a destination a publish reaches: retries need a
-    // destination named at the mount site.
-    type Copies = NamedCopies;
+    // A Lightstreamer item is fed by its data adapter, never by a client's publish, so a
+    // retry copy has nowhere to go: no retry publisher is paired (`.out_retry(..)` does not
+    // compile), and a retry falls to `nack`, which answers `Unsupported`.
+    type Copies = BrokerMoves;
 
     fn name(&self) -> &str {
         &self.name
