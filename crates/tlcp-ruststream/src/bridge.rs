@@ -388,3 +388,15 @@ pub async fn run(
     }
     result.map(|()| counters.snapshot())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::subject_token;
+
+    #[test]
+    fn item_names_become_single_subject_tokens() {
+        assert_eq!(subject_token("item1"), "item1");
+        assert_eq!(subject_token("a.b c*d>e\tf"), "a_b_c_d_e_f");
+        assert_eq!(subject_token(""), "_");
+    }
+}

@@ -131,6 +131,12 @@ pub enum LsError {
     /// The subscription failed on the server.
     #[error("subscription failed: {0}")]
     Subscription(String),
+    /// A retry cap or a dead-letter destination was declared: Lightstreamer has neither
+    /// redelivery nor dead-lettering to apply them with.
+    #[error(
+        "lightstreamer neither redelivers nor dead-letters: max_attempts and dead_letter cannot be applied"
+    )]
+    RetryUnsupported,
     /// The session did not end within the time allowed.
     #[error("the session did not close within {0:?}")]
     ShutdownTimeout(Duration),

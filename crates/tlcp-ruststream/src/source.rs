@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use ruststream::{
-    AckError, BrokerMoves, HeaderMap, IncomingMessage, Subscriber, SubscriptionSource,
+    AckError, BrokerMoves, DeclareRetryError, HeaderMap, IncomingMessage, RetryDeclaration,
+    Subscriber, SubscriptionSource,
 };
 use tlcp_client::{
     Fields, ItemUpdate, Items, MaxFrequency, Mode, Subscription, SubscriptionEvent,
@@ -259,6 +260,22 @@ impl SubscriptionSource<ConnectedLs> for LsSource {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Lightstreamer neither redelivers nor dead-letters: a cap (`max_attempts`) or a
+    /// dead-letter destination cannot be applied, so declaring either fails the
+    /// registration at startup rather than being silently ignored.
+    fn declare_retry_on(
+        &self,
+        _connected: &ConnectedLs,
+        declaration: &RetryDeclaration,
+    ) -> Result<(), DeclareRetryError> {
+        if declaration.max_attempts().is_some() || declaration.dead_letter().is_some() {
+            return Err(DeclareRetryError::Broker(Box::new(
+                LsError::RetryUnsupported,
+            )));
+        }
+        Ok(())
     }
 
     async fn subscribe(self, connected: &ConnectedLs) -> Result<LsSubscriber, LsError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use ruststream::{
     AckError, Broker, ConnectedBroker, HeaderMap, IncomingMessage, OutgoingMessage, Publisher,
-    RequestReply, Subscriber, SubscriptionSource,
+    RequestReply, RetryDeclaration, Subscriber, SubscriptionSource, nonzero,
 };
 use tlcp_ruststream::{
     HEADER_ITEM, HEADER_POSITION, HEADER_SNAPSHOT, HEADER_SUBSCRIPTION, LsBroker, LsConfig,
@@ -163,4 +163,27 @@ async fn a_request_is_answered_by_the_msgdone_response() {
         .unwrap_err();
     assert!(matches!(err, LsError::Outcome(_)), "{err}");
     connected.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retry_cap_or_dead_letter_is_refused_not_ignored() {
+    let (_server, connected) = connect().await;
+    let source = LsSource::merge(["item1"], ["last_price"]).data_adapter("STOCKS");
+    let none = RetryDeclaration::new();
+    assert!(source.declare_retry_on(&connected, &none).is_ok());
+    let capped = RetryDeclaration::new().with_max_attempts(nonzero!(3u32));
+    assert!(source.declare_retry_on(&connected, &capped).is_err());
+    let dead = RetryDeclaration::new().with_dead_letter("dead");
+    assert!(source.declare_retry_on(&connected, &dead).is_err());
+    connected.shutdown().await.unwrap();
+}
+
+#[test]
+fn the_password_never_shows_in_debug() {
+    let config = LsConfig::new("http://127.0.0.1:1", "DEMO")
+        .user("alice")
+        .password("hunter2-secret");
+    let shown = format!("{:?} {:?}", config, LsBroker::new(config.clone()));
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    assert!(shown.contains("alice"), "{shown}");
 }
