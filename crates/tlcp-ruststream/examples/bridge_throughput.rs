@@ -22,7 +22,9 @@ use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let nats_url = args.next().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+    let nats_url = args
+        .next()
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
     let secs: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10.0);
     let items: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(4);
 
@@ -67,9 +69,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }));
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (t0, c0, s0) = (Instant::now(), counters.snapshot(), seen.load(Ordering::Relaxed));
+    let (t0, c0, s0) = (
+        Instant::now(),
+        counters.snapshot(),
+        seen.load(Ordering::Relaxed),
+    );
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    let (t1, c1, s1) = (Instant::now(), counters.snapshot(), seen.load(Ordering::Relaxed));
+    let (t1, c1, s1) = (
+        Instant::now(),
+        counters.snapshot(),
+        seen.load(Ordering::Relaxed),
+    );
     let _ = stop.send(());
     let _ = bridge.await?;
     let elapsed = t1.duration_since(t0).as_secs_f64();
