@@ -28,6 +28,7 @@ pub struct LsConfig {
     user: Option<String>,
     password: Option<String>,
     configure: Option<Configure>,
+    connect_timeout: Duration,
 }
 
 impl LsConfig {
@@ -39,6 +40,7 @@ impl LsConfig {
             user: None,
             password: None,
             configure: None,
+            connect_timeout: Duration::from_secs(30),
         }
     }
 
@@ -63,6 +65,14 @@ impl LsConfig {
         f: impl Fn(ClientBuilder) -> ClientBuilder + Send + Sync + 'static,
     ) -> Self {
         self.configure = Some(Arc::new(f));
+        self
+    }
+
+    /// How long [`Broker::connect`] waits for the session (default 30 s). The client keeps
+    /// retrying an unreachable server; this bounds how long `connect` waits for it.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -101,6 +111,7 @@ impl fmt::Debug for LsConfig {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("configure", &self.configure.is_some())
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -112,6 +123,9 @@ pub enum LsError {
     /// The client failed (configuration, refused session, stopped driver...).
     #[error("lightstreamer client: {0}")]
     Client(#[from] tlcp_client::Error),
+    /// No session within [`LsConfig::connect_timeout`].
+    #[error("no session within {0:?}")]
+    ConnectTimeout(Duration),
     /// The broker was shut down: nothing can be sent or received through it any more.
     #[error("the lightstreamer broker is shut down")]
     Closed,
@@ -235,9 +249,17 @@ impl Broker for LsBroker {
     async fn connect(self) -> Result<ConnectedLs, LsError> {
         let client = self.config.build_client()?;
         client.connect();
-        if let Err(e) = client.connected().await {
-            client.disconnect();
-            return Err(e.into());
+        let timeout = self.config.connect_timeout;
+        match tokio::time::timeout(timeout, client.connected()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                client.disconnect();
+                return Err(e.into());
+            }
+            Err(_) => {
+                client.disconnect();
+                return Err(LsError::ConnectTimeout(timeout));
+            }
         }
         let (closed_tx, _) = watch::channel(false);
         Ok(ConnectedLs {

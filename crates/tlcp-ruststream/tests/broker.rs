@@ -187,3 +187,27 @@ fn the_password_never_shows_in_debug() {
     assert!(!shown.contains("hunter2-secret"), "{shown}");
     assert!(shown.contains("alice"), "{shown}");
 }
+
+#[tokio::test]
+async fn connect_to_nothing_times_out() {
+    // A port nothing listens on: the client retries; connect gives up on time.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = LsConfig::new(format!("http://127.0.0.1:{port}"), "DEMO")
+        .connect_timeout(Duration::from_millis(500));
+    let err = LsBroker::new(config).connect().await.unwrap_err();
+    assert!(matches!(err, LsError::ConnectTimeout(_)), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_adapter_set_fails_connect() {
+    let (server, _connected) = connect().await;
+    let err = LsBroker::new(LsConfig::new(server.url(), "NO_SUCH_SET"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LsError::Client(_)), "{err}");
+}
