@@ -81,6 +81,7 @@ fn line(event: &str, s: &Snapshot, rate: f64) -> String {
         "max_lag_ms": s.max_lag_us as f64 / 1000.0,
         "publish_errors": s.publish_errors,
         "dropped": s.dropped_by_client,
+        "conflated": s.conflated,
         "lost_server": s.lost_server,
         "sessions_replaced": s.sessions_replaced,
         "lost_in_replacement": s.lost_in_replacement,

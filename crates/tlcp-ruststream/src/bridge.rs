@@ -31,7 +31,11 @@
 //! Core NATS has no acknowledgement: a message written to a NATS server just before it went
 //! down is lost without anyone knowing, and NATS subscribers only get what is published
 //! while they are subscribed. The bridge keeps publishing while the NATS client reconnects
-//! (the client buffers), and counts disconnections and reconnections.
+//! (the client buffers), and counts disconnections and reconnections. Memory stays bounded
+//! during a long NATS outage: once the NATS client's buffer is full, publishing waits, the
+//! subscription's queue in tlcp-client fills in turn, and its drops are counted as
+//! [`dropped_by_client`](Snapshot::dropped_by_client) (MERGE subscriptions conflate
+//! instead: the latest state of each item is kept).
 //!
 //! # Counters
 //!
@@ -118,6 +122,7 @@ pub struct Counters {
     published: AtomicU64,
     publish_errors: AtomicU64,
     dropped_by_client: AtomicU64,
+    conflated: AtomicU64,
     lost_server: AtomicU64,
     sessions_replaced: AtomicU64,
     lost_in_replacement: AtomicU64,
@@ -140,6 +145,9 @@ pub struct Snapshot {
     pub publish_errors: u64,
     /// Updates tlcp-client dropped because the bridge fell behind.
     pub dropped_by_client: u64,
+    /// MERGE updates tlcp-client folded into later ones because the bridge was behind (the
+    /// latest state was published; intermediate states were not).
+    pub conflated: u64,
     /// Updates the Lightstreamer server reported lost (`OV`).
     pub lost_server: u64,
     /// Sessions replaced (not recovered): continuity was lost.
@@ -167,6 +175,7 @@ impl Counters {
             published: get(&self.published),
             publish_errors: get(&self.publish_errors),
             dropped_by_client: get(&self.dropped_by_client),
+            conflated: get(&self.conflated),
             lost_server: get(&self.lost_server),
             sessions_replaced: get(&self.sessions_replaced),
             lost_in_replacement: get(&self.lost_in_replacement),
@@ -289,6 +298,7 @@ pub async fn run(
             event = updates.next() => match event {
                 Some(SubscriptionEvent::Update(update)) => {
                     Counters::add(&counters.received, 1);
+                    Counters::add(&counters.conflated, update.skipped());
                     let pos = update.item_pos().to_string();
                     let item = update.item_name().unwrap_or(&pos);
                     let subject = format!("{}.{}", config.prefix, subject_token(item));
@@ -367,6 +377,7 @@ pub async fn run(
                     lag_ms = format!("{:.2}", s.last_lag_us as f64 / 1000.0),
                     max_lag_ms = format!("{:.2}", s.max_lag_us as f64 / 1000.0),
                     dropped = s.dropped_by_client,
+                    conflated = s.conflated,
                     lost_server = s.lost_server,
                     replaced = s.sessions_replaced,
                     nats_disconnects = s.nats_disconnects,
