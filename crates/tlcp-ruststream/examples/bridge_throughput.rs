@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! nats-server -a 127.0.0.1 -p 4222 &
-//! cargo run --release -p tlcp-ruststream --example bridge_throughput -- nats://127.0.0.1:4222 10 4
+//! cargo run --release -p tlcp-ruststream --example bridge_throughput -- nats://127.0.0.1:4222 10 4 max
 //! ```
 //!
-//! Arguments: the NATS URL, the seconds to measure (after a 1 s warm-up) and the number of
-//! FEED items. Prints one JSON line: what the bridge received and published per second,
+//! Arguments: the NATS URL, the seconds to measure (after a 1 s warm-up), the number of
+//! FEED items and their rate: `max` (as fast as the bridge reads: its saturation, with the
+//! client dropping what the bridge cannot take) or updates per second per item. Prints one JSON line: what the bridge received and published per second,
 //! what the NATS subscriber received per second, the lag of the last update and the losses.
 
 use std::sync::Arc;
@@ -27,11 +28,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
     let secs: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10.0);
     let items: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(4);
+    let rate = match args.next().as_deref() {
+        None | Some("max") => FeedRate::AsFastAsPossible,
+        Some(n) => FeedRate::PerSecond(n.parse()?),
+    };
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let adapters = tlcp_server::demo::demo_adapters(DemoConfig {
         feed: FeedConfig {
-            rate: FeedRate::AsFastAsPossible,
+            rate,
             ..FeedConfig::default()
         },
         ..DemoConfig::default()
@@ -88,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "items": items,
+            "rate": format!("{rate:?}"),
             "seconds": (elapsed * 100.0).round() / 100.0,
             "bridge_received_per_s": per_sec(c0.received, c1.received),
             "bridge_published_per_s": per_sec(c0.published, c1.published),
