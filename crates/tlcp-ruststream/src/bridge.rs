@@ -192,6 +192,56 @@ impl Counters {
     }
 }
 
+/// Losses come in bursts of many small events: they are logged at most once a second,
+/// with what accumulated since the last line.
+#[derive(Debug, Default)]
+struct LossLog {
+    client: u64,
+    server: u64,
+    last: Option<Instant>,
+}
+
+impl LossLog {
+    fn client(&mut self, count: u64) {
+        self.client += count;
+        self.maybe_flush();
+    }
+
+    fn server(&mut self, count: u64) {
+        self.server += count;
+        self.maybe_flush();
+    }
+
+    fn maybe_flush(&mut self) {
+        if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.client > 0 {
+            warn!(
+                count = self.client,
+                "lost updates: the bridge fell behind and the client dropped them"
+            );
+        }
+        if self.server > 0 {
+            warn!(
+                count = self.server,
+                "lost updates: the server dropped them (OV)"
+            );
+        }
+        if self.client > 0 || self.server > 0 {
+            self.last = Some(Instant::now());
+        }
+        self.client = 0;
+        self.server = 0;
+    }
+}
+
 /// `.`, `*`, `>` and whitespace are not allowed in a NATS subject token.
 pub fn subject_token(item: &str) -> String {
     let token: String = item
@@ -292,6 +342,7 @@ pub async fn run(
     });
     let mut last = (Instant::now(), counters.snapshot());
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut losses = LossLog::default();
     let result = loop {
         tokio::select! {
             () = &mut shutdown => break Ok(()),
@@ -319,11 +370,11 @@ pub async fn run(
                 }
                 Some(SubscriptionEvent::Dropped { count }) => {
                     Counters::add(&counters.dropped_by_client, count);
-                    warn!(count, "lost updates: the bridge fell behind and the client dropped them");
+                    losses.client(count);
                 }
-                Some(SubscriptionEvent::LostUpdates { item, item_name, count, .. }) => {
+                Some(SubscriptionEvent::LostUpdates { count, .. }) => {
                     Counters::add(&counters.lost_server, count);
-                    warn!(item, ?item_name, count, "lost updates: the server dropped them");
+                    losses.server(count);
                 }
                 Some(SubscriptionEvent::Error(e)) => {
                     break Err(BridgeError::Subscription(format!("{e:?}")));
@@ -363,6 +414,7 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => {
+                losses.flush();
                 let now = (Instant::now(), counters.snapshot());
                 let secs = now.0.duration_since(last.0).as_secs_f64();
                 let rate = if secs > 0.0 {
@@ -387,6 +439,7 @@ pub async fn run(
             }
         }
     };
+    losses.flush();
     updates.unsubscribe();
     client.disconnect();
     // What was handed to the NATS client reaches the server before returning (bounded: a
