@@ -83,6 +83,7 @@ fn line(event: &str, s: &Snapshot, rate: f64) -> String {
         "dropped": s.dropped_by_client,
         "conflated": s.conflated,
         "lost_server": s.lost_server,
+        "sessions_recovered": s.sessions_recovered,
         "sessions_replaced": s.sessions_replaced,
         "lost_in_replacement": s.lost_in_replacement,
         "replaced_unknown_loss": s.replaced_unknown_loss,

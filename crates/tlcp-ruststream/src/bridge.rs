@@ -124,6 +124,7 @@ pub struct Counters {
     dropped_by_client: AtomicU64,
     conflated: AtomicU64,
     lost_server: AtomicU64,
+    sessions_recovered: AtomicU64,
     sessions_replaced: AtomicU64,
     lost_in_replacement: AtomicU64,
     replaced_unknown_loss: AtomicU64,
@@ -150,6 +151,8 @@ pub struct Snapshot {
     pub conflated: u64,
     /// Updates the Lightstreamer server reported lost (`OV`).
     pub lost_server: u64,
+    /// Lightstreamer connections lost and recovered with nothing lost.
+    pub sessions_recovered: u64,
     /// Sessions replaced (not recovered): continuity was lost.
     pub sessions_replaced: u64,
     /// Notifications those replacements may have lost, where the server could say.
@@ -177,6 +180,7 @@ impl Counters {
             dropped_by_client: get(&self.dropped_by_client),
             conflated: get(&self.conflated),
             lost_server: get(&self.lost_server),
+            sessions_recovered: get(&self.sessions_recovered),
             sessions_replaced: get(&self.sessions_replaced),
             lost_in_replacement: get(&self.lost_in_replacement),
             replaced_unknown_loss: get(&self.replaced_unknown_loss),
@@ -399,6 +403,7 @@ pub async fn run(
                     }
                 }
                 Some(ConnectionEvent::SessionRecovered { .. }) => {
+                    Counters::add(&counters.sessions_recovered, 1);
                     info!("lightstreamer session recovered: nothing lost");
                 }
                 Some(ConnectionEvent::SessionClosed { cause }) => {

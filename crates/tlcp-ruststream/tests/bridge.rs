@@ -121,15 +121,14 @@ async fn feed_server(rate: f64) -> tlcp_server::ServerHandle {
 }
 
 fn config(server: &tlcp_server::ServerHandle, nats: &Nats, prefix: &str) -> BridgeConfig {
+    config_at(server.url(), nats, prefix)
+}
+
+fn config_at(url: String, nats: &Nats, prefix: &str) -> BridgeConfig {
     let source = LsSource::distinct(ITEMS, ["seq", "f1"])
         .data_adapter("FEED")
         .snapshot(false);
-    let mut config = BridgeConfig::new(
-        LsConfig::new(server.url(), "DEMO"),
-        source,
-        nats.url(),
-        prefix,
-    );
+    let mut config = BridgeConfig::new(LsConfig::new(url, "DEMO"), source, nats.url(), prefix);
     config.report_every = Some(Duration::from_millis(500));
     config
 }
@@ -227,5 +226,41 @@ async fn the_bridge_rides_out_a_nats_restart() {
         let seqs = &seen[item];
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{item}: {seqs:?}");
         assert_eq!(seqs[0], 1, "{item}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_lightstreamer_connections_are_recovered_without_loss() {
+    let nats = Nats::start();
+    let server = feed_server(100.0).await;
+    let proxy = tlcp_testkit::fault::FaultProxy::start(server.local_addr()).await;
+    let seen = nats_subscriber(&nats.url(), "ls.cut").await;
+    let config = config_at(format!("http://{}", proxy.local_addr()), &nats, "ls.cut");
+    let counters = config.counters();
+    let (stop, task) = start_bridge(config);
+    for cut in 1..=3u64 {
+        wait_for("progress before a cut", || {
+            total(&seen) >= 150 * cut as usize
+        })
+        .await;
+        proxy.cut_all().await;
+        wait_for("the recovery", || {
+            counters.snapshot().sessions_recovered >= cut
+        })
+        .await;
+    }
+    wait_for("progress after the cuts", || total(&seen) >= 600).await;
+    stop.send(()).unwrap();
+    let end = task.await.unwrap().unwrap();
+    assert_eq!(end.sessions_replaced, 0, "{end:?}");
+    assert_eq!(end.dropped_by_client + end.lost_server, 0, "{end:?}");
+    let published = usize::try_from(end.published).unwrap();
+    wait_for("every published update", || total(&seen) >= published).await;
+    let seen = seen.lock().unwrap();
+    for item in ITEMS {
+        // Recovered sessions lose and duplicate nothing: 1, 2, 3, ... with no gap.
+        let seqs = &seen[item];
+        let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+        assert_eq!(seqs, &expected, "{item}");
     }
 }
