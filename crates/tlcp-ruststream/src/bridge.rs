@@ -7,8 +7,8 @@
 //! is a JSON object:
 //!
 //! ```json
-//! {"item":"item1","pos":1,"snapshot":false,"received_at_us":1764619200123456,
-//!  "fields":{"stock_name":"Anduct","last_price":"3.04"}}
+//! {"fields":{"last_price":"3.04","stock_name":"Anduct"},"item":"item1","pos":1,
+//!  "received_at_us":1764619200123456,"snapshot":false}
 //! ```
 //!
 //! `fields` is the item's merged field state (null for a null value; fields of a schema are
