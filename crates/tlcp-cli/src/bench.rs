@@ -7,10 +7,11 @@
 //!   time until all are subscribed and the process's resident memory
 //!   (`"event":"bench_subscriptions"`).
 //!
-//! The updates counted are those the application read: in DISTINCT mode a reader slower
-//! than the network drops updates (counted in `stats.dropped_by_slow_consumers`), in
-//! MERGE mode they are conflated (`stats.conflated`); `stats.updates` counts all those
-//! received since the session started.
+//! The updates counted are those the application read (every value of each is read:
+//! `value_bytes`): in DISTINCT mode a reader slower than the network drops updates
+//! (counted in `stats.dropped_by_slow_consumers`), in MERGE mode they are conflated
+//! (`stats.conflated`; `represented` counts the updates the states read stand for);
+//! `stats.updates` counts all those received since the session started.
 //!
 //! Without `--server`, the demo server runs in process with `FEED` pushing as fast as the
 //! client reads (throughput) or at its default pace (`--subscriptions`).
@@ -174,11 +175,17 @@ async fn throughput(
     let start_stats = client.stats();
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration);
-    let mut updates: u64 = 0;
+    let (mut updates, mut represented, mut value_bytes) = (0u64, 0u64, 0u64);
     loop {
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => break,
-            Ok(Some(SubscriptionEvent::Update(_))) => updates += 1,
+            Ok(Some(SubscriptionEvent::Update(u))) => {
+                updates += 1;
+                // MERGE: a reader behind gets the latest state, standing for the
+                // updates folded into it.
+                represented += 1 + u.skipped();
+                value_bytes += u.values().flatten().map(str::len).sum::<usize>() as u64;
+            }
             Ok(Some(event)) if event.is_terminal() => {
                 return Err(Failure::connection(format!(
                     "the subscription ended: {event:?}"
@@ -199,6 +206,8 @@ async fn throughput(
         .num("updates", updates)
         .num("seconds", round3(seconds))
         .num("updates_per_sec", round3(updates as f64 / seconds))
+        .num("represented", represented)
+        .num("value_bytes", value_bytes)
         .num("bytes", bytes)
         .num("bytes_per_sec", round3(bytes as f64 / seconds))
         .num("mb_per_sec", round3(bytes as f64 / seconds / 1e6))

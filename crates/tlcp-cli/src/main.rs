@@ -114,6 +114,10 @@ struct ServeArgs {
     /// Characters per FEED payload field.
     #[arg(long, default_value_t = 8)]
     feed_field_size: usize,
+    /// FEED updates pushed per item between yields to the runtime (with `--feed-rate
+    /// max`, between waits for the subscribers): larger batches make larger frames.
+    #[arg(long, default_value_t = 512)]
+    feed_batch: usize,
     /// Seed of the demo market (prices are deterministic for a given seed).
     #[arg(long, default_value_t = 42)]
     seed: u64,

@@ -101,10 +101,11 @@ pub(crate) async fn replay(args: ReplayArgs) -> Result<(), Failure> {
     // A recording that does not match the session it is replayed into (edited, or made
     // with other options) stops the replay: an error, not a short success.
     while let Some(Some(e)) = events.next().now_or_never() {
-        if let ConnectionEvent::ProtocolIssue(text) = e
-            && text.starts_with("replay diverged")
-        {
-            return Err(Failure::with_code(1, format!("{path}: {text}")));
+        if let ConnectionEvent::ReplayDiverged(why) = e {
+            return Err(Failure::with_code(
+                1,
+                format!("{path}: replay diverged: {why}"),
+            ));
         }
     }
     Ok(())

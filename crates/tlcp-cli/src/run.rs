@@ -342,6 +342,20 @@ impl Sink {
                     _ => self.line(line),
                 }
             }
+            ConnectionEvent::ProtocolIssue(issue) => {
+                let action = match issue.action {
+                    tlcp_client::IssueAction::Ignored => "ignored",
+                    tlcp_client::IssueAction::Resubscribed(_) => "resubscribed",
+                    tlcp_client::IssueAction::ConnectionDropped => "connection_dropped",
+                    _ => "other",
+                };
+                self.note(&format!("malformed input from the server: {issue}"));
+                self.line(
+                    Line::event("protocol_issue")
+                        .str("error", &issue.error.to_string())
+                        .str("action", action),
+                )
+            }
             ConnectionEvent::ServerError(e) => {
                 self.note(&format!("server error {}: {}", e.code, e.message));
                 self.line(

@@ -44,7 +44,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
             rate: args.feed_rate.0,
             payload_fields: args.feed_fields,
             field_size: args.feed_field_size,
-            ..FeedConfig::default()
+            batch: args.feed_batch,
         },
         ..DemoConfig::default()
     };

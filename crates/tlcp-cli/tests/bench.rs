@@ -65,6 +65,10 @@ fn throughput_against_the_embedded_server() {
     assert!(updates > 0.0, "no updates: {v}");
     assert!((0.9..5.0).contains(&seconds), "seconds: {v}");
     assert!(number(&v, "updates_per_sec") > 0.0);
+    // DISTINCT folds nothing: each update read stands for itself; every value is read
+    // (10 fields of at least one character).
+    assert_eq!(number(&v, "represented"), updates, "{v}");
+    assert!(number(&v, "value_bytes") >= updates * 10.0, "{v}");
     assert!(number(&v, "bytes") > 0.0);
     assert!(number(&v, "bytes_per_sec") > 0.0);
     assert!(number(&v, "mb_per_sec") >= 0.0);

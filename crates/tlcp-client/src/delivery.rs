@@ -185,13 +185,31 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Pushes an update (copied, or folded into the pending one).
+    /// Pushes an update (copied, or folded into the pending one) and wakes the reader.
+    #[cfg(test)]
     pub(crate) fn push_update(
         &self,
         schema: &Arc<Schema>,
         u: &ModelUpdate<'_>,
         key_pos: Option<usize>,
         at: Instant,
+    ) -> Pushed {
+        let mut wakers = Vec::new();
+        let pushed = self.push_update_deferred(schema, u, key_pos, at, &mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+        pushed
+    }
+
+    /// Pushes an update (copied, or folded into the pending one); the reader's waker, if
+    /// it waits, goes to `wakers`, for the caller to wake once it has pushed everything
+    /// it has (one wake-up per socket read, not one per update).
+    pub(crate) fn push_update_deferred(
+        &self,
+        schema: &Arc<Schema>,
+        u: &ModelUpdate<'_>,
+        key_pos: Option<usize>,
+        at: Instant,
+        wakers: &mut Vec<Waker>,
     ) -> Pushed {
         let mut g = self.lock();
         let inner = &mut *g;
@@ -223,16 +241,24 @@ impl Shared {
         } else {
             Pushed::Queued
         };
-        let waker = inner.waker.take();
-        drop(g);
-        if let Some(w) = waker {
-            w.wake();
+        if let Some(w) = inner.waker.take() {
+            wakers.push(w);
         }
         pushed
     }
 
-    /// Pushes any other event (never dropped). A terminal one ends the stream after it.
+    /// Pushes any other event (never dropped) and wakes the reader. A terminal one ends
+    /// the stream after it.
+    #[cfg(test)]
     pub(crate) fn push_event(&self, event: SubscriptionEvent) {
+        let mut wakers = Vec::new();
+        self.push_event_deferred(event, &mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Pushes any other event (never dropped); the reader's waker goes to `wakers` (see
+    /// [`Shared::push_update_deferred`]). A terminal one ends the stream after it.
+    pub(crate) fn push_event_deferred(&self, event: SubscriptionEvent, wakers: &mut Vec<Waker>) {
         let mut g = self.lock();
         if g.ended {
             return;
@@ -276,10 +302,8 @@ impl Shared {
             g.enqueue(event);
             g.barrier = g.head + g.queue.len() as u64;
         }
-        let waker = g.waker.take();
-        drop(g);
-        if let Some(w) = waker {
-            w.wake();
+        if let Some(w) = g.waker.take() {
+            wakers.push(w);
         }
     }
 
@@ -305,7 +329,49 @@ impl Shared {
         full
     }
 
+    /// Moves up to `max` waiting events to the reader's `local` buffer under one lock
+    /// (at least one, unless the stream waits or has ended): `Ready(true)` when `local`
+    /// got events, `Ready(false)` at the end of the stream. Events moved out are no
+    /// longer folded (conflation) nor counted against the capacity, so a reader holds at
+    /// most `max` of them besides the queue's bound.
+    pub(crate) fn poll_batch(
+        &self,
+        cx: &mut Context<'_>,
+        local: &mut VecDeque<SubscriptionEvent>,
+        max: usize,
+    ) -> Poll<bool> {
+        let mut g = self.lock();
+        let n = g.queue.len().min(max.max(1));
+        if n == 0 {
+            let event = if g.pending_dropped > 0 {
+                SubscriptionEvent::Dropped {
+                    count: std::mem::take(&mut g.pending_dropped),
+                }
+            } else if g.ended {
+                return Poll::Ready(false);
+            } else {
+                g.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            };
+            local.push_back(event);
+            return Poll::Ready(true);
+        }
+        local.extend(g.queue.drain(..n));
+        g.head += n as u64;
+        if g.queue.is_empty() {
+            // Nothing pending: forget the conflation index (its entries are stale).
+            g.by_key.clear();
+        }
+        let room = g.queue.len() < g.capacity;
+        drop(g);
+        if room && self.paused_on.swap(false, Ordering::AcqRel) {
+            self.resume.notify_one();
+        }
+        Poll::Ready(true)
+    }
+
     /// The next event for the reader.
+    #[cfg(test)]
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<SubscriptionEvent>> {
         let mut g = self.lock();
         let event = match g.queue.pop_front() {

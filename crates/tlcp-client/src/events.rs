@@ -2,7 +2,8 @@
 //! order with its updates) and [`ConnectionEvent`] (about the session and the server).
 
 use tlcp_proto::client::{
-    Lost, RequestFailure, ServerError, ServerInfo, SessionEnd, SessionEvent, SubscriptionError,
+    Lost, ProtocolIssue, RequestFailure, ServerError, ServerInfo, SessionEnd, SessionEvent,
+    SubscriptionError,
 };
 use tlcp_proto::{BandwidthLimit, RealMaxFrequency, SessionId};
 
@@ -160,9 +161,17 @@ pub enum ConnectionEvent {
     Bandwidth(BandwidthLimit),
     /// A session-level request (`constrain`, `reconf`, `heartbeat`, ...) failed.
     RequestFailed(RequestFailure),
-    /// The server sent something malformed; the client coped (the description says
-    /// how).
-    ProtocolIssue(String),
+    /// The server sent something malformed; the client coped: the issue says what was
+    /// wrong, on which connection, and what was done ([`IssueAction`]: the line
+    /// skipped, the subscription resubscribed with a snapshot, or the connection
+    /// replaced). Its `Display` is one line for logs.
+    ///
+    /// [`IssueAction`]: tlcp_proto::client::IssueAction
+    ProtocolIssue(ProtocolIssue),
+    /// A replayed recording ([`ClientBuilder::replay`](crate::ClientBuilder::replay))
+    /// does not match the session it is fed to (edited, or recorded with other
+    /// options): the replay stopped there.
+    ReplayDiverged(String),
     /// This receiver fell behind and missed this many connection events (they are few:
     /// only a reader that never reads gets this).
     Lagged {

@@ -116,8 +116,9 @@ pub use subscription::{Subscription, SubscriptionStream};
 pub use update::ItemUpdate;
 
 pub use tlcp_proto::client::{
-    Fields, ForcedTransport, Items, Lost, MessageOutcome, RequestFailure, RequestKind, ServerError,
-    ServerErrorKind, Status, SubscriptionError, SubscriptionId,
+    Fields, ForcedTransport, IssueAction, Items, Lost, MessageOutcome, ProtocolError,
+    ProtocolIssue, RequestFailure, RequestKind, ServerError, ServerErrorKind, Status,
+    SubscriptionError, SubscriptionId,
 };
 pub use tlcp_proto::model::Command;
 pub use tlcp_proto::{

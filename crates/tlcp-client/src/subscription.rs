@@ -1,6 +1,7 @@
 //! [`Subscription`] (what to subscribe to, and how to deliver it) and
 //! [`SubscriptionStream`] (the updates, as a `Stream`).
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -179,7 +180,13 @@ pub struct SubscriptionStream {
     id: SubscriptionId,
     shared: Arc<Shared>,
     commands: Commands,
+    /// Events taken from the shared queue in one go (see [`READ_BATCH`]), not yet read.
+    local: VecDeque<SubscriptionEvent>,
 }
+
+/// How many events a reader takes from its shared queue per lock: one lock per batch
+/// instead of one per event, and the driver rarely finds the queue locked.
+const READ_BATCH: usize = 256;
 
 impl std::fmt::Debug for SubscriptionStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -196,6 +203,7 @@ impl SubscriptionStream {
             id,
             shared,
             commands,
+            local: VecDeque::new(),
         }
     }
 
@@ -218,7 +226,9 @@ impl SubscriptionStream {
 
     /// The delivery counters of this subscription (conflated, dropped, queued).
     pub fn stats(&self) -> DeliveryStats {
-        self.shared.stats()
+        let mut stats = self.shared.stats();
+        stats.queued += self.local.len();
+        stats
     }
 
     /// Unsubscribes, and drains what remains until [`SubscriptionEvent::Unsubscribed`]
@@ -232,7 +242,15 @@ impl Stream for SubscriptionStream {
     type Item = SubscriptionEvent;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SubscriptionEvent>> {
-        self.shared.poll_next(cx)
+        let this = self.get_mut();
+        if let Some(e) = this.local.pop_front() {
+            return Poll::Ready(Some(e));
+        }
+        match this.shared.poll_batch(cx, &mut this.local, READ_BATCH) {
+            Poll::Ready(true) => Poll::Ready(this.local.pop_front()),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -77,7 +77,10 @@ pub struct ItemUpdate {
     snapshot: bool,
     text: String,
     spans: Vec<(u32, u32)>,
-    changed: Vec<u64>,
+    /// Changed fields 1 to 64 (bit i = position i + 1): no allocation for most schemas.
+    changed: u64,
+    /// Changed fields from 65 on, 64 a word (empty for schemas of at most 64 values).
+    changed_more: Vec<u64>,
     key_pos: Option<usize>,
     command: Option<Command>,
     received_at: Instant,
@@ -97,8 +100,9 @@ impl ItemUpdate {
             item: 0,
             snapshot: false,
             text: String::new(),
-            spans: Vec::with_capacity(u.value_count()),
-            changed: Vec::new(),
+            spans: Vec::new(),
+            changed: 0,
+            changed_more: Vec::new(),
             key_pos,
             command: None,
             received_at,
@@ -111,10 +115,12 @@ impl ItemUpdate {
     /// Overwrites this update with a newer one of the same row (conflation): the values
     /// become the new ones, the changes accumulate, the skip count grows.
     pub(crate) fn conflate(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
-        let changed = std::mem::take(&mut self.changed);
+        let changed = self.changed;
+        let changed_more = std::mem::take(&mut self.changed_more);
         let (snapshot, command) = (self.snapshot, self.command);
         self.fill(u, received_at);
-        for (w, old) in self.changed.iter_mut().zip(changed) {
+        self.changed |= changed;
+        for (w, old) in self.changed_more.iter_mut().zip(changed_more) {
             *w |= old;
         }
         self.snapshot |= snapshot;
@@ -130,8 +136,13 @@ impl ItemUpdate {
         self.snapshot = u.is_snapshot();
         self.command = u.command();
         self.received_at = received_at;
+        // One allocation each for the values and their spans, sized up front.
+        let count = u.value_count();
+        let total: usize = u.values().flatten().map(str::len).sum();
         self.text.clear();
+        self.text.reserve(total);
         self.spans.clear();
+        self.spans.reserve(count);
         for v in u.values() {
             match v {
                 Some(v) => {
@@ -142,11 +153,16 @@ impl ItemUpdate {
                 None => self.spans.push(NULL),
             }
         }
-        self.changed.clear();
-        self.changed.resize(self.spans.len().div_ceil(64), 0);
+        self.changed = 0;
+        self.changed_more.clear();
+        if count > 64 {
+            self.changed_more.resize((count - 64).div_ceil(64), 0);
+        }
         for p in u.changed_positions() {
             let i = p - 1;
-            if let Some(w) = self.changed.get_mut(i / 64) {
+            if i < 64 {
+                self.changed |= 1 << i;
+            } else if let Some(w) = self.changed_more.get_mut((i - 64) / 64) {
                 *w |= 1 << (i % 64);
             }
         }
@@ -208,9 +224,14 @@ impl ItemUpdate {
 
     /// Whether the field at 1-based `pos` changed.
     pub fn is_changed(&self, pos: usize) -> bool {
-        pos.checked_sub(1)
-            .and_then(|i| self.changed.get(i / 64).map(|w| w & (1 << (i % 64)) != 0))
-            .unwrap_or(false)
+        match pos.checked_sub(1) {
+            None => false,
+            Some(i) if i < 64 => self.changed & (1 << i) != 0,
+            Some(i) => self
+                .changed_more
+                .get((i - 64) / 64)
+                .is_some_and(|w| w & (1 << (i % 64)) != 0),
+        }
     }
 
     /// Whether the field named `name` changed.

@@ -176,7 +176,7 @@ async fn next_values(
 /// The next protocol issue reported.
 async fn issue(events: &mut tlcp_client::ConnectionEvents, what: &str) -> String {
     wait_event(events, what, |e| match e {
-        ConnectionEvent::ProtocolIssue(text) => Some(text.clone()),
+        ConnectionEvent::ProtocolIssue(issue) => Some(issue.to_string()),
         ConnectionEvent::SessionClosed { .. } | ConnectionEvent::SessionReplaced { .. } => {
             panic!("the session ended at {what}: {e:?}")
         }

@@ -84,7 +84,10 @@ impl Update {
     fn slot(&mut self, field: &str) -> &mut (String, Option<String>) {
         // Producers usually set the same fields in the same order every time: the next
         // spare slot then already has the right name and no search is needed.
-        let next_matches = self.slots.get(self.len).is_some_and(|(k, _)| k == field);
+        let next_matches = self
+            .slots
+            .get(self.len)
+            .is_some_and(|(k, _)| short_eq(k, field));
         if !next_matches
             && let Some(i) = self.slots[..self.len].iter().position(|(k, _)| k == field)
         {
@@ -197,18 +200,18 @@ struct FieldTable {
 }
 
 impl FieldTable {
-    /// The index of `name`, trying `guess` first (updates usually list fields in the
-    /// order the item first saw them).
+    /// The index of `name`, searching from `guess` on first (updates usually list fields
+    /// in the order the item first saw them, some of them left out).
     fn index_guessed(&mut self, name: &str, guess: usize) -> usize {
-        if self.names.get(guess).is_some_and(|n| n == name) {
-            guess
-        } else {
-            self.index_or_insert(name)
+        let ahead = self.names.get(guess..).unwrap_or_default();
+        match ahead.iter().position(|n| short_eq(n, name)) {
+            Some(k) => guess + k,
+            None => self.index_or_insert(name),
         }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+        self.names.iter().position(|n| short_eq(n, name))
     }
 
     fn index_or_insert(&mut self, name: &str) -> usize {
@@ -233,6 +236,9 @@ struct ItemState {
     history_len: usize,
     /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
     command_fields: Option<(usize, usize)>,
+    /// How many fields the item had when `key`/`command` were last looked for (the
+    /// search is repeated only when fields were added).
+    command_searched: usize,
     command_rows: HashMap<String, Row>,
     command_order: Vec<String>,
     /// The row of the key the last COMMAND event was about (what COMMAND listeners get).
@@ -279,6 +285,7 @@ impl ItemHub {
                 spare_rows: Vec::new(),
                 history_len,
                 command_fields: None,
+                command_searched: 0,
                 command_rows: HashMap::new(),
                 command_order: Vec::new(),
                 key_row: Vec::new(),
@@ -398,15 +405,18 @@ impl ItemHub {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
-        for (pos, (name, value)) in update.iter().enumerate() {
-            let i = st.fields.index_guessed(name, pos);
+        let mut guess = 0;
+        for (name, value) in update.iter() {
+            let i = st.fields.index_guessed(name, guess);
+            guess = i + 1;
             if i >= st.row.len() {
                 st.row.resize(i + 1, None);
             }
             assign(&mut st.row[i], value);
         }
         st.has_row = true;
-        if st.command_fields.is_none() {
+        if st.command_fields.is_none() && st.command_searched != st.fields.names.len() {
+            st.command_searched = st.fields.names.len();
             // Rows pushed before any COMMAND listener (an adapter's snapshot, pushed in
             // `subscribe`) must reach the command table too: find it by the usual names.
             st.command_fields = st.fields.index_of("key").zip(st.fields.index_of("command"));
@@ -495,11 +505,26 @@ fn padded(row: &Row, width: usize) -> std::borrow::Cow<'_, [Option<String>]> {
     }
 }
 
+/// String equality comparing short texts inline (field names and values are short: a
+/// `memcmp` call each was a visible cost of every update).
+#[inline]
+pub(crate) fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len()
+        && if a.len() <= 16 {
+            a.iter().zip(b).all(|(x, y)| x == y)
+        } else {
+            a == b
+        }
+}
+
 fn assign(slot: &mut Option<String>, value: Option<&str>) {
     match (slot.as_mut(), value) {
         (Some(s), Some(v)) => {
-            s.clear();
-            s.push_str(v);
+            if !short_eq(s, v) {
+                s.clear();
+                s.push_str(v);
+            }
         }
         (None, Some(v)) => *slot = Some(v.to_owned()),
         (_, None) => *slot = None,
@@ -548,6 +573,9 @@ fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> b
     }
     true
 }
+
+/// How often [`ItemFeed::ready`] looks again at the listeners it waits for.
+const READY_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The handle a data adapter pushes an item's events through. Cheap to clone.
 #[derive(Clone)]
@@ -617,7 +645,9 @@ impl ItemFeed {
                     .any(|(_, _, l)| l.congestion().is_some_and(|n| Arc::ptr_eq(&n, &notify)))
             };
             if still {
-                drained.await;
+                // Re-checked now and then: a listener may stop holding the producer back
+                // without draining (a session that lost its connection, after a grace).
+                let _ = tokio::time::timeout(READY_RECHECK, drained).await;
             }
         }
     }

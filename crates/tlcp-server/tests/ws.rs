@@ -536,3 +536,49 @@ async fn the_literal_metadata_refuses_selectors() {
     c.expect("REQERR,1,25,").await;
     server.shutdown().await.unwrap();
 }
+
+/// A client that vanishes without `destroy` leaves its session unbound, waiting for a
+/// recovery: it must not hold back, for the whole unbound timeout, a feed that paces
+/// itself on its subscribers (found with `tlcp bench` run twice on the same item).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_client_does_not_stall_a_paced_feed_for_others() {
+    use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate};
+    let demo = DemoConfig {
+        feed: FeedConfig {
+            rate: FeedRate::AsFastAsPossible,
+            ..FeedConfig::default()
+        },
+        ..DemoConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = common::config();
+    config.unbound_timeout = std::time::Duration::from_secs(30);
+    let server =
+        tlcp_server::spawn(listener, config, tlcp_server::demo::demo_adapters(demo)).unwrap();
+    let subscribe = "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=fast&LS_schema=seq&LS_data_adapter=FEED&LS_snapshot=false";
+
+    let mut gone = WsPeer::connect(&server, "2.5.0").await;
+    gone.create("LS_adapter_set=DEMO&LS_send_sync=false").await;
+    gone.send(subscribe).await;
+    gone.expect("U,1,1,").await;
+    drop(gone); // no destroy: the session waits unbound for 30 s
+
+    let started = std::time::Instant::now();
+    let mut late = WsPeer::connect(&server, "2.5.0").await;
+    late.create("LS_adapter_set=DEMO&LS_send_sync=false").await;
+    late.send(subscribe).await;
+    for _ in 0..20_000 {
+        late.expect("U,1,1,").await;
+    }
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "20,000 updates took {took:?}: the vanished session held the feed back"
+    );
+    assert_eq!(
+        server.session_count(),
+        2,
+        "the first session still waits for recovery"
+    );
+    server.shutdown().await.unwrap();
+}

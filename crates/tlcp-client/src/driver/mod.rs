@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tlcp_proto::client::{ClientSession, CloseReason, ConnId, SessionConfig, Status};
+use tlcp_proto::client::{ClientSession, CloseReason, ConnId, SessionConfig};
 use tokio::sync::{Notify, mpsc};
 
 use crate::client::Command;
@@ -81,6 +81,8 @@ impl Driver {
                 subs: Default::default(),
                 messages: Default::default(),
                 full: false,
+                wakers: Vec::new(),
+                unwoken: 0,
             },
             commands,
             resume,
@@ -184,16 +186,13 @@ impl Driver {
         let now = self.now();
         self.out.drain(&mut self.session, now);
         while let Some(t) = self.session.poll_transmit() {
-            let creating = matches!(
-                self.session.status(),
-                Status::Connecting | Status::WillRetry | Status::Disconnected
-            );
-            if let Some((conn, reason)) = self.net.execute(t, creating) {
+            if let Some((conn, reason)) = self.net.execute(t) {
                 record_close(&mut self.recorder, conn, &reason, now);
                 self.session.handle_closed(conn, reason, now);
                 self.out.drain(&mut self.session, now);
             }
         }
+        self.out.wake();
         self.out.full = false;
         let pause = self.out.must_pause();
         if pause != self.paused {

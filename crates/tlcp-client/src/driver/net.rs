@@ -118,13 +118,14 @@ impl Net {
 
     /// Carries out one transmit. An immediate failure (an unusable control link) is
     /// returned, to be reported to the machine.
-    pub(crate) fn execute(
-        &mut self,
-        transmit: Transmit,
-        creating_session: bool,
-    ) -> Option<(ConnId, CloseReason)> {
+    pub(crate) fn execute(&mut self, transmit: Transmit) -> Option<(ConnId, CloseReason)> {
         match transmit {
-            Transmit::OpenWs { conn, target, .. } => {
+            Transmit::OpenWs {
+                conn,
+                target,
+                creates_session: creating_session,
+                ..
+            } => {
                 let server = match self.address(&target) {
                     Ok(s) => s,
                     Err(e) => return Some((conn, CloseReason::Failed(e.to_string()))),

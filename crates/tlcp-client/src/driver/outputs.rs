@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::Instant;
 
 use tlcp_proto::client::{
@@ -43,7 +44,15 @@ pub(crate) struct Outputs {
     pub(crate) messages: HashMap<MessageId, oneshot::Sender<Result<MessageOutcome, Error>>>,
     /// A back-pressured queue became full: stop feeding the machine.
     pub(crate) full: bool,
+    /// Readers to wake once the current input is processed (see [`Outputs::wake`]).
+    pub(crate) wakers: Vec<Waker>,
+    /// Updates pushed since the readers were last woken.
+    pub(crate) unwoken: usize,
 }
+
+/// Readers waiting for a long socket read are woken after this many updates, without
+/// waiting for the end of the read.
+const WAKE_EVERY: usize = 512;
 
 impl Outputs {
     /// Drains the machine's events. `at` stamps the updates: the instant of the socket
@@ -56,10 +65,18 @@ impl Outputs {
                     let Some(entry) = self.subs.get(&u.subscription()) else {
                         continue;
                     };
-                    match entry
-                        .shared
-                        .push_update(&entry.schema, &u, entry.key_pos, at)
-                    {
+                    self.unwoken += 1;
+                    let pushed = entry.shared.push_update_deferred(
+                        &entry.schema,
+                        &u,
+                        entry.key_pos,
+                        at,
+                        &mut self.wakers,
+                    );
+                    if self.unwoken >= WAKE_EVERY {
+                        self.wake();
+                    }
+                    match pushed {
                         Pushed::Queued => {}
                         Pushed::Full => self.full = true,
                         Pushed::Conflated => Counters::add(&self.links.counters.conflated, 1),
@@ -90,11 +107,20 @@ impl Outputs {
                 }
                 Event::Protocol(issue) => {
                     tracing::warn!(conn = %issue.conn, error = %issue.error, action = ?issue.action, "malformed input from the server");
-                    let text = format!("{} ({:?})", issue.error, issue.action);
-                    self.broadcast(ConnectionEvent::ProtocolIssue(text));
+                    self.broadcast(ConnectionEvent::ProtocolIssue(issue));
                 }
                 other => tracing::debug!(event = ?other, "event ignored"),
             }
+        }
+    }
+
+    /// Wakes the readers that got events since the last call. The driver calls it once
+    /// it has processed an input (a whole socket read): one wake-up per read and reader,
+    /// instead of one per update.
+    pub(crate) fn wake(&mut self) {
+        self.unwoken = 0;
+        for w in self.wakers.drain(..) {
+            w.wake();
         }
     }
 
@@ -207,7 +233,7 @@ impl Outputs {
             }
         };
         let terminal = event.is_terminal();
-        entry.shared.push_event(event);
+        entry.shared.push_event_deferred(event, &mut self.wakers);
         if terminal {
             self.subs.remove(&id);
         }
@@ -225,6 +251,7 @@ impl Outputs {
 
     /// The driver stops: every stream ends once drained, every message is aborted.
     pub(crate) fn close_all(&mut self) {
+        self.wake();
         for (_, s) in self.subs.drain() {
             s.shared.close();
         }

@@ -55,6 +55,8 @@ impl Replayer {
                 subs: Default::default(),
                 messages: Default::default(),
                 full: false,
+                wakers: Vec::new(),
+                unwoken: 0,
             },
             commands,
             resume,
@@ -169,9 +171,7 @@ impl Replayer {
             .out
             .links
             .events
-            .send(crate::ConnectionEvent::ProtocolIssue(format!(
-                "replay diverged: {why}"
-            )));
+            .send(crate::ConnectionEvent::ReplayDiverged(why.to_string()));
         self.done = true;
         self.out.close_all();
     }
@@ -188,6 +188,7 @@ impl Replayer {
             }
         }
         self.out.drain(&mut self.session, now);
+        self.out.wake();
         self.out.full = false;
         self.paused = self.out.must_pause();
     }

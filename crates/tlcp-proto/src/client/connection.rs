@@ -356,6 +356,7 @@ impl ClientSession {
                 target,
                 path: WS_PATH,
                 subprotocol: version.ws_subprotocol(),
+                creates_session: matches!(request, Request::CreateSession(_)),
             });
             (
                 conn,

@@ -104,3 +104,10 @@ pub struct ProtocolIssue {
     /// What the machine did.
     pub action: IssueAction,
 }
+
+impl std::fmt::Display for ProtocolIssue {
+    /// The error, then what was done about it: `bad field count ... (Ignored)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({:?})", self.error, self.action)
+    }
+}

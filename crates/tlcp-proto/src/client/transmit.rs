@@ -70,6 +70,10 @@ pub enum Transmit {
         path: &'static str,
         /// The `Sec-WebSocket-Protocol`, e.g. `TLCP-2.5.0.lightstreamer.com`.
         subprotocol: &'static str,
+        /// Whether the WebSocket is opened to create a session (`create_session` is its
+        /// first request), not to bind or recover one: extra HTTP headers meant for
+        /// session creation only go on this handshake.
+        creates_session: bool,
     },
     /// Send one text message on an open WebSocket.
     WsText {
@@ -126,12 +130,14 @@ impl fmt::Debug for Transmit {
                 target,
                 path,
                 subprotocol,
+                creates_session,
             } => f
                 .debug_struct("OpenWs")
                 .field("conn", conn)
                 .field("target", target)
                 .field("path", path)
                 .field("subprotocol", subprotocol)
+                .field("creates_session", creates_session)
                 .finish(),
             Self::WsText { conn, text } => f
                 .debug_struct("WsText")

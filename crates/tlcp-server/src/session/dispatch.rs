@@ -128,18 +128,9 @@ impl Subscription {
             return Offer::SendNow;
         }
         let mut row = item.spare.pop().unwrap_or_default();
-        row.clear();
-        row.extend(
-            item.field_idx
-                .iter()
-                .map(|&f| item_row.get(f).cloned().flatten()),
-        );
+        project_into(&mut row, &item.field_idx, item_row);
         let was_empty = item.pending.is_empty();
-        let updates = item
-            .pending
-            .iter()
-            .filter(|p| matches!(p, Pending::Update { .. }))
-            .count();
+        let updates = pending_updates(&item.pending, capacity);
         if updates >= capacity {
             match (mode, unfiltered) {
                 (Mode::Merge, false) => {
@@ -230,12 +221,7 @@ impl Subscription {
             return Offer::SendNow;
         }
         let mut row = item.spare.pop().unwrap_or_default();
-        row.clear();
-        row.extend(
-            item.field_idx
-                .iter()
-                .map(|&f| item_row.get(f).cloned().flatten()),
-        );
+        project_into(&mut row, &item.field_idx, item_row);
         if is_update {
             // The latest pending event of this key, if it is an UPDATE, takes the new row.
             let latest = item.pending.iter_mut().rev().find_map(|p| match p {
@@ -251,11 +237,7 @@ impl Subscription {
             }
         }
         let was_empty = item.pending.is_empty();
-        let updates = item
-            .pending
-            .iter()
-            .filter(|p| matches!(p, Pending::Update { .. }))
-            .count();
+        let updates = pending_updates(&item.pending, capacity);
         if updates >= capacity {
             item.spare.push(row);
             return note_lost(item, was_empty);
@@ -283,6 +265,35 @@ impl Subscription {
         item.pending.push_back(marker);
         Offer::Absorbed
     }
+}
+
+/// Sets `row` to the schema's fields of `item_row`, reusing the strings `row` already
+/// holds (a recycled row): no allocation per field once warm.
+fn project_into(row: &mut Vec<Option<String>>, field_idx: &[usize], item_row: &[Option<String>]) {
+    row.resize(field_idx.len(), None);
+    for (slot, &f) in row.iter_mut().zip(field_idx) {
+        match (slot.as_mut(), item_row.get(f).and_then(|v| v.as_deref())) {
+            (Some(s), Some(v)) => {
+                s.clear();
+                s.push_str(v);
+            }
+            (None, Some(v)) => *slot = Some(v.to_owned()),
+            (_, None) => *slot = None,
+        }
+    }
+}
+
+/// The number of pending updates, exact when it reaches `capacity` (counted only then:
+/// the queue's length bounds it, and counting on every held update made a slow client's
+/// buffer quadratic to fill).
+fn pending_updates(pending: &VecDeque<Pending>, capacity: usize) -> usize {
+    if pending.len() < capacity {
+        return pending.len();
+    }
+    pending
+        .iter()
+        .filter(|p| matches!(p, Pending::Update { .. }))
+        .count()
 }
 
 fn note_lost(item: &mut SubItem, was_empty: bool) -> Offer {

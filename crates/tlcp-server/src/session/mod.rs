@@ -262,7 +262,10 @@ impl Session {
             return Output::Idle(st.timers.peek().map(|Reverse((t, _, _))| *t));
         }
         let data = if st.out.len() <= max_bytes {
-            std::mem::take(&mut st.out)
+            // The next output starts with room for as much as this one: no growing from
+            // empty (a chain of reallocations and copies) for every chunk.
+            let room = st.out.len().next_power_of_two().min(MAX_OUT_RESERVE);
+            std::mem::replace(&mut st.out, String::with_capacity(room))
         } else {
             let cut = st.out.as_bytes()[..max_bytes]
                 .windows(2)
@@ -700,9 +703,10 @@ fn push_encoded_update(
     for (k, slot) in item.last_sent.iter_mut().enumerate() {
         match (slot.as_mut(), new.field(k)) {
             (Some(s), Some(v)) => {
-                // Copying is as cheap as comparing these short texts.
-                s.clear();
-                s.push_str(v);
+                if !crate::hub::short_eq(s, v) {
+                    s.clear();
+                    s.push_str(v);
+                }
             }
             (None, Some(v)) => *slot = Some(v.to_owned()),
             (_, None) => *slot = None,
@@ -733,6 +737,13 @@ impl SelectorFilter {
     }
 }
 
+/// How long a session that lost its stream connection still holds back the producers
+/// that wait for their subscribers ([`crate::ItemFeed::ready`]).
+const UNBOUND_PACING: Duration = Duration::from_secs(1);
+
+/// The most capacity kept in advance for a session's next output.
+const MAX_OUT_RESERVE: usize = 256 * 1024;
+
 /// The hub's view of one subscribed item of a session.
 struct SubItemListener {
     session: Weak<Session>,
@@ -756,6 +767,16 @@ impl ItemListener for SubItemListener {
     fn congestion(&self) -> Option<Arc<Notify>> {
         let s = self.session.upgrade()?;
         let st = s.lock();
-        (st.closed.is_none() && st.congested()).then(|| s.drained.clone())
+        if st.closed.is_some() {
+            return None;
+        }
+        // A session without a stream connection reads nothing: it holds its producers
+        // back for a short while (a client recovering soon loses nothing), not for as
+        // long as it may wait for a recovery (that would stall every other subscriber).
+        let paces = match st.unbound_since {
+            Some(since) => since.elapsed() < UNBOUND_PACING && st.binding.is_none(),
+            None => st.congested(),
+        };
+        paces.then(|| s.drained.clone())
     }
 }

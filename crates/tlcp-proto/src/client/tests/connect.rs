@@ -386,3 +386,28 @@ fn lines_after_a_loop_that_moves_the_stream_are_dropped() {
     h.expect_http("bind_session");
     assert_eq!(h.events(), Vec::<String>::new());
 }
+
+#[test]
+fn a_websocket_says_whether_it_creates_a_session() {
+    let mut h = Script::new(config());
+    h.connect();
+    let creates = |t: &crate::client::Transmit| match t {
+        crate::client::Transmit::OpenWs {
+            creates_session, ..
+        } => *creates_session,
+        other => panic!("not a WebSocket: {other:?}"),
+    };
+    let first = h.expect_transmit();
+    assert!(
+        creates(&first),
+        "the first WebSocket carries create_session"
+    );
+    let crate::client::Transmit::OpenWs { conn: ws, .. } = first else {
+        unreachable!()
+    };
+    h.fail(ws);
+    let create = h.expect_http("create_session");
+    h.server_sends(create.conn, "CONOK,S1,50000,5000,*\nLOOP,0");
+    // Stream-sense binds the session over a new WebSocket: not a creation.
+    assert!(!creates(&h.expect_transmit()));
+}

@@ -206,6 +206,7 @@ impl Script {
                 target,
                 path,
                 subprotocol,
+                ..
             } => {
                 assert_eq!(path, "/lightstreamer");
                 assert!(subprotocol.ends_with(".lightstreamer.com"), "{subprotocol}");
