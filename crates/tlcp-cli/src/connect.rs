@@ -106,34 +106,8 @@ impl ConnectArgs {
         &self,
         configure: impl FnOnce(ClientBuilder) -> std::io::Result<ClientBuilder>,
     ) -> Result<Client, Failure> {
-        let target = host_port(&self.server).map_err(Failure::usage)?;
-        let password = match &self.password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                Failure::usage(format!(
-                    "--password-env {var}: the environment variable {var} is not set"
-                ))
-            })?),
-            None => None,
-        };
-        let probe = tokio::time::timeout(
-            Duration::from_secs_f64(self.connect_timeout.min(10.0)),
-            tokio::net::TcpStream::connect(&target),
-        )
-        .await;
-        match probe {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return Err(Failure::connection(format!(
-                    "cannot reach {target}: {e} (is the server running? check --server)"
-                )));
-            }
-            Err(_) => {
-                return Err(Failure::connection(format!(
-                    "cannot reach {target}: no answer within {:.0} s (check --server and the network)",
-                    self.connect_timeout.min(10.0)
-                )));
-            }
-        }
+        let password = self.password()?;
+        self.probe().await?;
         let mut builder = self.builder();
         if let Some(user) = &self.user {
             builder = builder.user(user);
@@ -146,6 +120,39 @@ impl ConnectArgs {
         builder
             .build()
             .map_err(|e| Failure::usage(format!("--server {:?}: {e}", self.server)))
+    }
+
+    /// The password, from the environment variable named by `--password-env`.
+    pub(crate) fn password(&self) -> Result<Option<String>, Failure> {
+        match &self.password_env {
+            Some(var) => std::env::var(var).map(Some).map_err(|_| {
+                Failure::usage(format!(
+                    "--password-env {var}: the environment variable {var} is not set"
+                ))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks that the server accepts TCP connections: a fast, clear error when it does
+    /// not, instead of endless retries.
+    pub(crate) async fn probe(&self) -> Result<(), Failure> {
+        let target = host_port(&self.server).map_err(Failure::usage)?;
+        let probe = tokio::time::timeout(
+            Duration::from_secs_f64(self.connect_timeout.min(10.0)),
+            tokio::net::TcpStream::connect(&target),
+        )
+        .await;
+        match probe {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Failure::connection(format!(
+                "cannot reach {target}: {e} (is the server running? check --server)"
+            ))),
+            Err(_) => Err(Failure::connection(format!(
+                "cannot reach {target}: no answer within {:.0} s (check --server and the network)",
+                self.connect_timeout.min(10.0)
+            ))),
+        }
     }
 
     /// How long to wait for `CONNECTED:*`.

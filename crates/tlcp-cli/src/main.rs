@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bridge;
 mod connect;
 mod demo;
 mod output;
@@ -51,6 +52,50 @@ enum Command {
     /// and memory taken by N subscriptions, as JSON lines (against the demo server in
     /// process unless --server is given).
     Bench(Box<bench::BenchArgs>),
+    /// Subscribe to items and republish every update on NATS, on `<prefix>.<item>`, as
+    /// JSON (fields and receive time); both sides reconnect. Prints a JSON line of
+    /// counters (rate, lag, losses) every --report-every seconds and at the end.
+    Bridge(Box<BridgeArgs>),
+}
+
+/// Options of `tlcp bridge`.
+#[derive(Debug, clap::Args)]
+struct BridgeArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Data Adapter of the items.
+    #[arg(long)]
+    data_adapter: Option<String>,
+    /// Subscription mode.
+    #[arg(long, value_enum, default_value = "merge")]
+    mode: ModeArg,
+    /// Item names (space- or comma-separated, or repeated).
+    #[arg(long, num_args = 1.., required = true)]
+    items: Vec<String>,
+    /// Field names (space- or comma-separated, or repeated).
+    #[arg(long, num_args = 1.., required = true)]
+    fields: Vec<String>,
+    /// Ask for the snapshot (true or false; default: the server's for the mode).
+    #[arg(long)]
+    snapshot: Option<bool>,
+    /// Maximum update frequency: updates per second, `unlimited` or `unfiltered`.
+    #[arg(long, value_parser = subscribe::parse_frequency)]
+    max_frequency: Option<tlcp_client::MaxFrequency>,
+    /// NATS server URL (comma-separated for several).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// Subject prefix: item X is published on `<prefix>.X`.
+    #[arg(long, default_value = "lightstreamer")]
+    prefix: String,
+    /// Seconds between two report lines.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
+    report_every: f64,
+    /// Exit (0) after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    duration: Option<f64>,
+    /// Exit (0) after this many updates published.
+    #[arg(long)]
+    count: Option<u64>,
 }
 
 /// Options of `tlcp serve`.
@@ -219,6 +264,8 @@ fn main() -> ExitCode {
     // commands report errors as one line, and the table owns the terminal.
     let default_filter = match &cli.command {
         Command::Serve(_) => "info",
+        // Losses and reconnections are logged at warn.
+        Command::Bridge(_) => "warn",
         _ => "off",
     };
     tracing_subscriber::fmt()
@@ -243,6 +290,7 @@ fn main() -> ExitCode {
         Command::Record(args) => runtime.block_on(record::record(*args)),
         Command::Replay(args) => runtime.block_on(record::replay(args)),
         Command::Bench(args) => runtime.block_on(bench::run(*args)),
+        Command::Bridge(args) => runtime.block_on(bridge::run(*args)),
     };
     // Do not wait for background tasks (the client's driver, the demo server).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
