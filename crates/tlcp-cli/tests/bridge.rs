@@ -5,49 +5,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
 use common::{Running, json, run, server};
-
-struct Nats(Child, u16);
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nats_server() -> Nats {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start nats-server ({e}): this test needs it on PATH; install it with \
-                 `apt-get install -y nats-server` (.ci/run does)"
-            )
-        });
-    let nats = Nats(child, port);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nats-server did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    nats
-}
+use tlcp_testkit::nats::NatsServer;
 
 /// A NATS subscriber speaking the text protocol: `SUB`, then `PING` until `PONG` says the
 /// subscription is in place.
@@ -112,9 +74,9 @@ fn bridge_help_lists_its_options() {
 
 #[test]
 fn bridge_republishes_updates_on_nats_subjects() {
-    let nats = nats_server();
+    let nats = NatsServer::start();
     let (_server, url) = server();
-    let mut sub = NatsSub::new(nats.1, "cli.>");
+    let mut sub = NatsSub::new(nats.port(), "cli.>");
     let bridge = Running::start(&[
         "bridge",
         "--server",
@@ -130,7 +92,7 @@ fn bridge_republishes_updates_on_nats_subjects() {
         "--fields",
         "seq,f1",
         "--nats",
-        &format!("nats://127.0.0.1:{}", nats.1),
+        &format!("nats://127.0.0.1:{}", nats.port()),
         "--prefix",
         "cli",
         "--report-every",

@@ -4,8 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,63 +11,10 @@ use futures_util::StreamExt;
 use tlcp_ruststream::bridge::{self, BridgeConfig, Snapshot};
 use tlcp_ruststream::{LsConfig, LsSource};
 use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate};
+use tlcp_testkit::nats::NatsServer as Nats;
 use tokio::sync::oneshot;
 
 const ITEMS: [&str; 3] = ["alpha", "beta", "gamma"];
-
-/// A `nats-server` of this test's own, killed when dropped.
-struct Nats {
-    child: Child,
-    port: u16,
-}
-
-impl Nats {
-    fn start_on(port: u16) -> Self {
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start nats-server ({e}): this test needs it on PATH; install it \
-                     with `apt-get install -y nats-server` (.ci/run does)"
-                )
-            });
-        let nats = Self { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return nats;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nats-server did not listen on 127.0.0.1:{port} within 5 s");
-    }
-
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// What the NATS subscriber saw: `seq` values per item, in arrival order.
 type Seen = Arc<Mutex<HashMap<String, Vec<u64>>>>;
@@ -207,7 +152,7 @@ async fn the_bridge_rides_out_a_nats_restart() {
     let before = total(&seen);
     nats.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let port = nats.port;
+    let port = nats.port();
     let _nats = Nats::start_on(port);
     // Both NATS clients reconnect by themselves, and updates flow again.
     wait_for("updates after the restart", || total(&seen) >= before + 150).await;

@@ -8,8 +8,10 @@
 //! - [`fault`]: a fault-injecting TCP proxy to put between a client and a server: cuts
 //!   (RST, also after exactly `n` bytes), stalls that hold or drop the bytes, latency,
 //!   throttling, refused connections, with counters.
+//! - [`nats`]: a real `nats-server` on a loopback port, for the bridge tests.
 //!
 //! Still to come: a scripted peer.
 
 pub mod fault;
+pub mod nats;
 pub mod official;
