@@ -267,16 +267,7 @@ pub fn subject_token(item: &str) -> String {
 
 /// The JSON payload of `update` (see the [module documentation](self)).
 pub fn payload(update: &ItemUpdate, item: &str) -> Bytes {
-    let mut fields = serde_json::Map::new();
-    for pos in 1..=update.value_count() {
-        let key = update
-            .field_name(pos)
-            .map_or_else(|| pos.to_string(), str::to_owned);
-        let value = update
-            .value(pos)
-            .map_or(serde_json::Value::Null, |v| v.into());
-        fields.insert(key, value);
-    }
+    let fields = crate::source::fields_object(update);
     let age = Instant::now().saturating_duration_since(update.received_at());
     let received = SystemTime::now()
         .checked_sub(age)

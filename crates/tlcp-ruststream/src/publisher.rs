@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ruststream::{
-    AckError, HeaderMap, IncomingMessage, Lend, OutgoingMessage, PairError, PublishPolicy,
-    Publisher, RequestReply,
+    HeaderMap, Lend, OutgoingMessage, PairError, PublishPolicy, Publisher, RequestReply,
 };
 use tlcp_client::MessageOutcome;
 
 use crate::broker::{ConnectedLs, LsError, Shared};
+use crate::source::LsMessage;
 
 /// How a destination name and a payload become the text of a TLCP message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -269,7 +269,7 @@ impl RequestReply for LsRequester {
             Err(_) => return Err(LsError::Timeout(timeout)),
         };
         match outcome {
-            MessageOutcome::Processed { response } => Ok(LsReply {
+            MessageOutcome::Processed { response } => Ok(LsMessage {
                 payload: response.unwrap_or_default().into_bytes(),
                 headers: HeaderMap::new(),
             }),
@@ -278,28 +278,7 @@ impl RequestReply for LsRequester {
     }
 }
 
-/// The reply to a request: the `MSGDONE` response as the payload, no headers. There is
-/// nothing to settle: `ack` and `nack` answer [`AckError::Unsupported`].
-#[derive(Debug, Clone)]
-pub struct LsReply {
-    payload: Vec<u8>,
-    headers: HeaderMap,
-}
-
-impl IncomingMessage for LsReply {
-    fn payload(&self) -> &[u8] {
-        &self.payload
-    }
-
-    fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    async fn ack(self) -> Result<(), AckError> {
-        Err(AckError::Unsupported)
-    }
-
-    async fn nack(self, _requeue: bool) -> Result<(), AckError> {
-        Err(AckError::Unsupported)
-    }
-}
+/// The reply to a request: an [`LsMessage`] whose payload is the `MSGDONE` response and
+/// which has no headers. There is nothing to settle: `ack` and `nack` answer
+/// [`AckError::Unsupported`](ruststream::AckError::Unsupported).
+pub type LsReply = LsMessage;

@@ -306,19 +306,9 @@ impl View {
     /// The delivery of `update`, or `None` when the topic filter leaves it out.
     fn deliver(&self, update: &ItemUpdate) -> Option<LsMessage> {
         let payload = match &self.payload {
-            PayloadEncoding::Json => {
-                let mut map = serde_json::Map::new();
-                for pos in 1..=update.value_count() {
-                    let key = update
-                        .field_name(pos)
-                        .map_or_else(|| pos.to_string(), str::to_owned);
-                    let value = update
-                        .value(pos)
-                        .map_or(serde_json::Value::Null, |v| v.into());
-                    map.insert(key, value);
-                }
-                serde_json::Value::Object(map).to_string().into_bytes()
-            }
+            PayloadEncoding::Json => serde_json::Value::Object(fields_object(update))
+                .to_string()
+                .into_bytes(),
             PayloadEncoding::Field(field) => {
                 let value = update.value_by_name(field).unwrap_or_default();
                 if self.topic_field.as_deref() == Some(field.as_str()) {
@@ -438,6 +428,22 @@ impl Subscriber for LsSubscriber {
     }
 }
 
+/// The update's values as a JSON object: by field name, or by 1-based position for the
+/// fields of a schema (whose names the client does not know); null values are `null`.
+pub(crate) fn fields_object(update: &ItemUpdate) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for pos in 1..=update.value_count() {
+        let key = update
+            .field_name(pos)
+            .map_or_else(|| pos.to_string(), str::to_owned);
+        let value = update
+            .value(pos)
+            .map_or(serde_json::Value::Null, |v| v.into());
+        map.insert(key, value);
+    }
+    map
+}
+
 /// One update, delivered: the payload (see [`PayloadEncoding`]) and the headers
 /// [`HEADER_ITEM`], [`HEADER_POSITION`], [`HEADER_SNAPSHOT`], [`HEADER_SUBSCRIPTION`]
 /// (and [`HEADER_KEY`] in COMMAND mode).
@@ -446,8 +452,8 @@ impl Subscriber for LsSubscriber {
 /// [`AckError::Unsupported`].
 #[derive(Debug, Clone)]
 pub struct LsMessage {
-    payload: Vec<u8>,
-    headers: HeaderMap,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) headers: HeaderMap,
 }
 
 impl IncomingMessage for LsMessage {
