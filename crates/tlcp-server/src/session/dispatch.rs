@@ -46,6 +46,9 @@ pub(crate) struct SubItem {
     pub(crate) last_sent: Vec<Option<String>>,
     pub(crate) has_sent: bool,
     pub(crate) pending: VecDeque<Pending>,
+    /// How many of `pending` are updates (the overflow policy compares it to the
+    /// capacity on every held update).
+    pub(crate) pending_updates: usize,
     /// Rows recycled from pending events, to avoid allocating under load.
     pub(crate) spare: Vec<Vec<Option<String>>>,
     /// Listed in the session's round-robin of items with pending events.
@@ -130,7 +133,7 @@ impl Subscription {
         let mut row = item.spare.pop().unwrap_or_default();
         project_into(&mut row, &item.field_idx, item_row);
         let was_empty = item.pending.is_empty();
-        let updates = pending_updates(&item.pending, capacity);
+        let updates = item.pending_updates;
         if updates >= capacity {
             match (mode, unfiltered) {
                 (Mode::Merge, false) => {
@@ -152,6 +155,7 @@ impl Subscription {
                         .position(|p| matches!(p, Pending::Update { .. }))
                         && let Some(Pending::Update { row: old, .. }) = item.pending.remove(pos)
                     {
+                        item.pending_updates -= 1;
                         item.spare.push(old);
                     }
                 }
@@ -185,6 +189,7 @@ impl Subscription {
             }
         }
         item.pending.push_back(Pending::Update { row });
+        item.pending_updates += 1;
         held(item, was_empty, rate_blocked)
     }
 
@@ -237,12 +242,13 @@ impl Subscription {
             }
         }
         let was_empty = item.pending.is_empty();
-        let updates = pending_updates(&item.pending, capacity);
+        let updates = item.pending_updates;
         if updates >= capacity {
             item.spare.push(row);
             return note_lost(item, was_empty);
         }
         item.pending.push_back(Pending::Update { row });
+        item.pending_updates += 1;
         if blocked_until.is_none() && !item.queued {
             // It may go as soon as the client keeps up, even if an UPDATE of another key
             // ahead of it waits for its interval.
@@ -283,19 +289,6 @@ fn project_into(row: &mut Vec<Option<String>>, field_idx: &[usize], item_row: &[
     }
 }
 
-/// The number of pending updates, exact when it reaches `capacity` (counted only then:
-/// the queue's length bounds it, and counting on every held update made a slow client's
-/// buffer quadratic to fill).
-fn pending_updates(pending: &VecDeque<Pending>, capacity: usize) -> usize {
-    if pending.len() < capacity {
-        return pending.len();
-    }
-    pending
-        .iter()
-        .filter(|p| matches!(p, Pending::Update { .. }))
-        .count()
-}
-
 fn note_lost(item: &mut SubItem, was_empty: bool) -> Offer {
     if let Some(Pending::Lost(n)) = item.pending.back_mut() {
         *n += 1;
@@ -325,6 +318,7 @@ impl SubItem {
             last_sent: vec![None; width],
             has_sent: false,
             pending: VecDeque::new(),
+            pending_updates: 0,
             spare: Vec::new(),
             queued: false,
             timer_set: false,

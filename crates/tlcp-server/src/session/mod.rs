@@ -602,6 +602,7 @@ impl State {
             }
             match item.pending.remove(index) {
                 Some(Pending::Update { row }) => {
+                    item.pending_updates -= 1;
                     encode_update(
                         &mut self.out,
                         &mut self.log,
@@ -774,7 +775,7 @@ impl ItemListener for SubItemListener {
         // back for a short while (a client recovering soon loses nothing), not for as
         // long as it may wait for a recovery (that would stall every other subscriber).
         let paces = match st.unbound_since {
-            Some(since) => since.elapsed() < UNBOUND_PACING && st.binding.is_none(),
+            Some(since) => since.elapsed() < UNBOUND_PACING,
             None => st.congested(),
         };
         paces.then(|| s.drained.clone())
