@@ -141,7 +141,6 @@ impl Run<'_> {
         let started = tokio::time::Instant::now();
         let connect_deadline = started + connect_timeout;
         let end = limits.duration.map(|d| started + d);
-        let mut connected = false;
         // The status before `connect` is DISCONNECTED: not worth a line.
         let mut last_status = Some(Status::Disconnected);
         let mut updates = 0u64;
@@ -150,7 +149,10 @@ impl Run<'_> {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         client.connect();
+        // The session may already be up (a preempted thread, a fast loopback server): this
+        // read consumes that change, so it must count as connected too.
         let s = *status.borrow_and_update();
+        let mut connected = s.is_connected();
         sink.status(s, &mut last_status)?;
         let result = loop {
             let is_table = matches!(sink, Sink::Table { .. });

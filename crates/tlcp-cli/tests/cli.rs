@@ -43,6 +43,23 @@ fn demo_stops_after_duration() {
     assert!(lines.iter().any(|l| l.contains(r#""event":"update""#)));
 }
 
+/// The demo gives the session 10 s to come up; once up, it must never fail on that
+/// deadline (it did when the session was already up by the time the run loop first read
+/// the status: a thread preempted under load).
+#[test]
+fn demo_runs_past_the_connect_deadline() {
+    let (status, lines, err) = run(&["demo", "--duration", "11", "--format", "jsonl"]);
+    assert!(status.success(), "{err}");
+    assert!(!err.contains("no session"), "{err}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains(r#""event":"update""#))
+            .count()
+            > 100
+    );
+}
+
 #[test]
 fn subscribe_merge_with_snapshot() {
     let (_server, url) = server();
