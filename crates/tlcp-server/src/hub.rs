@@ -30,8 +30,20 @@ use crate::adapter::{DataAdapter, Refusal};
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct Update {
-    slots: Vec<(String, Option<String>)>,
-    len: usize,
+    /// Every field name this update has seen, each once, kept across `clear`: a producer
+    /// that sets the same fields every time never writes a name again.
+    names: Vec<String>,
+    /// Per name: where its value lies in `buf` (`None` is null), valid when the name's
+    /// epoch is the current one.
+    spans: Vec<Option<(u32, u32)>>,
+    epochs: Vec<u32>,
+    /// Bumped by `clear`: a name is set in this update when its epoch equals it.
+    epoch: u32,
+    /// The names set, by index, in the order they were first set.
+    order: Vec<u32>,
+    /// Every value set since the last `clear`, one after the other: one buffer whatever
+    /// the number of fields, so setting a field is one copy.
+    buf: String,
 }
 
 impl Update {
@@ -41,68 +53,185 @@ impl Update {
     }
 
     /// Sets `field` to `value`.
+    #[inline]
     pub fn set(&mut self, field: &str, value: &str) -> &mut Self {
-        let slot = self.slot(field);
-        match &mut slot.1 {
-            Some(v) => {
-                v.clear();
-                v.push_str(value);
-            }
-            none => *none = Some(value.to_owned()),
+        let (i, replaced) = self.slot(field);
+        if replaced {
+            self.reclaim(i);
         }
+        let start = self.buf.len();
+        self.buf.push_str(value);
+        // Values beyond 4 GiB in total cannot be addressed: such a value is set to null
+        // rather than to a wrong text (no update comes near that size).
+        self.spans[i] = u32::try_from(start)
+            .ok()
+            .zip(u32::try_from(self.buf.len()).ok());
         self
     }
 
     /// Sets `field` to null.
     pub fn set_null(&mut self, field: &str) -> &mut Self {
-        self.slot(field).1 = None;
+        let (i, _) = self.slot(field);
+        self.spans[i] = None;
         self
     }
 
     /// Number of fields set.
     pub fn len(&self) -> usize {
-        self.len
+        self.order.len()
     }
 
     /// Whether no field is set.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.order.is_empty()
     }
 
     /// Removes every field, keeping the allocations.
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.order.clear();
+        self.buf.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Wrapped: no stale epoch may look current (every name is unset at epoch 1).
+            self.epochs.fill(0);
+            self.epoch = 1;
+        }
     }
 
     /// The fields set, in the order they were set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.slots[..self.len]
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_deref()))
+        self.order.iter().map(|&i| {
+            let i = i as usize;
+            let value = self.spans[i].and_then(|(a, b)| self.buf.get(a as usize..b as usize));
+            (self.names[i].as_str(), value)
+        })
     }
 
-    fn slot(&mut self, field: &str) -> &mut (String, Option<String>) {
-        // Producers usually set the same fields in the same order every time: the next
-        // spare slot then already has the right name and no search is needed.
-        let next_matches = self
-            .slots
-            .get(self.len)
-            .is_some_and(|(k, _)| short_eq(k, field));
-        if !next_matches
-            && let Some(i) = self.slots[..self.len].iter().position(|(k, _)| k == field)
+    /// Before name `i` gets a new value: drops its old one from the buffer when it is the
+    /// last there, and compacts a buffer mostly made of replaced values (a producer may set
+    /// the same fields again and again without clearing).
+    fn reclaim(&mut self, i: usize) {
+        if let Some((a, b)) = self.spans[i]
+            && b as usize == self.buf.len()
         {
-            return &mut self.slots[i];
+            self.buf.truncate(a as usize);
+            self.spans[i] = None;
+            return;
         }
-        if self.len == self.slots.len() {
-            self.slots.push((String::new(), None));
+        self.spans[i] = None;
+        let live: usize = self
+            .order
+            .iter()
+            .filter_map(|&k| self.spans[k as usize])
+            .map(|(a, b)| (b - a) as usize)
+            .sum();
+        if self.buf.len() > 4096 && self.buf.len() > 2 * live {
+            let mut buf = String::with_capacity(live * 2);
+            for &k in &self.order {
+                if let Some(span) = self.spans[k as usize].as_mut() {
+                    let start = buf.len();
+                    buf.push_str(&self.buf[span.0 as usize..span.1 as usize]);
+                    *span = (start as u32, buf.len() as u32);
+                }
+            }
+            self.buf = buf;
         }
-        let slot = &mut self.slots[self.len];
-        self.len += 1;
-        if slot.0 != field {
-            slot.0.clear();
-            slot.0.push_str(field);
+    }
+
+    /// The index of `field`'s name, and whether it was already set in this update.
+    #[inline]
+    fn slot(&mut self, field: &str) -> (usize, bool) {
+        // Producers usually set fields in the same order every time, some left out: look
+        // from the name after the last one set first.
+        let guess = self.order.last().map_or(0, |&k| k as usize + 1);
+        let ahead = self.names.get(guess..).unwrap_or_default();
+        let found = match ahead.iter().position(|k| short_eq(k, field)) {
+            Some(k) => Some(guess + k),
+            None => self.names[..guess.min(self.names.len())]
+                .iter()
+                .position(|k| short_eq(k, field)),
+        };
+        let i = match found {
+            Some(i) => i,
+            None => {
+                self.names.push(field.to_owned());
+                self.spans.push(None);
+                // Any epoch but the current one: not set yet.
+                self.epochs.push(self.epoch.wrapping_sub(1));
+                self.names.len() - 1
+            }
+        };
+        if self.epochs[i] == self.epoch {
+            return (i, true);
         }
-        slot
+        self.epochs[i] = self.epoch;
+        // At most `u32::MAX` distinct names: far beyond any schema.
+        self.order.push(i as u32);
+        (i, false)
+    }
+}
+
+/// A row kept for later (the DISTINCT history): every value in one buffer, so that keeping
+/// a copy of the item's row at each update costs one copy per value and, once the history
+/// is full, no allocation (its rows are reused).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FlatRow {
+    buf: String,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl FlatRow {
+    /// A row of `width` nulls.
+    pub(crate) fn nulls(width: usize) -> Self {
+        Self {
+            buf: String::new(),
+            spans: vec![None; width],
+        }
+    }
+
+    /// Becomes a copy of `row`.
+    pub(crate) fn copy_from(&mut self, row: &[Option<String>]) {
+        self.copy_values(row.len(), |i| row[i].as_deref());
+    }
+
+    /// Becomes a copy of `values` (one copy per value: cheaper than comparing each
+    /// value with the one it replaces).
+    pub(crate) fn copy_values<'a>(&mut self, n: usize, value: impl Fn(usize) -> Option<&'a str>) {
+        self.buf.clear();
+        self.spans.clear();
+        for i in 0..n {
+            let span = value(i).map(|v| {
+                let start = self.buf.len();
+                self.buf.push_str(v);
+                (start, self.buf.len())
+            });
+            self.spans.push(span);
+        }
+    }
+
+    /// The row, with nulls up to `width` fields (fields added since it was kept).
+    fn to_row(&self, width: usize) -> Row {
+        let mut row: Row = self
+            .spans
+            .iter()
+            .map(|s| s.and_then(|(a, b)| self.buf.get(a..b)).map(str::to_owned))
+            .collect();
+        if row.len() < width {
+            row.resize(width, None);
+        }
+        row
+    }
+}
+
+impl tlcp_proto::fields::FieldValues for FlatRow {
+    fn field_count(&self) -> usize {
+        self.spans.len()
+    }
+
+    #[inline]
+    fn field(&self, index: usize) -> Option<&str> {
+        let (a, b) = (*self.spans.get(index)?)?;
+        self.buf.get(a..b)
     }
 }
 
@@ -231,8 +360,8 @@ struct ItemState {
     snapshot_complete: bool,
     /// Recent rows for DISTINCT snapshots, kept once a DISTINCT listener appeared.
     keep_history: bool,
-    history: VecDeque<Row>,
-    spare_rows: Vec<Row>,
+    history: VecDeque<FlatRow>,
+    spare_rows: Vec<FlatRow>,
     history_len: usize,
     /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
     command_fields: Option<(usize, usize)>,
@@ -359,7 +488,7 @@ impl ItemHub {
                     for row in st.history.iter().skip(skip) {
                         listener.on_event(ItemEvent::Update {
                             snapshot: true,
-                            row: padded(row, width).as_ref(),
+                            row: &row.to_row(width),
                             live: None,
                         });
                     }
@@ -425,7 +554,7 @@ impl ItemHub {
         // snapshot from `subscribe`, before the first listener is added.
         if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
-            copy_row(&mut row, &st.row);
+            row.copy_from(&st.row);
             st.history.push_back(row);
             while st.history.len() > st.history_len {
                 if let Some(old) = st.history.pop_front() {
@@ -807,6 +936,41 @@ mod tests {
         u.clear();
         u.set_null("b");
         assert_eq!(u.iter().collect::<Vec<_>>(), vec![("b", None)]);
+    }
+
+    #[test]
+    fn update_epochs_survive_wrapping() {
+        let mut u = Update::default();
+        u.set("a", "1").set("b", "2");
+        u.clear();
+        u.epoch = u32::MAX;
+        u.epochs.fill(u32::MAX - 1);
+        u.set("a", "3");
+        assert_eq!(u.iter().collect::<Vec<_>>(), vec![("a", Some("3"))]);
+        u.clear();
+        assert!(u.is_empty());
+        u.set("b", "4").set("b", "5");
+        assert_eq!(u.iter().collect::<Vec<_>>(), vec![("b", Some("5"))]);
+    }
+
+    #[test]
+    fn update_set_again_without_clear_stays_bounded() {
+        let mut u = Update::new();
+        u.set("a", "x");
+        for k in 0..100_000 {
+            // `b` is never the last value of the buffer after the first round: its old
+            // texts pile up until the buffer is compacted.
+            u.set("b", &k.to_string()).set("a", &format!("a{k}"));
+            if k % 1000 == 0 {
+                u.set_null("a");
+            }
+        }
+        assert!(u.buf.len() < 8192, "{}", u.buf.len());
+        assert_eq!(u.names.len(), 2);
+        assert_eq!(
+            u.iter().collect::<Vec<_>>(),
+            vec![("a", Some("a99999")), ("b", Some("99999"))]
+        );
     }
 
     #[test]

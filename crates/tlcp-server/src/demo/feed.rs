@@ -56,11 +56,13 @@ impl Default for FeedConfig {
 const MIN_TICK: Duration = Duration::from_millis(1);
 
 /// Makes the updates of one item: reuses every buffer, so no allocation per update once
-/// warmed up.
+/// warmed up, and formats only the values that changed.
 struct Generator {
     names: Arc<[String]>,
     values: Vec<u64>,
-    texts: Vec<String>,
+    /// The text of every payload value, `size` bytes each, one after the other (ASCII
+    /// digits and `.`): a changed value is rewritten in place.
+    texts: Vec<u8>,
     size: usize,
     /// Values are in `0..modulus`, so they fit the width.
     modulus: u64,
@@ -69,7 +71,8 @@ struct Generator {
     last_ts: u128,
     rng: Rng,
     update: Update,
-    buf: String,
+    /// Which payload fields changed in this update.
+    changed: Vec<bool>,
 }
 
 impl Generator {
@@ -82,7 +85,8 @@ impl Generator {
             .map(|_| modulus / 4 + rng.below(modulus / 2 + 1))
             .collect();
         let mut producer = Self {
-            texts: vec![String::with_capacity(size); names.len()],
+            texts: vec![b'0'; size * names.len()],
+            changed: vec![true; names.len()],
             names,
             values,
             size,
@@ -92,7 +96,6 @@ impl Generator {
             last_ts: 0,
             rng,
             update: Update::new(),
-            buf: String::with_capacity(40),
         };
         for i in 0..producer.values.len() {
             producer.write_value(i);
@@ -100,44 +103,35 @@ impl Generator {
         producer
     }
 
+    /// The text of payload value `i`.
+    #[cfg(test)]
+    fn text(&self, i: usize) -> &str {
+        std::str::from_utf8(&self.texts[i * self.size..(i + 1) * self.size]).unwrap_or("")
+    }
+
+    /// Rewrites the text of value `i` in place: `<integer part, zero-padded>.<2 decimals>`
+    /// from a width of 4, the zero-padded value below.
     fn write_value(&mut self, i: usize) {
-        let (v, text) = (self.values[i], &mut self.texts[i]);
-        text.clear();
-        match self.size {
+        let v = self.values[i];
+        let text = &mut self.texts[i * self.size..(i + 1) * self.size];
+        match text.len() {
             0 => {}
-            1..=3 => push_padded(text, v, self.size),
-            size => {
-                // `<integer part, zero-padded>.<2 decimals>`, built on the stack and pushed
-                // in one copy: this runs for every changed field of every update.
-                let mut buf = [b'0'; 64];
-                let len = size.min(buf.len());
-                let mut k = v;
-                for (j, b) in buf[..len].iter_mut().enumerate().rev() {
-                    if j == len - 3 {
-                        *b = b'.';
-                    } else {
-                        *b = b'0' + (k % 10) as u8;
-                        k /= 10;
-                    }
-                }
-                if size > len || k > 0 {
-                    // Wider than the stack buffer (or a value that does not fit): the
-                    // general path.
-                    push_padded(text, v / 100, size - 3);
-                    text.push('.');
-                    push_padded(text, v % 100, 2);
-                } else {
-                    text.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
-                }
+            1..=3 => write_padded(text, v),
+            n => {
+                let (int, frac) = text.split_at_mut(n - 3);
+                write_padded(int, v / 100);
+                let [hi, lo] = DIGIT_PAIRS[(v % 100) as usize];
+                frac[0] = b'.';
+                frac[1] = hi;
+                frac[2] = lo;
             }
         }
     }
 
     /// Moves a value like a price: a small step up or down, staying in range.
-    fn move_value(&mut self, i: usize) {
+    fn move_value(&mut self, i: usize, up: bool) {
         let step = 1 + self.rng.below(self.max_move);
         let v = self.values[i];
-        let up = self.rng.chance(0.5);
         self.values[i] = if (up && v + step < self.modulus) || v < step {
             (v + step).min(self.modulus - 1)
         } else {
@@ -157,29 +151,80 @@ impl Generator {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         self.last_ts = self.last_ts.max(now);
-        self.update.clear();
-        self.buf.clear();
-        push_padded(
-            &mut self.buf,
-            u64::try_from(self.last_ts).unwrap_or(u64::MAX),
-            1,
-        );
-        self.update.set("ts", &self.buf);
-        self.buf.clear();
-        push_padded(&mut self.buf, self.seq, 1);
-        self.update.set("seq", &self.buf);
+        // Random bits, one draw per 32 fields: whether each field changes, and the
+        // direction of its move.
+        let mut bits = 0u64;
         for i in 0..self.names.len() {
-            let changed = first || i == 0 || self.rng.chance(0.5);
-            if !changed {
-                continue;
+            if i % 32 == 0 {
+                bits = self.rng.next_u64();
             }
-            if !first {
-                self.move_value(i);
+            let (changes, up) = (bits & 1 == 1, bits & 2 == 2);
+            bits >>= 2;
+            self.changed[i] = first || i == 0 || changes;
+            if self.changed[i] && !first {
+                self.move_value(i, up);
             }
-            self.update.set(&self.names[i], &self.texts[i]);
+        }
+        let mut head = [0u8; 40];
+        let ts = push_decimal(
+            &mut head,
+            0,
+            u64::try_from(self.last_ts).unwrap_or(u64::MAX),
+        );
+        let end = push_decimal(&mut head, ts, self.seq);
+        self.update.clear();
+        // Digits only: the checks cannot fail (and run once per buffer, not per value).
+        let head = std::str::from_utf8(&head[..end]).unwrap_or_default();
+        self.update.set("ts", &head[..ts]).set("seq", &head[ts..]);
+        let texts = std::str::from_utf8(&self.texts).unwrap_or_default();
+        for (i, name) in self.names.iter().enumerate() {
+            if self.changed[i] {
+                let text = texts.get(i * self.size..(i + 1) * self.size);
+                self.update.set(name, text.unwrap_or_default());
+            }
         }
         &self.update
     }
+}
+
+/// `00`..`99`, for formatting two digits at a time.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Writes `v` in decimal right-aligned in `out`, zero-padded (the lowest digits only if it
+/// does not fit).
+fn write_padded(out: &mut [u8], mut v: u64) {
+    // Byte by byte (values are a few bytes: library copies and fills cost a call each).
+    let mut i = out.len();
+    while i >= 2 && v > 0 {
+        let [hi, lo] = DIGIT_PAIRS[(v % 100) as usize];
+        out[i - 1] = lo;
+        out[i - 2] = hi;
+        v /= 100;
+        i -= 2;
+    }
+    if i == 1 && v > 0 {
+        out[0] = b'0' + (v % 10) as u8;
+        i = 0;
+    }
+    for b in &mut out[..i] {
+        *b = b'0';
+    }
+}
+
+/// Writes `v` in decimal into `buf` from `at` on (no `fmt` machinery: this runs for every
+/// update); returns the end. `buf` must have 20 bytes free from `at`.
+fn push_decimal(buf: &mut [u8], at: usize, v: u64) -> usize {
+    let digits = v.checked_ilog10().map_or(1, |l| l as usize + 1);
+    write_padded(&mut buf[at..at + digits], v);
+    at + digits
 }
 
 struct Inner {
@@ -311,24 +356,6 @@ async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
     }
 }
 
-/// Appends `v` in decimal, left-padded with zeros to at least `width` digits (no `fmt`
-/// machinery: this runs for every field of every update).
-fn push_padded(out: &mut String, mut v: u64, width: usize) {
-    let mut buf = [b'0'; 24];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let start = i.min(buf.len().saturating_sub(width));
-    // Digits only: always valid UTF-8, pushed in one copy (not a char at a time).
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +386,36 @@ mod tests {
     }
 
     #[test]
+    fn decimal_formatting_matches_fmt() {
+        let samples = [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            999_999,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        for v in samples {
+            let mut buf = [0u8; 40];
+            let end = push_decimal(&mut buf, 3, v);
+            assert_eq!(
+                std::str::from_utf8(&buf[3..end]),
+                Ok(v.to_string().as_str())
+            );
+            for width in 0..24 {
+                let mut out = vec![b'x'; width];
+                write_padded(&mut out, v);
+                let full = format!("{v:0width$}");
+                assert_eq!(out, full.as_bytes()[full.len() - width..], "{v} {width}");
+            }
+        }
+    }
+
+    #[test]
     fn values_have_the_configured_width() {
         for size in [0, 1, 3, 4, 8, 25] {
             let names: Arc<[String]> = (1..=4).map(|i| format!("f{i}")).collect();
@@ -372,7 +429,7 @@ mod tests {
                 }
             }
             if size >= 4 {
-                assert_eq!(producer.texts[0].as_bytes()[size - 3], b'.');
+                assert_eq!(producer.text(0).as_bytes()[size - 3], b'.');
             }
         }
     }

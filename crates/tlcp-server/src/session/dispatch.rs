@@ -43,7 +43,7 @@ pub(crate) struct SubItem {
     /// Item field index of each schema field.
     pub(crate) field_idx: Vec<usize>,
     /// What the client last received for this item (schema order), the base of deltas.
-    pub(crate) last_sent: Vec<Option<String>>,
+    pub(crate) last_sent: crate::hub::FlatRow,
     pub(crate) has_sent: bool,
     pub(crate) pending: VecDeque<Pending>,
     /// How many of `pending` are updates (the overflow policy compares it to the
@@ -315,7 +315,7 @@ impl SubItem {
             hub,
             token: None,
             field_idx,
-            last_sent: vec![None; width],
+            last_sent: crate::hub::FlatRow::nulls(width),
             has_sent: false,
             pending: VecDeque::new(),
             pending_updates: 0,

@@ -15,7 +15,7 @@ pub(crate) mod recovery;
 pub(crate) mod stream;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tlcp_proto::fields::{Encoder, FieldValues};
@@ -49,7 +49,7 @@ struct Binding {
 pub(crate) struct State {
     out: String,
     log: RecoveryLog,
-    pub(crate) subs: HashMap<u32, Subscription>,
+    pub(crate) subs: BTreeMap<u32, Subscription>,
     /// Items with pending events, released round robin.
     ready: VecDeque<(u32, usize)>,
     timers: BinaryHeap<Reverse<(Instant, u32, usize)>>,
@@ -122,7 +122,7 @@ impl Session {
                 } else {
                     0
                 }),
-                subs: HashMap::new(),
+                subs: BTreeMap::new(),
                 ready: VecDeque::new(),
                 timers: BinaryHeap::new(),
                 binding: None,
@@ -396,7 +396,11 @@ impl State {
     }
 
     fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
-        self.announce(sub_id);
+        // (Sub ids are the client's: a `BTreeMap` is cheaper than hashing them with
+        // SipHash on every event, and as safe against colliding ids.)
+        if self.subs.get(&sub_id).is_some_and(|s| s.announce.is_some()) {
+            self.announce(sub_id);
+        }
         let congested = self.congested();
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return;
@@ -433,7 +437,7 @@ impl State {
                                 let (encoder, prev) = (&mut self.encoder, &item.last_sent);
                                 let allow = encoder.allows_diff();
                                 let encoded = cache.get_or_encode(&idx, allow, |out| {
-                                    let _ = encoder.encode(Some(prev.as_slice()), &new, out);
+                                    let _ = encoder.encode(Some(prev), &new, out);
                                 });
                                 push_encoded_update(
                                     &mut self.out,
@@ -679,7 +683,7 @@ fn encode_update(
     new: &impl FieldValues,
 ) {
     scratch.clear();
-    let prev = item.has_sent.then_some(item.last_sent.as_slice());
+    let prev = item.has_sent.then_some(&item.last_sent);
     if encoder.encode(prev, new, scratch).is_err() {
         // Only possible with a schema of zero fields, which the metadata refuses.
         return;
@@ -701,18 +705,8 @@ fn push_encoded_update(
     let start = out.len();
     tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, encoded, out);
     log.push(&out[start..]);
-    for (k, slot) in item.last_sent.iter_mut().enumerate() {
-        match (slot.as_mut(), new.field(k)) {
-            (Some(s), Some(v)) => {
-                if !crate::hub::short_eq(s, v) {
-                    s.clear();
-                    s.push_str(v);
-                }
-            }
-            (None, Some(v)) => *slot = Some(v.to_owned()),
-            (_, None) => *slot = None,
-        }
-    }
+    let width = item.last_sent.field_count();
+    item.last_sent.copy_values(width, |k| new.field(k));
     item.has_sent = true;
 }
 
