@@ -85,18 +85,13 @@ pub fn apply(base: &str, diff: &str, out: &mut String) -> Result<(), DiffError> 
 /// ```
 pub fn encode(old: &str, new: &str, out: &mut String) {
     let (ob, nb) = (old.as_bytes(), new.as_bytes());
-    let mut prefix = ob.iter().zip(nb).take_while(|(a, b)| a == b).count();
+    let mut prefix = common_prefix(ob, nb);
     // Equal bytes up to a char boundary of `old` are a char boundary of `new` too.
     while !old.is_char_boundary(prefix) {
         prefix -= 1;
     }
     let (o_rest, n_rest) = (&ob[prefix..], &nb[prefix..]);
-    let mut suffix = o_rest
-        .iter()
-        .rev()
-        .zip(n_rest.iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let mut suffix = common_suffix(o_rest, n_rest);
     while !old.is_char_boundary(old.len() - suffix) {
         suffix -= 1;
     }
@@ -114,6 +109,56 @@ pub fn encode(old: &str, new: &str, out: &mut String) {
     }
     push_count(utf16_len(deleted), out);
     push_count(utf16_len(&old[old.len() - suffix..]), out);
+}
+
+/// The length of the longest common prefix of `a` and `b`, compared eight bytes at a time
+/// (a server computes it for every long value it sends).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = word(&a[i..i + 8]) ^ word(&b[i..i + 8]);
+        if x != 0 {
+            // Little-endian words: the first differing byte is the lowest set one.
+            return i + (x.to_le().trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The length of the longest common suffix of `a` and `b`, eight bytes at a time.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut k = 0;
+    while k + 8 <= n {
+        let (s, e) = (n - k - 8, n - k);
+        let x = word(&a[s..e]) ^ word(&b[s..e]);
+        if x != 0 {
+            // Big-endian view: the byte nearest the end is the lowest one.
+            return k + (x.to_be().trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    k + a[..n - k]
+        .iter()
+        .rev()
+        .zip(b[..n - k].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Eight bytes as a word, in memory order.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(bytes);
+    u64::from_ne_bytes(w)
 }
 
 /// Length of `s` in UTF-16 code units.
@@ -195,6 +240,46 @@ fn advance(s: &str, from: usize, units: usize) -> Option<Result<usize, DiffError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_wise_prefix_and_suffix_agree_with_bytewise() {
+        let naive_prefix = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let naive_suffix = |a: &[u8], b: &[u8]| {
+            a.iter()
+                .rev()
+                .zip(b.iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count()
+        };
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for la in 0..=base.len() {
+            for lb in [0, 1, 7, 8, 9, 15, 16, 17, 25, 40] {
+                let lb = lb.min(base.len());
+                for flip in 0..lb.max(1) {
+                    let a = &base[..la];
+                    let mut b = base[..lb].to_vec();
+                    if let Some(x) = b.get_mut(flip) {
+                        *x = b'#';
+                    }
+                    assert_eq!(
+                        common_prefix(a, &b),
+                        naive_prefix(a, &b),
+                        "{la} {lb} {flip}"
+                    );
+                    assert_eq!(
+                        common_suffix(a, &b),
+                        naive_suffix(a, &b),
+                        "{la} {lb} {flip}"
+                    );
+                    let (ra, rb): (Vec<u8>, Vec<u8>) = (
+                        a.iter().rev().copied().collect(),
+                        b.iter().rev().copied().collect(),
+                    );
+                    assert_eq!(common_suffix(&ra, &rb), naive_suffix(&ra, &rb));
+                }
+            }
+        }
+    }
 
     fn run(base: &str, diff: &str) -> Result<String, DiffError> {
         let mut out = String::new();
