@@ -111,7 +111,7 @@ async fn client(args: &Args, busy: bool) -> Result<String, String> {
         ));
         rec.report(name, args, &notes)
     };
-    client.disconnect();
+    client.close().await;
     Ok(line)
 }
 

@@ -139,7 +139,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
         Some(n) => subscriptions(&args, &client, &fields, n, server_label, timeout).await,
         None => throughput(&args, &client, &fields, server_label, timeout).await,
     };
-    client.disconnect();
+    client.close().await;
     result
 }
 

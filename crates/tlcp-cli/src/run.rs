@@ -217,15 +217,8 @@ impl Run<'_> {
         };
         // Leave the terminal before the caller prints any error.
         drop(sink);
-        client.disconnect();
-        let _ = tokio::time::timeout(Duration::from_millis(300), async {
-            while status.changed().await.is_ok() {
-                if *status.borrow_and_update() == Status::Disconnected {
-                    break;
-                }
-            }
-        })
-        .await;
+        // The server ends the session at once rather than waiting for it to time out.
+        client.close().await;
         result
     }
 }

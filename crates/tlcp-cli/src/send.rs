@@ -39,7 +39,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Failure> {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return Err(Failure::usage(format!("cannot send the message: {e}"))),
         Err(_) => {
-            client.disconnect();
+            client.close().await;
             return Err(Failure::with_code(
                 3,
                 format!(
@@ -72,16 +72,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Failure> {
         _ => (line.str("outcome", "aborted"), 3),
     };
     println!("{}", line.finish());
-    client.disconnect();
-    let mut status = client.status();
-    let _ = tokio::time::timeout(Duration::from_millis(300), async {
-        while status.changed().await.is_ok() {
-            if *status.borrow_and_update() == tlcp_client::Status::Disconnected {
-                break;
-            }
-        }
-    })
-    .await;
+    client.close().await;
     if code == 0 {
         Ok(())
     } else {

@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Aborting the listener's task drops its stream, which unsubscribes.
     quotes.abort();
-    client.disconnect();
+    client.close().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     connection.abort();
     Ok(())

@@ -58,6 +58,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("done: {} messages sent", client.stats().messages);
-    client.disconnect();
+    client.close().await;
     Ok(())
 }

@@ -89,6 +89,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sequence("trades")
         .await;
     println!("done: item7 deleted: {deleted}, item3 price updates: {prices}");
-    client.disconnect();
+    client.close().await;
     Ok(())
 }

@@ -59,6 +59,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let stats = client.stats();
     println!("done: {printed} quotes, {} bytes received", stats.bytes);
-    client.disconnect();
+    client.close().await;
     Ok(())
 }

@@ -119,6 +119,6 @@ async fn main() -> Result<(), BoxError> {
             client.current_status()
         ),
     }
-    client.disconnect();
+    client.close().await;
     Ok(())
 }

@@ -31,6 +31,8 @@ const EVENTS_CAPACITY: usize = 256;
 pub(crate) enum Command {
     Connect,
     Disconnect,
+    /// `Disconnect`, answered once the `destroy` request is out.
+    Close(oneshot::Sender<()>),
     Subscribe {
         spec: SubscriptionSpec,
         shared: Arc<Shared>,
@@ -52,6 +54,9 @@ pub(crate) enum Command {
         reply: MessageReply,
     },
 }
+
+/// The longest [`Client::close`] waits for the `destroy` request to go out.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The sending side of the command channel.
 #[derive(Clone, Debug)]
@@ -190,6 +195,19 @@ impl Client {
     /// stay, and are sent again on the next [`connect`](Self::connect).
     pub fn disconnect(&self) {
         let _ = self.commands.send(Command::Disconnect);
+    }
+
+    /// Ends the session like [`disconnect`](Self::disconnect), and waits until the
+    /// `destroy` request and the connections' last bytes are out (two seconds at most: a
+    /// server that does not answer is not waited for).
+    ///
+    /// Call it before the program exits: the server then ends the session at once,
+    /// instead of keeping it (and what it holds for it) until it times out.
+    pub async fn close(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Close(done)).is_ok() {
+            let _ = tokio::time::timeout(CLOSE_WAIT, wait).await;
+        }
     }
 
     /// Waits until the status is `CONNECTED:*`. Fails if the session ends for good

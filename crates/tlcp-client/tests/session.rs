@@ -220,3 +220,43 @@ async fn recovery_without_loss_ws() {
 async fn recovery_without_loss_http() {
     recovery_over(ForcedTransport::HttpStreaming).await;
 }
+
+/// `close()` returns once the `destroy` request is out, so the server ends the session at
+/// once (not when it times out), on every transport; the handle can connect again.
+#[tokio::test]
+async fn close_ends_the_session_on_the_server_at_once() {
+    let (server, _) = start().await;
+    for transport in [
+        ForcedTransport::WsStreaming,
+        ForcedTransport::HttpStreaming,
+        ForcedTransport::WsPolling,
+        ForcedTransport::HttpPolling,
+    ] {
+        let client = connect(&server, "DEMO", |b| b.forced_transport(transport)).await;
+        assert_eq!(server.session_count(), 1, "{transport:?}");
+        let started = tokio::time::Instant::now();
+        client.close().await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "{transport:?}: {took:?}");
+        assert_eq!(client.current_status(), Status::Disconnected);
+        if matches!(
+            transport,
+            ForcedTransport::HttpStreaming | ForcedTransport::HttpPolling
+        ) {
+            // `destroy` was a control request, and its answer has come back.
+            assert_eq!(server.session_count(), 0, "{transport:?}");
+        }
+        // Over WebSocket the request is out; the server may still be reading it.
+        within("the server ends the session", async {
+            while server.session_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        let gone = started.elapsed();
+        assert!(gone < Duration::from_secs(2), "{transport:?}: {gone:?}");
+        client.connect();
+        within("reconnection", client.connected()).await.unwrap();
+        client.close().await;
+    }
+}

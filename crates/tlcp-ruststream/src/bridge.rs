@@ -437,7 +437,7 @@ pub async fn run(
     };
     losses.flush();
     updates.unsubscribe();
-    client.disconnect();
+    client.close().await;
     // What was handed to the NATS client reaches the server before returning (bounded: a
     // NATS server that is down must not hold the shutdown).
     if tokio::time::timeout(Duration::from_secs(5), nats.flush())

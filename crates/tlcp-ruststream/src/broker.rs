@@ -285,7 +285,7 @@ impl ConnectedBroker for ConnectedLs {
         if already {
             return Ok(ClosedLs { stats });
         }
-        shared.client.disconnect();
+        shared.client.close().await;
         let mut status = shared.client.status();
         let ended = tokio::time::timeout(SHUTDOWN_TIMEOUT, async {
             loop {

@@ -53,6 +53,9 @@ pub(crate) struct Driver {
     leftover: Option<Leftover>,
     /// Where the inputs from the network are recorded, if anywhere.
     recorder: Option<Recorder>,
+    /// [`Client::close`](crate::Client::close) callers, told once the `destroy` request
+    /// and the connections' last bytes are out.
+    closing: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Bytes read but not fed yet (copied out of the connection's buffer when pausing).
@@ -91,6 +94,7 @@ impl Driver {
             hold_timers_until: None,
             leftover: None,
             recorder,
+            closing: Vec::new(),
         }
     }
 
@@ -177,8 +181,27 @@ impl Driver {
                 () = self.resume.notified(), if self.paused => {}
             }
             self.after_input();
+            self.finish_closing();
         }
         self.stop().await;
+    }
+
+    /// Answers the `close` callers once nothing is being sent any more: no request
+    /// pending, and the closed WebSockets done with their last requests.
+    fn finish_closing(&mut self) {
+        if self.closing.is_empty() || self.net.busy() {
+            return;
+        }
+        let waiters = std::mem::take(&mut self.closing);
+        let lingering = self.net.take_lingering();
+        tokio::spawn(async move {
+            for task in lingering {
+                let _ = task.await;
+            }
+            for w in waiters {
+                let _ = w.send(());
+            }
+        });
     }
 
     /// After every input: drain events, carry out transmits, decide whether to read.
@@ -235,6 +258,13 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         let now = self.now();
+        let command = match command {
+            Command::Close(done) => {
+                self.closing.push(done);
+                Command::Disconnect
+            }
+            c => c,
+        };
         if matches!(command, Command::Disconnect)
             && let Some(r) = &mut self.recorder
         {
@@ -291,6 +321,11 @@ pub(crate) fn apply_command(
                 s.connect(now);
             }
             Command::Disconnect => s.disconnect(now),
+            Command::Close(done) => {
+                // (The network driver answers once the last bytes are out.)
+                s.disconnect(now);
+                let _ = done.send(());
+            }
             Command::Subscribe {
                 spec,
                 shared,

@@ -80,6 +80,8 @@ pub(crate) struct Net {
     live: HashSet<ConnId>,
     /// WS requests for connections still opening.
     early: HashMap<ConnId, VecDeque<String>>,
+    /// Closed WebSockets still sending their last requests (see [`Net::close`]).
+    lingering: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Net {
@@ -97,6 +99,7 @@ impl Net {
             ops: FuturesUnordered::new(),
             live: HashSet::new(),
             early: HashMap::new(),
+            lingering: Vec::new(),
         }
     }
 
@@ -222,7 +225,8 @@ impl Net {
             Io::Http(_) | Io::Gone => None,
         };
         if let Some(ws) = ws {
-            tokio::spawn(async move {
+            self.lingering.retain(|t| !t.is_finished());
+            self.lingering.push(tokio::spawn(async move {
                 let _ = tokio::time::timeout(LINGER, async move {
                     let mut ws = ws.await;
                     for text in outbox {
@@ -233,8 +237,19 @@ impl Net {
                     let _ = ws.close().await;
                 })
                 .await;
-            });
+            }));
         }
+    }
+
+    /// The tasks still sending the last requests and the close frame of closed
+    /// WebSockets.
+    pub(crate) fn take_lingering(&mut self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut self.lingering)
+    }
+
+    /// Whether requests or connections are still being opened.
+    pub(crate) fn busy(&self) -> bool {
+        !self.ops.is_empty()
     }
 
     /// Closes everything at once (the driver is stopping).

@@ -98,7 +98,7 @@ impl Replayer {
     fn command(&mut self, c: Command) {
         match c {
             Command::Connect => self.connected = true,
-            Command::Disconnect => self.connected = false,
+            Command::Disconnect | Command::Close(_) => self.connected = false,
             _ => {}
         }
         let now = self.last_now;
