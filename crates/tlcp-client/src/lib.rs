@@ -37,6 +37,7 @@
 //!         }
 //!     }
 //! }
+//! client.close().await; // `destroy`: the server ends the session now
 //! # Ok(()) }
 //! ```
 //!
