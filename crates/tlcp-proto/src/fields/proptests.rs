@@ -307,6 +307,10 @@ fn edit_entry() -> impl Strategy<Value = String> {
         4 => ("[A-Ca-z]{1,2}", "[a-z]?", "[0-9a-zé😀]{0,4}", "[A-Ba-z]{0,2}")
             .prop_map(|(copy, add, text, rest)| format!("^T{copy}{add}{text}{rest}")),
         1 => "\\^[TP][a-c%0-9]{0,6}",
+        // Copy some, add the rest: the diff the fast path applies in place.
+        4 => ("[a-f]", "[0-9a-zé]{0,6}")
+            .prop_map(|(keep, text)| format!("^T{keep}{}{text}", char::from(b'a' + text.chars().count() as u8))),
+        1 => "\\^T[a-f]",
     ]
 }
 

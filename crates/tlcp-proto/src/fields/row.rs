@@ -442,8 +442,8 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
     let mut fields = seps.count_ones() as usize + 1;
     // The fields that the `^N` entries seen so far stand for beyond one each.
     let mut extra = 0;
-    // Whether there is a `^T` entry: its new value is then in `scratch`.
-    let mut edited = false;
+    // The `^T` entry, if any (at most one).
+    let mut edit = None;
     let mut skips = carets & ((seps << 1) | 1);
     while skips != 0 {
         let k = skips.trailing_zeros() as usize;
@@ -455,15 +455,24 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
             after.trailing_zeros() as usize
         };
         if bytes.get(k + 1) == Some(&b'T') {
-            if edited {
+            if edit.is_some() {
                 return None;
             }
             let i = (seps & ((1u128 << k) - 1)).count_ones() as usize + extra;
             // A null base is an error: the general decoder reports it.
             let old = slots.get(i)?.get()?;
-            scratch.clear();
-            diff::apply(old, encoded.get(k + 2..end)?, scratch).ok()?;
-            edited = true;
+            let payload = bytes.get(k + 2..end)?;
+            edit = Some(match tail_edit(old.as_bytes(), payload) {
+                Some((keep, added)) => Edit::Tail {
+                    keep,
+                    added: k + 2 + added..end,
+                },
+                None => {
+                    scratch.clear();
+                    diff::apply(old, encoded.get(k + 2..end)?, scratch).ok()?;
+                    Edit::Scratch
+                }
+            });
         } else {
             let count = parse_count(bytes.get(k + 1..end)?)?;
             fields += count - 1;
@@ -491,12 +500,25 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
         match entry {
             [] => i += 1,
             [b'^', b'T', ..] => {
-                // The new value, decoded above: take its buffer, give the old one for the
-                // next diff.
                 let slot = slots.get_mut(i)?;
-                if !eq_bytes(slot.text.as_bytes(), scratch.as_bytes()) {
-                    changed |= 1 << i;
-                    std::mem::swap(&mut slot.text, scratch);
+                match edit.take()? {
+                    // In place: keep the start, replace the rest.
+                    Edit::Tail { keep, added } => {
+                        let added = encoded.get(added)?;
+                        if slot.text.as_bytes().get(keep..) != Some(added.as_bytes()) {
+                            changed |= 1 << i;
+                            slot.text.truncate(keep);
+                            slot.text.push_str(added);
+                        }
+                    }
+                    // The new value, decoded above: take its buffer, give the old one for
+                    // the next diff.
+                    Edit::Scratch => {
+                        if !eq_bytes(slot.text.as_bytes(), scratch.as_bytes()) {
+                            changed |= 1 << i;
+                            std::mem::swap(&mut slot.text, scratch);
+                        }
+                    }
                 }
                 i += 1;
             }
@@ -540,6 +562,37 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
         pos = end + 1;
     }
     Some(changed)
+}
+
+/// How the fast path of [`Row::apply`] applies its `^T` entry.
+#[derive(Debug)]
+enum Edit {
+    /// Keep the first `keep` bytes of the old value, then the bytes of the list at `added`.
+    Tail {
+        keep: usize,
+        added: std::ops::Range<usize>,
+    },
+    /// The new value is in the row's scratch buffer.
+    Scratch,
+}
+
+/// The commonest diff, recognised without building the value: *copy* `n` characters of
+/// the old value, *add* what follows (up to the end of the diff), in ASCII (a count is then
+/// a number of bytes). Returns the bytes of `old` kept and the offset of the added text in
+/// `diff`; `None` for any other diff (including a bad one), which [`diff::apply`] takes.
+#[inline]
+fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
+    let mut pos = 0;
+    let keep = diff::read_count(diff, &mut pos).ok()?;
+    if !old.get(..keep)?.is_ascii() {
+        return None;
+    }
+    if pos == diff.len() {
+        return Some((keep, pos));
+    }
+    let add = diff::read_count(diff, &mut pos).ok()?;
+    let added = diff.get(pos..)?;
+    (added.len() == add && added.is_ascii()).then_some((keep, pos))
 }
 
 /// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
