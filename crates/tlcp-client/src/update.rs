@@ -247,10 +247,18 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        let inline = self.count <= INLINE;
         Values {
-            update: self,
-            index: 0,
+            text: &self.text,
+            ends: self
+                .ends
+                .get(..self.count)
+                .filter(|_| inline)
+                .unwrap_or_default()
+                .iter(),
+            nulls: self.nulls,
             start: 0,
+            spans: if inline { &[] } else { self.spans.as_slice() }.iter(),
         }
     }
 
@@ -314,11 +322,14 @@ impl ItemUpdate {
 /// The iterator of [`ItemUpdate::values`]: walks the spans in order (each inline value
 /// starts where the previous one ends), with no lookup by position.
 struct Values<'a> {
-    update: &'a ItemUpdate,
-    /// The next value's 0-based index.
-    index: usize,
-    /// Where it starts in the text, for inline spans.
+    text: &'a str,
+    /// Inline spans: the ends of the values left, their null bits (lowest: the next
+    /// value), and where the next value starts.
+    ends: std::slice::Iter<'a, u32>,
+    nulls: u64,
     start: u32,
+    /// Spans of more than [`INLINE`] values (empty otherwise).
+    spans: std::slice::Iter<'a, (u32, u32)>,
 }
 
 impl<'a> Iterator for Values<'a> {
@@ -326,25 +337,26 @@ impl<'a> Iterator for Values<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let u = self.update;
-        let i = self.index;
-        if i >= u.count {
-            return None;
+        if let Some(&end) = self.ends.next() {
+            let start = std::mem::replace(&mut self.start, end);
+            let null = self.nulls & 1 != 0;
+            self.nulls >>= 1;
+            return Some(if null {
+                None
+            } else {
+                self.text.get(start as usize..end as usize)
+            });
         }
-        self.index += 1;
-        if u.count > INLINE {
-            return Some(u.value(i + 1));
-        }
-        let (start, end) = (self.start, *u.ends.get(i)?);
-        self.start = end;
-        if u.nulls & (1 << i) != 0 {
-            return Some(None);
-        }
-        Some(u.text.get(start as usize..end as usize))
+        let &(start, end) = self.spans.next()?;
+        Some(if (start, end) == NULL {
+            None
+        } else {
+            self.text.get(start as usize..end as usize)
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.update.count - self.index.min(self.update.count);
+        let left = self.ends.len() + self.spans.len();
         (left, Some(left))
     }
 }

@@ -505,7 +505,8 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
                     // In place: keep the start, replace the rest.
                     Edit::Tail { keep, added } => {
                         let added = encoded.get(added)?;
-                        if slot.text.as_bytes().get(keep..) != Some(added.as_bytes()) {
+                        let tail = slot.text.as_bytes().get(keep..)?;
+                        if !eq_bytes(tail, added.as_bytes()) {
                             changed |= 1 << i;
                             slot.text.truncate(keep);
                             slot.text.push_str(added);
