@@ -436,7 +436,7 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
     if pct {
         return None;
     }
-    let mut seps = u128::from_le_bytes(sep_bits);
+    let seps = u128::from_le_bytes(sep_bits);
     let carets = u128::from_le_bytes(caret_bits);
     // Entries: one per separator plus one; `^N` entries stand for N fields.
     let mut fields = seps.count_ones() as usize + 1;
@@ -458,7 +458,13 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
             if edit.is_some() {
                 return None;
             }
-            let i = (seps & ((1u128 << k) - 1)).count_ones() as usize + extra;
+            // (Its field: the entries before it, plus what `^N` entries stand for.)
+            let before = if k == 0 {
+                0
+            } else {
+                (seps & ((1u128 << k) - 1)).count_ones() as usize
+            };
+            let i = before + extra;
             // A null base is an error: the general decoder reports it.
             let old = slots.get(i)?.get()?;
             let payload = bytes.get(k + 2..end)?;
@@ -488,13 +494,19 @@ fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Opti
     let mut changed = 0u64;
     let mut i = 0;
     let mut pos = 0;
+    // The separators as two words: cheaper to walk than one `u128`.
+    let (mut lo, mut hi) = (seps as u64, (seps >> 64) as u64);
     loop {
-        let end = if seps == 0 {
-            len
-        } else {
-            let k = seps.trailing_zeros() as usize;
-            seps &= seps - 1;
+        let end = if lo != 0 {
+            let k = lo.trailing_zeros() as usize;
+            lo &= lo - 1;
             k
+        } else if hi != 0 {
+            let k = hi.trailing_zeros() as usize + 64;
+            hi &= hi - 1;
+            k
+        } else {
+            len
         };
         let entry = bytes.get(pos..end)?;
         match entry {
