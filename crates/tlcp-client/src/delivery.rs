@@ -356,7 +356,13 @@ impl Shared {
             local.push_back(event);
             return Poll::Ready(true);
         }
-        local.extend(g.queue.drain(..n));
+        if local.is_empty() && n == g.queue.len() {
+            // Everything, into an empty buffer: exchange the buffers instead of moving
+            // each event (the queue gets the reader's empty one, capacity kept).
+            std::mem::swap(local, &mut g.queue);
+        } else {
+            local.extend(g.queue.drain(..n));
+        }
         g.head += n as u64;
         if g.queue.is_empty() {
             // Nothing pending: forget the conflation index (its entries are stale).

@@ -56,6 +56,10 @@ impl Schema {
 /// Marks a null value in [`ItemUpdate::spans`].
 const NULL: (u32, u32) = (u32::MAX, u32::MAX);
 
+/// Updates of at most this many values keep their spans in [`ItemUpdate::ends`], inside
+/// the update: one allocation per update (the text) instead of two.
+const INLINE: usize = 16;
+
 /// One update of one item, as delivered to a [`SubscriptionStream`](crate::SubscriptionStream).
 ///
 /// It owns its values (one string buffer for all of them), so it can be kept, sent to
@@ -75,7 +79,15 @@ pub struct ItemUpdate {
     schema: Arc<Schema>,
     item: usize,
     snapshot: bool,
+    /// The values, one after the other.
     text: String,
+    /// Number of values.
+    count: usize,
+    /// Up to [`INLINE`] values: where value `i` ends in `text` (it starts where value
+    /// `i - 1` ends), and bit `i` of `nulls` set when it is null.
+    ends: [u32; INLINE],
+    nulls: u64,
+    /// More than [`INLINE`] values: where each value is in `text` ([`NULL`]: null).
     spans: Vec<(u32, u32)>,
     /// Changed fields 1 to 64 (bit i = position i + 1): no allocation for most schemas.
     changed: u64,
@@ -100,6 +112,9 @@ impl ItemUpdate {
             item: 0,
             snapshot: false,
             text: String::new(),
+            count: 0,
+            ends: [0; INLINE],
+            nulls: 0,
             spans: Vec::new(),
             changed: 0,
             changed_more: Vec::new(),
@@ -136,34 +151,48 @@ impl ItemUpdate {
         self.snapshot = u.is_snapshot();
         self.command = u.command();
         self.received_at = received_at;
-        // One allocation each for the values and their spans, sized up front.
+        // One allocation for the values, sized up front (and one for their spans if they
+        // are too many to be kept inline).
         let count = u.value_count();
-        let total: usize = u.values().flatten().map(str::len).sum();
+        self.count = count;
+        let total: usize = u.values().map(|v| v.map_or(0, str::len)).sum();
         self.text.clear();
         self.text.reserve(total);
         self.spans.clear();
-        self.spans.reserve(count);
-        for v in u.values() {
-            match v {
-                Some(v) => {
-                    let start = self.text.len() as u32;
-                    self.text.push_str(v);
-                    self.spans.push((start, self.text.len() as u32));
+        self.nulls = 0;
+        if count <= INLINE {
+            for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
+                match v {
+                    Some(v) => self.text.push_str(v),
+                    None => self.nulls |= 1 << i,
                 }
-                None => self.spans.push(NULL),
+                *end = self.text.len() as u32;
+            }
+        } else {
+            self.spans.reserve(count);
+            for v in u.values() {
+                match v {
+                    Some(v) => {
+                        let start = self.text.len() as u32;
+                        self.text.push_str(v);
+                        self.spans.push((start, self.text.len() as u32));
+                    }
+                    None => self.spans.push(NULL),
+                }
             }
         }
-        self.changed = 0;
+        // The changed set, word by word (positions beyond the values' words are dropped).
+        let words = u.changed_fields().as_words();
+        self.changed = words.first().copied().unwrap_or(0);
         self.changed_more.clear();
         if count > 64 {
             self.changed_more.resize((count - 64).div_ceil(64), 0);
-        }
-        for p in u.changed_positions() {
-            let i = p - 1;
-            if i < 64 {
-                self.changed |= 1 << i;
-            } else if let Some(w) = self.changed_more.get_mut((i - 64) / 64) {
-                *w |= 1 << (i % 64);
+            for (w, &c) in self
+                .changed_more
+                .iter_mut()
+                .zip(words.get(1..).unwrap_or_default())
+            {
+                *w = c;
             }
         }
     }
@@ -186,12 +215,20 @@ impl ItemUpdate {
 
     /// Number of values: the fields, plus the second-level ones in two-level COMMAND mode.
     pub fn value_count(&self) -> usize {
-        self.spans.len()
+        self.count
     }
 
     /// The value at 1-based `pos` (`None`: null, or no such position).
     pub fn value(&self, pos: usize) -> Option<&str> {
-        let &(start, end) = self.spans.get(pos.checked_sub(1)?)?;
+        let i = pos.checked_sub(1)?;
+        if self.count <= INLINE {
+            if i >= self.count || self.nulls & (1 << i) != 0 {
+                return None;
+            }
+            let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+            return self.text.get(start as usize..*self.ends.get(i)? as usize);
+        }
+        let &(start, end) = self.spans.get(i)?;
         if (start, end) == NULL {
             return None;
         }
@@ -210,7 +247,19 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        (1..=self.value_count()).map(|p| self.value(p))
+        let inline = self.count <= INLINE;
+        Values {
+            text: &self.text,
+            ends: self
+                .ends
+                .get(..self.count)
+                .filter(|_| inline)
+                .unwrap_or_default()
+                .iter(),
+            nulls: self.nulls,
+            start: 0,
+            spans: if inline { &[] } else { self.spans.as_slice() }.iter(),
+        }
     }
 
     /// `(name, value)` for every field, when the subscription listed its fields.
@@ -270,6 +319,50 @@ impl ItemUpdate {
     }
 }
 
+/// The iterator of [`ItemUpdate::values`]: walks the spans in order (each inline value
+/// starts where the previous one ends), with no lookup by position.
+struct Values<'a> {
+    text: &'a str,
+    /// Inline spans: the ends of the values left, their null bits (lowest: the next
+    /// value), and where the next value starts.
+    ends: std::slice::Iter<'a, u32>,
+    nulls: u64,
+    start: u32,
+    /// Spans of more than [`INLINE`] values (empty otherwise).
+    spans: std::slice::Iter<'a, (u32, u32)>,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = Option<&'a str>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(&end) = self.ends.next() {
+            let start = std::mem::replace(&mut self.start, end);
+            let null = self.nulls & 1 != 0;
+            self.nulls >>= 1;
+            return Some(if null {
+                None
+            } else {
+                self.text.get(start as usize..end as usize)
+            });
+        }
+        let &(start, end) = self.spans.next()?;
+        Some(if (start, end) == NULL {
+            None
+        } else {
+            self.text.get(start as usize..end as usize)
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.ends.len() + self.spans.len();
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Values<'_> {}
+
 impl fmt::Debug for ItemUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ItemUpdate");
@@ -285,5 +378,74 @@ impl fmt::Debug for ItemUpdate {
             .field("changed", &self.changed_positions().collect::<Vec<_>>())
             .field("skipped", &self.skipped)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tlcp_proto::Mode;
+    use tlcp_proto::client::SubscriptionSpec;
+    use tlcp_proto::model::SubscriptionModel;
+
+    use super::*;
+
+    /// The owned copy reads as the model's update, whether its spans are inline or not,
+    /// with null, empty and non-ASCII values, and more than 64 fields.
+    #[test]
+    fn copy_matches_the_model_update() {
+        for n in [1, 3, INLINE - 1, INLINE, INLINE + 1, 64, 65, 130] {
+            let names: Vec<String> = (1..=n).map(|i| format!("f{i}")).collect();
+            let spec =
+                SubscriptionSpec::items(Mode::Merge, ["i"], names.iter().map(String::as_str));
+            let schema = Arc::new(Schema::of(&spec));
+            let mut model = SubscriptionModel::new(Mode::Merge, 1, n).unwrap();
+            let first: Vec<String> = (0..n)
+                .map(|i| match i % 4 {
+                    0 => "#".to_owned(),
+                    1 => "$".to_owned(),
+                    2 => format!("é{i}"),
+                    _ => format!("v{i}"),
+                })
+                .collect();
+            let second: Vec<String> = (0..n)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        format!("w{i}")
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let at = Instant::now();
+            let mut copy: Option<ItemUpdate> = None;
+            for list in [first.join("|"), second.join("|")] {
+                let u = model.update(1, &list).unwrap();
+                let mine = match copy.take() {
+                    None => ItemUpdate::copy_from(&schema, &u, None, at),
+                    Some(mut c) => {
+                        c.conflate(&u, at);
+                        c
+                    }
+                };
+                assert_eq!(mine.value_count(), n);
+                assert_eq!(mine.values().size_hint(), (n, Some(n)));
+                assert_eq!(
+                    mine.values().collect::<Vec<_>>(),
+                    u.values().collect::<Vec<_>>()
+                );
+                for p in 0..=n + 1 {
+                    assert_eq!(mine.value(p), u.value(p), "n {n} pos {p}");
+                }
+                assert_eq!(mine.value_by_name("f1"), u.value(1));
+                copy = Some(mine);
+            }
+            // The second copy folded both updates: every field changed.
+            let c = copy.unwrap();
+            assert_eq!(c.changed_positions().count(), n);
+            assert_eq!(c.skipped(), 1);
+            assert!(!c.is_changed(0) && !c.is_changed(n + 1));
+        }
     }
 }

@@ -12,6 +12,7 @@ use tlcp_proto::client::{
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
+use super::id_map::IdMap;
 use crate::delivery::{Pushed, Shared};
 use crate::error::Error;
 use crate::events::{CloseCause, ConnectionEvent, SubscriptionEvent};
@@ -40,7 +41,7 @@ pub(crate) struct Links {
 /// Everything events are delivered to.
 pub(crate) struct Outputs {
     pub(crate) links: Links,
-    pub(crate) subs: HashMap<SubscriptionId, SubEntry>,
+    pub(crate) subs: IdMap<SubscriptionId, SubEntry>,
     pub(crate) messages: HashMap<MessageId, oneshot::Sender<Result<MessageOutcome, Error>>>,
     /// A back-pressured queue became full: stop feeding the machine.
     pub(crate) full: bool,

@@ -13,6 +13,7 @@ use super::ClientSession;
 use super::control::Op;
 use super::error::ClientError;
 use super::event::{Event, SubscriptionEvent, SubscriptionId};
+use super::id_map::IdMap;
 use super::spec::{Fields, SubscriptionSpec, fields_name};
 use crate::model::{ItemUpdate, SubscriptionModel};
 use crate::request::Subscribe;
@@ -63,7 +64,7 @@ pub(super) struct Subscriptions {
     last_id: u64,
     last_wire: u32,
     pub(super) entries: BTreeMap<SubscriptionId, Entry>,
-    pub(super) routes: HashMap<u32, Route>,
+    pub(super) routes: IdMap<u32, Route>,
 }
 
 impl Subscriptions {

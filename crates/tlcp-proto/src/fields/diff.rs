@@ -186,7 +186,9 @@ fn push_count(mut n: usize, out: &mut String) {
     }
 }
 
-fn read_count(d: &[u8], pos: &mut usize) -> Result<usize, DiffError> {
+/// Reads the count at `*pos` of `d` and moves `*pos` past it.
+#[inline]
+pub(crate) fn read_count(d: &[u8], pos: &mut usize) -> Result<usize, DiffError> {
     let mut n: usize = 0;
     loop {
         let c = *d.get(*pos).ok_or(DiffError::UnterminatedCount)?;

@@ -223,6 +223,22 @@ impl ChangedFields {
         self.words.iter().all(|&w| w == 0)
     }
 
+    /// The set as 64-bit words: field `i` changed if bit `i % 64` of word `i / 64` is set
+    /// (`fields().div_ceil(64)` words), for copying the set in a few word moves.
+    ///
+    /// ```
+    /// # use tlcp_proto::fields::ChangedFields;
+    /// let mut changed = ChangedFields::new();
+    /// changed.reset(70);
+    /// changed.insert(1);
+    /// changed.insert(65);
+    /// assert_eq!(changed.as_words(), [0b10, 0b10]);
+    /// ```
+    #[inline]
+    pub fn as_words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// The changed fields' 0-based indexes, in increasing order.
     pub fn iter(&self) -> ChangedIter<'_> {
         ChangedIter {

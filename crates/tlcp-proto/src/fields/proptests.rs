@@ -294,3 +294,56 @@ proptest! {
         }
     }
 }
+
+/// Entries of every kind, `^T` ones included (with counts that may run past either end or
+/// split a character), for lists that the fast path of `Row::apply` may or may not take.
+fn edit_entry() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[0-9.a-z]{0,12}",
+        1 => Just(String::new()),
+        1 => Just("#".to_owned()),
+        1 => Just("$".to_owned()),
+        1 => "\\^[0-3]",
+        4 => ("[A-Ca-z]{1,2}", "[a-z]?", "[0-9a-zé😀]{0,4}", "[A-Ba-z]{0,2}")
+            .prop_map(|(copy, add, text, rest)| format!("^T{copy}{add}{text}{rest}")),
+        1 => "\\^[TP][a-c%0-9]{0,6}",
+        // Copy some, add the rest: the diff the fast path applies in place.
+        4 => ("[a-f]", "[0-9a-zé]{0,6}")
+            .prop_map(|(keep, text)| format!("^T{keep}{}{text}", char::from(b'a' + text.chars().count() as u8))),
+        1 => "\\^T[a-f]",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// `Row::apply` (with its fast path) and the general decoder alone agree on every list:
+    /// same outcome, same row, same changed fields.
+    #[test]
+    fn fast_path_matches_the_general_decoder(
+        base in prop::collection::vec(prop_oneof![
+            1 => Just(None),
+            6 => "[0-9a-zé😀]{0,20}".prop_map(Some),
+        ], 1..12),
+        lists in prop::collection::vec((prop::collection::vec(edit_entry(), 1..14), any::<bool>()), 1..4),
+    ) {
+        let n = base.len();
+        let mut fast = Row::new(n);
+        let mut ch = ChangedFields::new();
+        fast.set_values(base.iter().map(Option::as_deref), &mut ch).unwrap();
+        let mut general = fast.clone();
+        let mut ch2 = ChangedFields::new();
+        for (mut list, fit) in lists {
+            if fit {
+                // One entry per field (mostly the right count, as the server sends).
+                list.resize(n, String::new());
+            }
+            let list = list.join("|");
+            let a = fast.apply(&list, &mut ch);
+            let b = general.apply_general(&list, &mut ch2);
+            prop_assert_eq!(&a, &b, "{:?}", list);
+            prop_assert_eq!(&fast, &general, "{:?}", list);
+            prop_assert_eq!(&ch, &ch2, "{:?}", list);
+        }
+    }
+}

@@ -279,11 +279,25 @@ impl Row {
         let n = self.len();
         changed.reset(n);
         if self.set
-            && let Some(low) = apply_common(&mut self.slots, encoded)
+            && let Some(low) = apply_common(&mut self.slots, &mut self.scratch, encoded)
         {
             changed.insert_first_64(low);
             return Ok(());
         }
+        self.plan(encoded)?;
+        self.execute(encoded, changed);
+        Ok(())
+    }
+
+    /// [`apply`](Self::apply) without its fast path (`apply_common`): the reference the
+    /// fast path is tested against.
+    #[cfg(test)]
+    pub(crate) fn apply_general(
+        &mut self,
+        encoded: &str,
+        changed: &mut ChangedFields,
+    ) -> Result<(), FieldError> {
+        changed.reset(self.len());
         self.plan(encoded)?;
         self.execute(encoded, changed);
         Ok(())
@@ -391,46 +405,85 @@ impl Row {
 }
 
 /// The common case of [`Row::apply`], in one lean pass: a row already set, of at most 64
-/// fields, a list of at most 64 bytes without `%` escapes nor `^T` / `^P` entries, whose
-/// entries cover exactly the fields.
+/// fields, a list of at most 128 bytes without `%` escapes nor `^P` entries, with at most
+/// one `^T` entry, whose entries cover exactly the fields.
 ///
-/// Checks all that on bit masks first (nothing changes until the list is known good), then
-/// applies the list and returns the changed fields as a bit mask. `None`: the list is
-/// anything else, and [`Row::plan`] takes it.
+/// Checks all that on bit masks first, and applies the `^T` diff (if any) to `scratch`
+/// (nothing changes until the list is known good), then applies the list and returns the
+/// changed fields as a bit mask. `None`: the list is anything else, and [`Row::plan`]
+/// takes it (and reports the error, if it is one).
 #[inline]
-fn apply_common(slots: &mut [Slot], encoded: &str) -> Option<u64> {
+fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Option<u64> {
     let n = slots.len();
     let bytes = encoded.as_bytes();
     let len = bytes.len();
-    if n > 64 || len > 64 {
+    if n > 64 || len > 128 {
         return None;
     }
-    // Bit k: byte k is a `|`, a `^`; and whether there is a `%`.
-    let (mut seps, mut carets, mut pct) = (0u64, 0u64, false);
-    let mut at = 0;
-    while at < len {
+    // Bit k: byte k is a `|`, a `^` (gathered 8 bits a word, no wide shift); and whether
+    // there is a `%`.
+    let (mut sep_bits, mut caret_bits, mut pct) = ([0u8; 16], [0u8; 16], false);
+    for (w, (s, c)) in sep_bits.iter_mut().zip(&mut caret_bits).enumerate() {
+        let at = 8 * w;
+        if at >= len {
+            break;
+        }
         let x = word_at(bytes, at);
         pct |= has_byte(x, b'%');
-        seps |= pack(eq_mask(x, b'|')) << at;
-        carets |= pack(eq_mask(x, b'^')) << at;
-        at += 8;
+        *s = pack(eq_mask(x, b'|'));
+        *c = pack(eq_mask(x, b'^'));
     }
     if pct {
         return None;
     }
+    let seps = u128::from_le_bytes(sep_bits);
+    let carets = u128::from_le_bytes(caret_bits);
     // Entries: one per separator plus one; `^N` entries stand for N fields.
     let mut fields = seps.count_ones() as usize + 1;
+    // The fields that the `^N` entries seen so far stand for beyond one each.
+    let mut extra = 0;
+    // The `^T` entry, if any (at most one).
+    let mut edit = None;
     let mut skips = carets & ((seps << 1) | 1);
     while skips != 0 {
         let k = skips.trailing_zeros() as usize;
         skips &= skips - 1;
-        let after = seps & !((2u64 << k).wrapping_sub(1));
+        let after = seps & !((2u128 << k).wrapping_sub(1));
         let end = if after == 0 {
             len
         } else {
             after.trailing_zeros() as usize
         };
-        fields += parse_count(bytes.get(k + 1..end)?)? - 1;
+        if bytes.get(k + 1) == Some(&b'T') {
+            if edit.is_some() {
+                return None;
+            }
+            // (Its field: the entries before it, plus what `^N` entries stand for.)
+            let before = if k == 0 {
+                0
+            } else {
+                (seps & ((1u128 << k) - 1)).count_ones() as usize
+            };
+            let i = before + extra;
+            // A null base is an error: the general decoder reports it.
+            let old = slots.get(i)?.get()?;
+            let payload = bytes.get(k + 2..end)?;
+            edit = Some(match tail_edit(old.as_bytes(), payload) {
+                Some((keep, added)) => Edit::Tail {
+                    keep,
+                    added: k + 2 + added..end,
+                },
+                None => {
+                    scratch.clear();
+                    diff::apply(old, encoded.get(k + 2..end)?, scratch).ok()?;
+                    Edit::Scratch
+                }
+            });
+        } else {
+            let count = parse_count(bytes.get(k + 1..end)?)?;
+            fields += count - 1;
+            extra += count - 1;
+        }
     }
     if fields != n {
         return None;
@@ -441,17 +494,47 @@ fn apply_common(slots: &mut [Slot], encoded: &str) -> Option<u64> {
     let mut changed = 0u64;
     let mut i = 0;
     let mut pos = 0;
+    // The separators as two words: cheaper to walk than one `u128`.
+    let (mut lo, mut hi) = (seps as u64, (seps >> 64) as u64);
     loop {
-        let end = if seps == 0 {
-            len
-        } else {
-            let k = seps.trailing_zeros() as usize;
-            seps &= seps - 1;
+        let end = if lo != 0 {
+            let k = lo.trailing_zeros() as usize;
+            lo &= lo - 1;
             k
+        } else if hi != 0 {
+            let k = hi.trailing_zeros() as usize + 64;
+            hi &= hi - 1;
+            k
+        } else {
+            len
         };
         let entry = bytes.get(pos..end)?;
         match entry {
             [] => i += 1,
+            [b'^', b'T', ..] => {
+                let slot = slots.get_mut(i)?;
+                match edit.take()? {
+                    // In place: keep the start, replace the rest.
+                    Edit::Tail { keep, added } => {
+                        let added = encoded.get(added)?;
+                        let tail = slot.text.as_bytes().get(keep..)?;
+                        if !eq_bytes(tail, added.as_bytes()) {
+                            changed |= 1 << i;
+                            slot.text.truncate(keep);
+                            slot.text.push_str(added);
+                        }
+                    }
+                    // The new value, decoded above: take its buffer, give the old one for
+                    // the next diff.
+                    Edit::Scratch => {
+                        if !eq_bytes(slot.text.as_bytes(), scratch.as_bytes()) {
+                            changed |= 1 << i;
+                            std::mem::swap(&mut slot.text, scratch);
+                        }
+                    }
+                }
+                i += 1;
+            }
             [b'^', digits @ ..] => i += parse_count(digits)?,
             [b'#'] => {
                 let slot = slots.get_mut(i)?;
@@ -492,6 +575,37 @@ fn apply_common(slots: &mut [Slot], encoded: &str) -> Option<u64> {
         pos = end + 1;
     }
     Some(changed)
+}
+
+/// How the fast path of [`Row::apply`] applies its `^T` entry.
+#[derive(Debug)]
+enum Edit {
+    /// Keep the first `keep` bytes of the old value, then the bytes of the list at `added`.
+    Tail {
+        keep: usize,
+        added: std::ops::Range<usize>,
+    },
+    /// The new value is in the row's scratch buffer.
+    Scratch,
+}
+
+/// The commonest diff, recognised without building the value: *copy* `n` characters of
+/// the old value, *add* what follows (up to the end of the diff), in ASCII (a count is then
+/// a number of bytes). Returns the bytes of `old` kept and the offset of the added text in
+/// `diff`; `None` for any other diff (including a bad one), which [`diff::apply`] takes.
+#[inline]
+fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
+    let mut pos = 0;
+    let keep = diff::read_count(diff, &mut pos).ok()?;
+    if !old.get(..keep)?.is_ascii() {
+        return None;
+    }
+    if pos == diff.len() {
+        return Some((keep, pos));
+    }
+    let add = diff::read_count(diff, &mut pos).ok()?;
+    let added = diff.get(pos..)?;
+    (added.len() == add && added.is_ascii()).then_some((keep, pos))
 }
 
 /// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
@@ -556,14 +670,11 @@ fn has_byte(x: u64, c: u8) -> bool {
     y.wrapping_sub(ONES) & !y & HIGHS != 0
 }
 
-/// The 0x80 bits of `m` (one per byte) gathered into the low 8 bits, in byte order.
+/// The 0x80 bits of `m` (one per byte) gathered into 8 bits, in byte order: one multiply
+/// moves bit 8j of `m >> 7` to bit 56 + j, and no two partial products overlap (no carry).
 #[inline(always)]
-fn pack(m: u64) -> u64 {
-    let mut x = m >> 7;
-    x |= x >> 7;
-    x |= x >> 14;
-    x |= x >> 28;
-    x & 0xFF
+fn pack(m: u64) -> u8 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// The end of the entry starting at `pos` (the next `|`, or the end of the input), and
@@ -689,3 +800,18 @@ impl<'a> Iterator for RowIter<'a> {
 }
 
 impl ExactSizeIterator for RowIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_gathers_the_high_bits() {
+        for bits in 0..=255u8 {
+            let m = (0..8)
+                .filter(|j| bits & (1 << j) != 0)
+                .fold(0u64, |m, j| m | 0x80 << (8 * j));
+            assert_eq!(pack(m), bits);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{Command, Schema};
 use crate::fields::row::Values;
-use crate::fields::{ChangedFields, Row};
+use crate::fields::{ChangedFields, Row, RowIter};
 
 /// Where an update's values are.
 #[derive(Debug, Clone, Copy)]
@@ -128,8 +128,11 @@ impl<'a> ItemUpdate<'a> {
 
     /// Every value in position order (`None` = null).
     pub fn values(&self) -> impl Iterator<Item = Option<&'a str>> + 'a {
-        let this = *self;
-        (1..=self.value_count()).map(move |p| this.value(p))
+        match self.source {
+            // The common case, walked directly: no lookup by position per value.
+            Source::Row(row) if row.len() == self.value_count() => ValuesIter::Row(row.iter()),
+            _ => ValuesIter::ByPos(*self, 1..self.value_count() + 1),
+        }
     }
 
     /// Whether the field at 1-based `pos` changed with this update.
@@ -177,3 +180,32 @@ impl<'a> ItemUpdate<'a> {
         self.second_level
     }
 }
+
+/// The iterator of [`ItemUpdate::values`].
+enum ValuesIter<'a> {
+    /// A row that holds exactly the update's values.
+    Row(RowIter<'a>),
+    /// Any other source: value by value.
+    ByPos(ItemUpdate<'a>, std::ops::Range<usize>),
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = Option<&'a str>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::Row(it) => it.next(),
+            Self::ByPos(u, range) => range.next().map(|p| u.value(p)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Self::Row(it) => it.size_hint(),
+            Self::ByPos(_, range) => range.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for ValuesIter<'_> {}
