@@ -638,13 +638,7 @@ fn padded(row: &Row, width: usize) -> std::borrow::Cow<'_, [Option<String>]> {
 /// `memcmp` call each was a visible cost of every update).
 #[inline]
 pub(crate) fn short_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len()
-        && if a.len() <= 16 {
-            a.iter().zip(b).all(|(x, y)| x == y)
-        } else {
-            a == b
-        }
+    tlcp_proto::fields::eq_bytes(a.as_bytes(), b.as_bytes())
 }
 
 fn assign(slot: &mut Option<String>, value: Option<&str>) {

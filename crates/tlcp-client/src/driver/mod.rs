@@ -7,7 +7,6 @@
 //! subscription is full, the signal that its reader made room. Nothing in the loop waits
 //! on a reader: updates go into per-subscription queues (see [`crate::delivery`]).
 
-mod id_map;
 mod net;
 mod outputs;
 pub(crate) mod replay;

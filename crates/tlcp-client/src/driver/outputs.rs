@@ -12,12 +12,12 @@ use tlcp_proto::client::{
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
-use super::id_map::IdMap;
 use crate::delivery::{Pushed, Shared};
 use crate::error::Error;
 use crate::events::{CloseCause, ConnectionEvent, SubscriptionEvent};
 use crate::stats::Counters;
 use crate::update::Schema;
+use tlcp_proto::client::id_map::IdMap;
 
 /// A subscription, as the driver knows it.
 pub(crate) struct SubEntry {

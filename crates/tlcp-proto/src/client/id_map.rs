@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A map keyed by ids allocated locally (see the [module](self) documentation).
-pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Multiplicative hashing (as in FxHash): the high bits, which the map's control bytes
 /// use, depend on every bit of the id, and distinct ids stay distinct in the low bits.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;
 

@@ -177,7 +177,7 @@ mod connection;
 mod control;
 mod error;
 mod event;
-mod id_map;
+pub mod id_map;
 mod inbound;
 mod liveness;
 mod messages;

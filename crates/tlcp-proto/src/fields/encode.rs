@@ -232,15 +232,7 @@ fn push_unchanged(count: usize, first: &mut bool, out: &mut String) {
 fn same(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => {
-            let (a, b) = (a.as_bytes(), b.as_bytes());
-            a.len() == b.len()
-                && if a.len() <= 16 {
-                    a.iter().zip(b).all(|(x, y)| x == y)
-                } else {
-                    a == b
-                }
-        }
+        (Some(a), Some(b)) => super::eq_bytes(a.as_bytes(), b.as_bytes()),
         _ => false,
     }
 }

@@ -716,9 +716,16 @@ fn scan(bytes: &[u8], pos: usize) -> (usize, bool) {
     (bytes.len(), escaped)
 }
 
-/// Byte equality, without a call to `memcmp` for the short values that fields mostly hold.
+/// Byte equality, without a call to `memcmp` for the short values that fields mostly hold
+/// (names and values are compared on every update, by the decoder here and by servers).
+///
+/// ```
+/// use tlcp_proto::fields::eq_bytes;
+/// assert!(eq_bytes(b"3.04", b"3.04"));
+/// assert!(!eq_bytes(b"20:04:16", b"20:04:40"));
+/// ```
 #[inline(always)]
-fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
