@@ -288,6 +288,40 @@ impl SharedEncodings {
     }
 }
 
+/// What changed in an item's row with its update number `seq`: a listener that saw update
+/// `seq - 1` encodes the change without comparing values, and can rebuild row `seq - 1`
+/// without having kept a copy of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Changes<'a> {
+    /// The update number of the row this describes.
+    pub(crate) seq: u64,
+    /// Per item field: the update number that last changed it.
+    changed_at: &'a [u64],
+    /// Per item field: its value before that change.
+    prev: &'a [Option<String>],
+}
+
+impl<'a> Changes<'a> {
+    /// Whether item field `field` changed with update `seq`.
+    #[inline]
+    pub(crate) fn changed(&self, field: usize) -> bool {
+        self.changed_at.get(field) == Some(&self.seq)
+    }
+
+    /// The value of item field `field` at update `seq - 1`, given `row`, the row at `seq`.
+    #[inline]
+    pub(crate) fn before<'r>(&self, row: &'r [Option<String>], field: usize) -> Option<&'r str>
+    where
+        'a: 'r,
+    {
+        if self.changed(field) {
+            self.prev.get(field)?.as_deref()
+        } else {
+            row.get(field)?.as_deref()
+        }
+    }
+}
+
 /// What a listener receives.
 #[derive(Debug)]
 pub(crate) enum ItemEvent<'a> {
@@ -297,14 +331,22 @@ pub(crate) enum ItemEvent<'a> {
         snapshot: bool,
         row: &'a [Option<String>],
         /// When `row` is the item's current state: its update number, and the encodings
-        /// of the change from update `seq - 1` shared among listeners. `None` for rows of
-        /// the past (DISTINCT history, COMMAND rows in a snapshot).
-        live: Option<(u64, &'a std::cell::RefCell<SharedEncodings>)>,
+        /// of the change from update `seq - 1` shared among listeners (`None` when the
+        /// listener is the only one). `None` for rows of the past (DISTINCT history,
+        /// COMMAND rows in a snapshot).
+        live: Option<(u64, Option<&'a std::cell::RefCell<SharedEncodings>>)>,
+        /// When `row` is the item's current row (not a COMMAND row by key): what changed
+        /// since update `seq - 1`.
+        changes: Option<Changes<'a>>,
     },
     /// The snapshot is complete (DISTINCT and COMMAND listeners forward it as `EOS`).
     EndOfSnapshot,
-    /// The adapter cleared the item's state.
-    ClearSnapshot,
+    /// The adapter cleared the item's state. `row` is the item's row before clearing, as
+    /// of update `changes.seq` (the clearing itself counts as the next update).
+    ClearSnapshot {
+        row: &'a [Option<String>],
+        changes: Changes<'a>,
+    },
 }
 
 /// A subscriber of an item: one subscribed item of one session.
@@ -377,9 +419,33 @@ struct ItemState {
     next_listener: u64,
     /// Number of updates applied to `row`.
     seq: u64,
+    /// Per field of `row`: its value before the update that last changed it (the update
+    /// number in `changed_at`). Listeners rebuild the previous row from it.
+    prev: Row,
+    changed_at: Vec<u64>,
     shared: std::cell::RefCell<SharedEncodings>,
     /// The same, for COMMAND listeners (which get rows by key).
     shared_command: std::cell::RefCell<SharedEncodings>,
+}
+
+impl ItemState {
+    /// Makes room for `width` fields (new ones null).
+    fn widen(&mut self, width: usize) {
+        if self.row.len() < width {
+            self.row.resize(width, None);
+            self.prev.resize(width, None);
+            self.changed_at.resize(width, 0);
+        }
+    }
+
+    /// What changed with the current update.
+    fn changes(&self) -> Changes<'_> {
+        Changes {
+            seq: self.seq,
+            changed_at: &self.changed_at,
+            prev: &self.prev,
+        }
+    }
 }
 
 /// One item of one data adapter: state plus listeners.
@@ -421,6 +487,8 @@ impl ItemHub {
                 listeners: Vec::new(),
                 next_listener: 0,
                 seq: 0,
+                prev: Vec::new(),
+                changed_at: Vec::new(),
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
                 shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
@@ -442,7 +510,7 @@ impl ItemHub {
         let mut st = self.lock();
         let idx: Vec<usize> = names.iter().map(|n| st.fields.index_or_insert(n)).collect();
         let n = st.fields.names.len();
-        st.row.resize(n, None);
+        st.widen(n);
         idx
     }
 
@@ -460,7 +528,7 @@ impl ItemHub {
         let mut st = self.lock();
         let st = &mut *st;
         let width = st.fields.names.len();
-        st.row.resize(width, None);
+        st.widen(width);
         if mode == Mode::Distinct {
             st.keep_history = true;
         }
@@ -476,6 +544,7 @@ impl ItemHub {
                             snapshot: true,
                             row: &st.row,
                             live: None,
+                            changes: None,
                         });
                     }
                 }
@@ -490,6 +559,7 @@ impl ItemHub {
                             snapshot: true,
                             row: &row.to_row(width),
                             live: None,
+                            changes: None,
                         });
                     }
                     listener.on_event(ItemEvent::EndOfSnapshot);
@@ -501,6 +571,7 @@ impl ItemHub {
                                 snapshot: true,
                                 row: padded(row, width).as_ref(),
                                 live: None,
+                                changes: None,
                             });
                         }
                     }
@@ -534,14 +605,23 @@ impl ItemHub {
                 l.on_event(ItemEvent::EndOfSnapshot);
             }
         }
+        let seq = st.seq + 1;
         let mut guess = 0;
         for (name, value) in update.iter() {
             let i = st.fields.index_guessed(name, guess);
             guess = i + 1;
-            if i >= st.row.len() {
-                st.row.resize(i + 1, None);
+            st.widen(i + 1);
+            let slot = &mut st.row[i];
+            if same(slot.as_deref(), value) {
+                continue;
             }
-            assign(&mut st.row[i], value);
+            // The value it replaces is kept for the listeners (the slot it moves into held
+            // an older value whose buffer the new value reuses).
+            if st.changed_at[i] != seq {
+                std::mem::swap(slot, &mut st.prev[i]);
+                st.changed_at[i] = seq;
+            }
+            put(&mut st.row[i], value);
         }
         st.has_row = true;
         if st.command_fields.is_none() && st.command_searched != st.fields.names.len() {
@@ -566,29 +646,27 @@ impl ItemHub {
             Some((kf, cf)) => apply_command(st, update, kf, cf),
             None => false,
         };
-        st.seq += 1;
+        st.seq = seq;
         st.shared.borrow_mut().reset();
         st.shared_command.borrow_mut().reset();
         let shared = st.listeners.len() > 1;
         for (_, command, l) in &st.listeners {
             // COMMAND listeners see rows by key, the others the item's row: each kind
             // shares encodings only with its own kind.
+            let by_key = *command && keyed;
             l.on_event(ItemEvent::Update {
                 snapshot: !st.snapshot_complete,
-                row: if *command && keyed {
-                    &st.key_row
-                } else {
-                    &st.row
-                },
+                row: if by_key { &st.key_row } else { &st.row },
                 // A lone listener has no one to share an encoding with: no cache.
-                live: shared.then_some((
+                live: Some((
                     st.seq,
-                    if *command {
+                    shared.then_some(if *command {
                         &st.shared_command
                     } else {
                         &st.shared
-                    },
+                    }),
                 )),
+                changes: (!by_key).then(|| st.changes()),
             });
         }
     }
@@ -609,18 +687,29 @@ impl ItemHub {
         if !st.active {
             return;
         }
-        for v in &mut st.row {
-            *v = None;
+        // Listeners see the row before it is cleared (so that those keeping no copy of
+        // what they sent can rebuild it); the clearing is an update of its own.
+        for (_, _, l) in &st.listeners {
+            l.on_event(ItemEvent::ClearSnapshot {
+                row: &st.row,
+                changes: st.changes(),
+            });
         }
+        let seq = st.seq + 1;
+        for i in 0..st.row.len() {
+            if st.row[i].is_some() {
+                std::mem::swap(&mut st.row[i], &mut st.prev[i]);
+                st.changed_at[i] = seq;
+                st.row[i] = None;
+            }
+        }
+        st.seq = seq;
         st.has_row = false;
         while let Some(r) = st.history.pop_front() {
             st.spare_rows.push(r);
         }
         st.command_rows.clear();
         st.command_order.clear();
-        for (_, _, l) in &st.listeners {
-            l.on_event(ItemEvent::ClearSnapshot);
-        }
     }
 }
 
@@ -648,6 +737,29 @@ fn assign(slot: &mut Option<String>, value: Option<&str>) {
                 s.clear();
                 s.push_str(v);
             }
+        }
+        (None, Some(v)) => *slot = Some(v.to_owned()),
+        (_, None) => *slot = None,
+    }
+}
+
+/// Equality of two optional values, short texts compared inline.
+#[inline]
+fn same(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => short_eq(a, b),
+        _ => false,
+    }
+}
+
+/// Sets `slot` to `value`, reusing its buffer.
+#[inline]
+fn put(slot: &mut Option<String>, value: Option<&str>) {
+    match (slot.as_mut(), value) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
         }
         (None, Some(v)) => *slot = Some(v.to_owned()),
         (_, None) => *slot = None,
@@ -855,7 +967,7 @@ mod tests {
                         .collect::<Vec<_>>()
                 ),
                 ItemEvent::EndOfSnapshot => "EOS".into(),
-                ItemEvent::ClearSnapshot => "CS".into(),
+                ItemEvent::ClearSnapshot { .. } => "CS".into(),
             };
             self.0.lock().unwrap().push(s);
         }

@@ -582,3 +582,158 @@ async fn a_vanished_client_does_not_stall_a_paced_feed_for_others() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Every way a session encodes a delta decodes to the item's true row: a lone listener in
+/// step with the item (no comparison, no copy kept), listeners sharing an encoding, one
+/// that joins late, a different projection, a selector that skips events, a frequency
+/// limit that holds and conflates, and `clear_snapshot` in between; with `^T` diffs on
+/// (values long enough), whose base is the value the client holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delta_path_decodes_to_the_pushed_rows() {
+    use std::collections::HashMap;
+    use tlcp_proto::fields::{ChangedFields, Row};
+
+    let manual = common::Manual::default();
+    let adapters = tlcp_server::Adapters::new().with_set(
+        "SEL",
+        tlcp_server::AdapterSet::new(Selecting).with_data_adapter("DEFAULT", manual.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = common::config();
+    config.diff_encodings = true;
+    let server = tlcp_server::spawn(listener, config, adapters).unwrap();
+    const FIELDS: [&str; 5] = ["s", "a", "b", "c", "d"];
+    const PUSHES: usize = 600;
+
+    // (subscription parameters, schema field names): each its own session.
+    let subs: [(&str, &[&str]); 5] = [
+        ("LS_mode=DISTINCT&LS_schema=s%20a%20b%20c%20d", &FIELDS),
+        ("LS_mode=DISTINCT&LS_schema=s%20a%20b%20c%20d", &FIELDS),
+        ("LS_mode=DISTINCT&LS_schema=d%20s%20b", &["d", "s", "b"]),
+        (
+            "LS_mode=DISTINCT&LS_schema=s%20a%20b%20c%20d&LS_selector=only%3Ax",
+            &FIELDS,
+        ),
+        (
+            "LS_mode=MERGE&LS_schema=s%20a%20b%20c%20d&LS_requested_max_frequency=40",
+            &FIELDS,
+        ),
+    ];
+    async fn subscribe(server: &tlcp_server::ServerHandle, params: &str) -> WsPeer {
+        let mut c = WsPeer::connect(server, "2.5.0").await;
+        c.create("LS_adapter_set=SEL&LS_send_sync=false").await;
+        c.send(&format!(
+            "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_group=i1&LS_snapshot=false&{params}"
+        ))
+        .await;
+        c.expect_exact("REQOK,1").await;
+        c
+    }
+    // Reads a session's updates until it shows the last push; returns the decoded rows.
+    fn read(
+        mut c: WsPeer,
+        names: &'static [&'static str],
+        last: usize,
+    ) -> tokio::task::JoinHandle<Vec<Vec<Option<String>>>> {
+        tokio::spawn(async move {
+            let mut row = Row::new(names.len());
+            let mut changed = ChangedFields::new();
+            let mut rows = Vec::new();
+            let s = names.iter().position(|n| *n == "s").unwrap();
+            loop {
+                let line = c.expect("U,").await;
+                let values = line.splitn(4, ',').nth(3).unwrap();
+                row.apply(values, &mut changed)
+                    .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+                let decoded = row.to_vec();
+                let done = decoded[s].as_deref() == Some(&last.to_string());
+                rows.push(decoded);
+                if done {
+                    return rows;
+                }
+            }
+        })
+    }
+
+    // The true row after each push, by the value of `s` (its number).
+    let mut truth: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    let mut current: Vec<Option<String>> = vec![None; FIELDS.len()];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut readers = Vec::new();
+    let mut first = Some(subscribe(&server, subs[0].0).await);
+    manual.wait_feed("i1").await;
+    for n in 1..=PUSHES {
+        if n == 150 {
+            // The lone listener goes first; the others join (sharing encodings from now).
+            readers.push(read(first.take().unwrap(), subs[0].1, PUSHES + 1));
+            for (params, names) in &subs[1..] {
+                readers.push(read(subscribe(&server, params).await, names, PUSHES + 1));
+            }
+        }
+        if n % 97 == 0 {
+            manual.feed("i1").clear_snapshot();
+            current.iter_mut().for_each(|v| *v = None);
+        }
+        let mut fields: Vec<(&str, Option<String>)> = vec![("s", Some(n.to_string()))];
+        for (k, name) in FIELDS.iter().enumerate().skip(1) {
+            let r = next();
+            let value = match r % 8 {
+                0 | 1 => continue,       // left out
+                2 => current[k].clone(), // set to the same
+                3 => None,               // null
+                4 if k == 1 => Some(if r & 16 == 0 { "x" } else { "y" }.to_owned()),
+                _ => Some(format!("{name}-long-price-{:06}", (r >> 8) % 40)), // ^T-able
+            };
+            fields.push((name, value));
+        }
+        for (name, value) in &fields {
+            let k = FIELDS.iter().position(|f| f == name).unwrap();
+            current[k] = value.clone();
+        }
+        truth.insert(n.to_string(), current.clone());
+        let borrowed: Vec<(&str, Option<&str>)> =
+            fields.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        manual.push("i1", &borrowed);
+        if n % 20 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+    // The selector session shows only rows with `a` = x: the last push is one.
+    let last = PUSHES + 1;
+    manual.push("i1", &[("s", Some(&last.to_string())), ("a", Some("x"))]);
+    current[0] = Some(last.to_string());
+    current[1] = Some("x".into());
+    truth.insert(last.to_string(), current.clone());
+    for (k, (reader, (params, names))) in readers.into_iter().zip(&subs).enumerate() {
+        let rows = tokio::time::timeout(common::TIMEOUT, reader)
+            .await
+            .expect("every session shows the last push")
+            .unwrap();
+        let s = names.iter().position(|n| *n == "s").unwrap();
+        for row in &rows {
+            let Some(n) = &row[s] else {
+                // Only MERGE shows the cleared item, as a row of nulls.
+                assert!(params.contains("MERGE") && row.iter().all(Option::is_none));
+                continue;
+            };
+            let want: Vec<Option<String>> = names
+                .iter()
+                .map(|f| truth[n][FIELDS.iter().position(|x| x == f).unwrap()].clone())
+                .collect();
+            assert_eq!(row, &want, "session {k} ({params}), push {n}");
+            if params.contains("selector") {
+                assert_eq!(row[1].as_deref(), Some("x"));
+            }
+        }
+        if params.contains("DISTINCT") && !params.contains("selector") {
+            assert!(rows.len() > (last - 150) / 2, "session {k}: {}", rows.len());
+        }
+    }
+    server.shutdown().await.unwrap();
+}

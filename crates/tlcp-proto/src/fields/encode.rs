@@ -107,26 +107,105 @@ impl Encoder {
                 new: n,
             });
         }
+        self.encode_loop(
+            new,
+            |i, value| match previous {
+                None => Step::Changed(None),
+                Some(p) => {
+                    let old = p.field(i);
+                    if same(old, value) {
+                        Step::Unchanged
+                    } else {
+                        Step::Changed(old)
+                    }
+                }
+            },
+            out,
+        );
+        Ok(())
+    }
+
+    /// Like [`encode`](Self::encode), for a caller that already knows which fields
+    /// changed (a server that applied the update to the item's row): a field for which
+    /// `changed(i)` is `false` is written as unchanged without comparing, and `previous`
+    /// is read only for the changed fields (as the base of a `^T`/`^P` diff). The output
+    /// is the same as `encode`'s when `changed(i)` says exactly whether field `i` differs.
+    ///
+    /// ```
+    /// use tlcp_proto::fields::Encoder;
+    /// let prev = [Some("20:04:16"), Some("3.02"), Some("-0.65"), Some("2.41"), Some("3.67")];
+    /// let new = [Some("20:04:40"), Some("3.02"), Some("-0.65"), Some("2.41"), Some("3.67")];
+    /// let mut out = String::new();
+    /// Encoder::new().encode_changes(&prev, &new, |i| i == 0, &mut out).unwrap();
+    /// assert_eq!(out, "20:04:40|^4");
+    /// ```
+    pub fn encode_changes<P, N>(
+        &mut self,
+        previous: &P,
+        new: &N,
+        changed: impl Fn(usize) -> bool,
+        out: &mut String,
+    ) -> Result<(), EncodeError>
+    where
+        P: FieldValues + ?Sized,
+        N: FieldValues + ?Sized,
+    {
+        let n = new.field_count();
+        if n == 0 {
+            return Err(EncodeError::NoFields);
+        }
+        if previous.field_count() != n {
+            return Err(EncodeError::FieldCountMismatch {
+                previous: previous.field_count(),
+                new: n,
+            });
+        }
+        self.encode_loop(
+            new,
+            |i, _| {
+                if changed(i) {
+                    Step::Changed(previous.field(i))
+                } else {
+                    Step::Unchanged
+                }
+            },
+            out,
+        );
+        Ok(())
+    }
+
+    /// The value list of `new`, with `step` telling for each field (given its new value)
+    /// whether it is unchanged or, if changed, its previous value.
+    #[inline]
+    fn encode_loop<'p, N>(
+        &mut self,
+        new: &N,
+        mut step: impl FnMut(usize, Option<&str>) -> Step<'p>,
+        out: &mut String,
+    ) where
+        N: FieldValues + ?Sized,
+    {
         let mut first = true;
         let mut run = 0;
-        for i in 0..n {
+        for i in 0..new.field_count() {
             let value = new.field(i);
-            let old = previous.map(|p| p.field(i));
-            if old.is_some_and(|o| same(o, value)) {
-                run += 1;
-                continue;
-            }
+            let old = match step(i, value) {
+                Step::Unchanged => {
+                    run += 1;
+                    continue;
+                }
+                Step::Changed(old) => old,
+            };
             push_unchanged(run, &mut first, out);
             run = 0;
             separate(&mut first, out);
             match value {
                 None => out.push('#'),
                 Some("") => out.push('$'),
-                Some(v) => self.push_value(old.flatten(), v, out),
+                Some(v) => self.push_value(old, v, out),
             }
         }
         push_unchanged(run, &mut first, out);
-        Ok(())
     }
 
     fn push_value(&mut self, old: Option<&str>, value: &str, out: &mut String) {
@@ -182,6 +261,14 @@ impl Encoder {
             out.push_str(&self.best);
         }
     }
+}
+
+/// What the encoder writes for one field.
+enum Step<'a> {
+    /// The field is unchanged.
+    Unchanged,
+    /// The field changed; its previous value (`None`: null, or no previous row).
+    Changed(Option<&'a str>),
 }
 
 /// Whether every character of `s` is in the Basic Multilingual Plane (one UTF-16 unit).

@@ -77,6 +77,16 @@ proptest! {
         prop_assert_eq!(ch.iter().collect::<Vec<_>>(), differing);
     }
 
+    /// Told exactly which fields differ, `encode_changes` writes what `encode` writes.
+    #[test]
+    fn encode_changes_matches_encode((prev, new) in rows(), allow_diff in any::<bool>()) {
+        let mut enc = Encoder::new().with_diff(allow_diff);
+        let (mut compared, mut told) = (String::new(), String::new());
+        enc.encode(Some(&prev), &new, &mut compared).unwrap();
+        enc.encode_changes(&prev, &new, |i| prev[i] != new[i], &mut told).unwrap();
+        prop_assert_eq!(compared, told);
+    }
+
     #[test]
     fn json_patch_round_trips(
         old in prop::collection::btree_map("[a-e]{1,2}", any::<i16>(), 1..12),

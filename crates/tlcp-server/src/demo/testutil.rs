@@ -47,7 +47,7 @@ impl ItemListener for Recorder {
                 row: row.to_vec(),
             },
             ItemEvent::EndOfSnapshot => Ev::Eos,
-            ItemEvent::ClearSnapshot => Ev::Cs,
+            ItemEvent::ClearSnapshot { .. } => Ev::Cs,
         };
         self.events.lock().unwrap().push(ev);
     }

@@ -22,7 +22,7 @@ use tlcp_proto::Mode;
 use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
-use crate::hub::{DataAdapterHub, ItemHub};
+use crate::hub::{Changes, DataAdapterHub, ItemHub};
 
 /// An event waiting to be encoded.
 #[derive(Debug)]
@@ -61,9 +61,39 @@ pub(crate) struct SubItem {
     /// (not conflated or held): the next live delta can then be shared with the other
     /// sessions in the same position.
     pub(crate) synced_seq: Option<u64>,
+    /// `last_sent` is out of date: what the client last received is the item's row at
+    /// update `synced_seq`, which the next event lets [`SubItem::settle`] rebuild. Kept
+    /// so while the item is sent update by update, so that no copy is made per update.
+    pub(crate) sent_in_hub: bool,
     /// COMMAND with a maximum frequency: the earliest time of each key's next UPDATE
     /// (the limit applies to UPDATEs per key; ADD and DELETE are never delayed).
     pub(crate) key_next: HashMap<String, Instant>,
+}
+
+impl SubItem {
+    /// Makes `last_sent` hold what the client last received again, from the item's
+    /// `row` at update `changes.seq` (`changes.seq - 1` or `changes.seq` being the one
+    /// the client last received). Call before anything but a sent-as-it-came update
+    /// reads or moves away from `last_sent`.
+    pub(crate) fn settle(&mut self, row: &[Option<String>], changes: Option<Changes<'_>>) {
+        if !self.sent_in_hub {
+            return;
+        }
+        self.sent_in_hub = false;
+        let idx = &self.field_idx;
+        let width = idx.len();
+        match (changes, self.synced_seq) {
+            (Some(c), Some(s)) if s == c.seq => self
+                .last_sent
+                .copy_values(width, |k| row.get(idx[k]).and_then(|v| v.as_deref())),
+            (Some(c), Some(s)) if s.wrapping_add(1) == c.seq => {
+                self.last_sent.copy_values(width, |k| c.before(row, idx[k]));
+            }
+            // The hub hands every event of the item to every listener, so this does not
+            // happen; if it did, sending the next values whole is still right.
+            _ => self.has_sent = false,
+        }
+    }
 }
 
 /// A subscription of a session.
@@ -324,6 +354,7 @@ impl SubItem {
             timer_set: false,
             next_at: None,
             synced_seq: None,
+            sent_in_hub: false,
             key_next: HashMap::new(),
         }
     }

@@ -26,7 +26,7 @@ use tokio::time::{Duration, Instant};
 
 use crate::adapter::ClientInfo;
 use crate::config::ServerConfig;
-use crate::hub::{ItemEvent, ItemListener};
+use crate::hub::{Changes, ItemEvent, ItemListener};
 use crate::server::AdapterSetRuntime;
 use dispatch::{Offer, Pending, SubItem, Subscription};
 use messages::MessageState;
@@ -395,6 +395,21 @@ impl State {
         self.wake();
     }
 
+    /// An update of item `i` of subscription `sub_id` that is not for this client (its
+    /// selector refused it).
+    fn skip_item_event(
+        &mut self,
+        sub_id: u32,
+        i: usize,
+        row: &[Option<String>],
+        changes: Option<Changes<'_>>,
+    ) {
+        if let Some(item) = self.subs.get_mut(&sub_id).and_then(|s| s.items.get_mut(i)) {
+            item.settle(row, changes);
+            item.synced_seq = None;
+        }
+    }
+
     fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
         // (Sub ids are the client's: a `BTreeMap` is cheaper than hashing them with
         // SipHash on every event, and as safe against colliding ids.)
@@ -417,58 +432,82 @@ impl State {
                 snapshot,
                 row,
                 live,
+                changes,
             } => {
                 if snapshot && !sub.snapshot_requested {
+                    let item = &mut sub.items[i];
+                    item.settle(row, changes);
+                    item.synced_seq = None;
                     return;
                 }
-                match sub.offer_update(i, row, congested, now) {
-                    Offer::SendNow => {
-                        let item = &mut sub.items[i];
-                        let idx = std::mem::take(&mut item.field_idx);
-                        let new = Projected { row, idx: &idx };
-                        let shared = live.filter(|(seq, _)| {
-                            item.has_sent && item.synced_seq == Some(seq.wrapping_sub(1))
-                        });
-                        match shared {
-                            Some((_, cache)) => {
-                                // Same previous row as every caught-up session: reuse the
-                                // delta the first of them computed.
-                                let mut cache = cache.borrow_mut();
-                                let (encoder, prev) = (&mut self.encoder, &item.last_sent);
-                                let allow = encoder.allows_diff();
-                                let encoded = cache.get_or_encode(&idx, allow, |out| {
-                                    let _ = encoder.encode(Some(prev), &new, out);
-                                });
+                let offer = sub.offer_update(i, row, congested, now);
+                let item = &mut sub.items[i];
+                let in_sync = offer == Offer::SendNow
+                    && item.has_sent
+                    && live.is_some_and(|(seq, _)| item.synced_seq == Some(seq.wrapping_sub(1)));
+                if !in_sync || changes.is_none() {
+                    item.settle(row, changes);
+                }
+                if offer != Offer::SendNow {
+                    item.synced_seq = None;
+                    offer
+                } else {
+                    let idx = std::mem::take(&mut item.field_idx);
+                    let new = Projected { row, idx: &idx };
+                    let shared = live.and_then(|(_, cache)| cache).filter(|_| in_sync);
+                    let changes = changes.filter(|_| in_sync);
+                    let allow = self.encoder.allows_diff();
+                    let encoder = &mut self.encoder;
+                    // In step with the item (it got update `seq - 1` as it came): the hub
+                    // says what changed, so nothing is compared and no copy of the row is
+                    // kept; otherwise, the delta from what the client last received.
+                    let mut encode = |out: &mut String| match changes {
+                        Some(c) => {
+                            let old = Before {
+                                row,
+                                idx: &idx,
+                                changes: c,
+                            };
+                            encoder.encode_changes(&old, &new, |k| c.changed(idx[k]), out)
+                        }
+                        None => encoder.encode(item.has_sent.then_some(&item.last_sent), &new, out),
+                    };
+                    match shared {
+                        Some(cache) => {
+                            // Same previous row as every caught-up session: reuse the
+                            // delta the first of them computed.
+                            let mut cache = cache.borrow_mut();
+                            let encoded = cache.get_or_encode(&idx, allow, |out| {
+                                let _ = encode(out);
+                            });
+                            push_encoded_update(&mut self.out, &mut self.log, sub_id, i, encoded);
+                        }
+                        None => {
+                            self.scratch.clear();
+                            // An error is only possible with a schema of zero fields,
+                            // which the metadata refuses.
+                            if encode(&mut self.scratch).is_ok() {
                                 push_encoded_update(
                                     &mut self.out,
                                     &mut self.log,
                                     sub_id,
                                     i,
-                                    item,
-                                    encoded,
-                                    &new,
+                                    &self.scratch,
                                 );
                             }
-                            None => encode_update(
-                                &mut self.out,
-                                &mut self.log,
-                                &mut self.encoder,
-                                &mut self.scratch,
-                                sub_id,
-                                i,
-                                item,
-                                &new,
-                            ),
                         }
-                        item.synced_seq = live.map(|(seq, _)| seq);
-                        item.field_idx = idx;
-                        self.wake();
-                        return;
                     }
-                    o => {
-                        sub.items[i].synced_seq = None;
-                        o
+                    if changes.is_some() {
+                        item.sent_in_hub = true;
+                    } else {
+                        let width = item.last_sent.field_count();
+                        item.last_sent.copy_values(width, |k| new.field(k));
                     }
+                    item.has_sent = true;
+                    item.synced_seq = live.map(|(seq, _)| seq);
+                    item.field_idx = idx;
+                    self.wake();
+                    return;
                 }
             }
             ItemEvent::EndOfSnapshot => {
@@ -492,7 +531,10 @@ impl State {
                     o => o,
                 }
             }
-            ItemEvent::ClearSnapshot => {
+            ItemEvent::ClearSnapshot { row, changes } => {
+                let item = &mut sub.items[i];
+                item.settle(row, Some(changes));
+                item.synced_seq = None;
                 if sub.mode == tlcp_proto::Mode::Merge {
                     let width = sub.items[i].field_idx.iter().max().map_or(0, |m| m + 1);
                     let nulls = vec![None; width];
@@ -503,6 +545,7 @@ impl State {
                             snapshot: false,
                             row: &nulls,
                             live: None,
+                            changes: None,
                         },
                     );
                 }
@@ -669,6 +712,24 @@ impl FieldValues for Projected<'_> {
     }
 }
 
+/// The row a client in step with an item last received (update `seq - 1`), in schema
+/// order, rebuilt from the item's current row and what changed.
+struct Before<'a> {
+    row: &'a [Option<String>],
+    idx: &'a [usize],
+    changes: Changes<'a>,
+}
+
+impl FieldValues for Before<'_> {
+    fn field_count(&self) -> usize {
+        self.idx.len()
+    }
+
+    fn field(&self, index: usize) -> Option<&str> {
+        self.changes.before(self.row, *self.idx.get(index)?)
+    }
+}
+
 /// Encodes `U,<sub>,<item>,<values>` relative to what the client last received, logs
 /// it, and remembers the new values as the next delta's base.
 #[allow(clippy::too_many_arguments)]
@@ -688,26 +749,23 @@ fn encode_update(
         // Only possible with a schema of zero fields, which the metadata refuses.
         return;
     }
-    push_encoded_update(out, log, sub_id, i, item, scratch, new);
+    push_encoded_update(out, log, sub_id, i, scratch);
+    let width = item.last_sent.field_count();
+    item.last_sent.copy_values(width, |k| new.field(k));
+    item.has_sent = true;
 }
 
-/// Writes and logs a `U` line with an already encoded value list, and remembers the new
-/// values as the next delta's base.
+/// Writes and logs a `U` line with an already encoded value list.
 fn push_encoded_update(
     out: &mut String,
     log: &mut RecoveryLog,
     sub_id: u32,
     i: usize,
-    item: &mut SubItem,
     encoded: &str,
-    new: &impl FieldValues,
 ) {
     let start = out.len();
     tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, encoded, out);
     log.push(&out[start..]);
-    let width = item.last_sent.field_count();
-    item.last_sent.copy_values(width, |k| new.field(k));
-    item.has_sent = true;
 }
 
 /// A subscription's selector, applied by the metadata adapter to each event of an item.
@@ -749,9 +807,15 @@ struct SubItemListener {
 
 impl ItemListener for SubItemListener {
     fn on_event(&self, event: ItemEvent<'_>) {
-        if let (Some(filter), ItemEvent::Update { row, .. }) = (&self.selector, &event)
+        if let (Some(filter), ItemEvent::Update { row, changes, .. }) = (&self.selector, &event)
             && !filter.passes(row)
         {
+            // Not sent, but the item moved on: what the client last received must be
+            // kept before the hub's row no longer tells it.
+            if let Some(s) = self.session.upgrade() {
+                s.lock()
+                    .skip_item_event(self.sub_id, self.item, row, *changes);
+            }
             return;
         }
         if let Some(s) = self.session.upgrade() {
