@@ -22,7 +22,7 @@ if [[ $side == server ]]; then
   for _ in $(seq 100); do sleep 0.3; grep -q listening "$out/serve.log" && break; done
   "$bin" bench --server "http://127.0.0.1:$port" --mode distinct --item p1 --duration 8 --timeout 60 > "$out/bench.json"
   sleep 1.5; kill -INT %1; wait %1 || true
-  fns='Generator::next|ItemHub::push|Encoder::encode|encode_update|on_item_event'
+  fns='Generator::advance|Generator::push|ItemHub::push_with|Encoder::encode|push_encoded_update|on_item_event'
 else
   "$bin" serve --listen "127.0.0.1:$port" --feed-rate max > "$out/serve.log" 2>&1 &
   for _ in $(seq 100); do sleep 0.1; grep -q listening "$out/serve.log" && break; done

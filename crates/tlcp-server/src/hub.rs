@@ -423,6 +423,10 @@ struct ItemState {
     /// number in `changed_at`). Listeners rebuild the previous row from it.
     prev: Row,
     changed_at: Vec<u64>,
+    /// Per field: the update number that last set it (changed or not), and the fields
+    /// the current update sets, each once (COMMAND rows by key take exactly these).
+    set_at: Vec<u64>,
+    set_fields: Vec<u32>,
     shared: std::cell::RefCell<SharedEncodings>,
     /// The same, for COMMAND listeners (which get rows by key).
     shared_command: std::cell::RefCell<SharedEncodings>,
@@ -435,7 +439,29 @@ impl ItemState {
             self.row.resize(width, None);
             self.prev.resize(width, None);
             self.changed_at.resize(width, 0);
+            self.set_at.resize(width, 0);
         }
+    }
+
+    /// Sets field `i` (within the width) to `value` in update `seq`, keeping the value
+    /// it replaces for the listeners.
+    #[inline]
+    fn write(&mut self, i: usize, value: Option<&str>, seq: u64) {
+        if self.set_at[i] != seq {
+            self.set_at[i] = seq;
+            self.set_fields.push(i as u32);
+        }
+        let slot = &mut self.row[i];
+        if same(slot.as_deref(), value) {
+            return;
+        }
+        // The replaced value moves to `prev` (the slot it leaves held an older value,
+        // whose buffer the new value reuses).
+        if self.changed_at[i] != seq {
+            std::mem::swap(slot, &mut self.prev[i]);
+            self.changed_at[i] = seq;
+        }
+        put(&mut self.row[i], value);
     }
 
     /// What changed with the current update.
@@ -451,8 +477,13 @@ impl ItemState {
 /// One item of one data adapter: state plus listeners.
 pub(crate) struct ItemHub {
     name: String,
+    /// Tells this hub's [`FieldId`]s from other hubs' ones.
+    id: u64,
     state: Mutex<ItemState>,
 }
+
+/// Numbers the hubs of the process.
+static NEXT_HUB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The snapshot a new listener asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,6 +500,7 @@ impl ItemHub {
     fn new(name: &str, history_len: usize) -> Self {
         Self {
             name: name.to_owned(),
+            id: NEXT_HUB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(ItemState {
                 active: true,
                 fields: FieldTable::default(),
@@ -489,6 +521,8 @@ impl ItemHub {
                 seq: 0,
                 prev: Vec::new(),
                 changed_at: Vec::new(),
+                set_at: Vec::new(),
+                set_fields: Vec::new(),
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
                 shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
@@ -594,6 +628,30 @@ impl ItemHub {
     }
 
     fn push(&self, update: &Update, snapshot: bool) {
+        self.push_with(snapshot, |w| {
+            let mut guess = 0;
+            for (name, value) in update.iter() {
+                let i = w.st.fields.index_guessed(name, guess);
+                guess = i + 1;
+                w.st.widen(i + 1);
+                w.st.write(i, value, w.seq);
+            }
+        });
+    }
+
+    /// The field id of `name`, adding the field (null) if the item does not have it.
+    fn field(&self, name: &str) -> FieldId {
+        let mut st = self.lock();
+        let i = st.fields.index_or_insert(name);
+        st.widen(i + 1);
+        FieldId {
+            hub: self.id,
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Applies one update written by `write`, then hands the row to the listeners.
+    fn push_with(&self, snapshot: bool, write: impl FnOnce(&mut RowWriter<'_>)) {
         let mut guard = self.lock();
         let st = &mut *guard;
         if !st.active {
@@ -606,23 +664,12 @@ impl ItemHub {
             }
         }
         let seq = st.seq + 1;
-        let mut guess = 0;
-        for (name, value) in update.iter() {
-            let i = st.fields.index_guessed(name, guess);
-            guess = i + 1;
-            st.widen(i + 1);
-            let slot = &mut st.row[i];
-            if same(slot.as_deref(), value) {
-                continue;
-            }
-            // The value it replaces is kept for the listeners (the slot it moves into held
-            // an older value whose buffer the new value reuses).
-            if st.changed_at[i] != seq {
-                std::mem::swap(slot, &mut st.prev[i]);
-                st.changed_at[i] = seq;
-            }
-            put(&mut st.row[i], value);
-        }
+        st.set_fields.clear();
+        write(&mut RowWriter {
+            st,
+            hub: self.id,
+            seq,
+        });
         st.has_row = true;
         if st.command_fields.is_none() && st.command_searched != st.fields.names.len() {
             st.command_searched = st.fields.names.len();
@@ -643,7 +690,7 @@ impl ItemHub {
             }
         }
         let keyed = match st.command_fields {
-            Some((kf, cf)) => apply_command(st, update, kf, cf),
+            Some((kf, cf)) => apply_command(st, kf, cf),
             None => false,
         };
         st.seq = seq;
@@ -778,7 +825,7 @@ fn copy_row(dst: &mut Row, src: &Row) {
 /// UPDATE), or over nulls (a new key, or a DELETE), so that fields an adapter leaves out
 /// keep the values of the same key, never those of whichever key was pushed last. Returns
 /// `false` when the event has no key or no command (listeners then get the item's row).
-fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> bool {
+fn apply_command(st: &mut ItemState, kf: usize, cf: usize) -> bool {
     let (Some(Some(key)), Some(Some(cmd))) = (st.row.get(kf), st.row.get(cf)) else {
         return false;
     };
@@ -788,10 +835,9 @@ fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> b
         _ => st.key_row.clear(),
     }
     st.key_row.resize(width, None);
-    for (name, value) in update.iter() {
-        if let Some(i) = st.fields.index_of(name) {
-            assign(&mut st.key_row[i], value);
-        }
+    for &i in &st.set_fields {
+        let i = i as usize;
+        assign(&mut st.key_row[i], st.row[i].as_deref());
     }
     // An event may leave out the key or the command, repeating the previous ones.
     assign(&mut st.key_row[kf], Some(key));
@@ -811,6 +857,57 @@ fn apply_command(st: &mut ItemState, update: &Update, kf: usize, cf: usize) -> b
 
 /// How often [`ItemFeed::ready`] looks again at the listeners it waits for.
 const READY_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A field of one item, resolved once with [`ItemFeed::field`]: an update written with
+/// [`ItemFeed::update_with`] sets it without looking its name up.
+///
+/// An id belongs to the item (the [`ItemFeed`]) that gave it; [`RowWriter`] ignores the
+/// ids of other items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldId {
+    hub: u64,
+    index: u32,
+}
+
+/// Writes the fields of one update straight into the item's row: see
+/// [`ItemFeed::update_with`]. Fields not set keep their values.
+pub struct RowWriter<'a> {
+    st: &'a mut ItemState,
+    hub: u64,
+    seq: u64,
+}
+
+impl std::fmt::Debug for RowWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowWriter")
+            .field("update", &self.seq)
+            .finish()
+    }
+}
+
+impl RowWriter<'_> {
+    /// Sets `field` to `value`.
+    #[inline]
+    pub fn set(&mut self, field: FieldId, value: &str) -> &mut Self {
+        self.put(field, Some(value))
+    }
+
+    /// Sets `field` to null.
+    #[inline]
+    pub fn set_null(&mut self, field: FieldId) -> &mut Self {
+        self.put(field, None)
+    }
+
+    #[inline]
+    fn put(&mut self, field: FieldId, value: Option<&str>) -> &mut Self {
+        let i = field.index as usize;
+        // Ids are only made by `ItemFeed::field`, which gives the row that width.
+        if field.hub == self.hub && i < self.st.row.len() {
+            self.st.write(i, value, self.seq);
+        }
+        self
+    }
+}
 
 /// The handle a data adapter pushes an item's events through. Cheap to clone.
 #[derive(Clone)]
@@ -840,6 +937,33 @@ impl ItemFeed {
     /// Pushes an event of the item's snapshot (before [`ItemFeed::end_of_snapshot`]).
     pub fn snapshot(&self, update: &Update) {
         self.hub.push(update, true);
+    }
+
+    /// The id of field `name` of this item, for [`ItemFeed::update_with`] (the item gets
+    /// the field, null, if it did not have it).
+    pub fn field(&self, name: &str) -> FieldId {
+        self.hub.field(name)
+    }
+
+    /// Pushes a real-time update written by `write` straight into the item's row, by
+    /// field id: no name lookup and no intermediate [`Update`], for adapters that push
+    /// at high rates. `write` runs with the item locked: it must only set fields.
+    ///
+    /// ```
+    /// # fn push(feed: &tlcp_server::ItemFeed) {
+    /// let (bid, ask) = (feed.field("bid"), feed.field("ask"));
+    /// feed.update_with(|row| {
+    ///     row.set(bid, "101.25").set(ask, "101.50");
+    /// });
+    /// # }
+    /// ```
+    pub fn update_with(&self, write: impl FnOnce(&mut RowWriter<'_>)) {
+        self.hub.push_with(false, write);
+    }
+
+    /// [`ItemFeed::update_with`] for an event of the item's snapshot.
+    pub fn snapshot_with(&self, write: impl FnOnce(&mut RowWriter<'_>)) {
+        self.hub.push_with(true, write);
     }
 
     /// Ends the snapshot: subscribers in DISTINCT and COMMAND mode receive `EOS`.
@@ -1259,6 +1383,65 @@ mod tests {
                 "EOS"
             ]
         );
+    }
+
+    /// Writing by field id is the same as pushing an `Update`: merged row, COMMAND rows
+    /// by key (the fields the event sets, even to the item's current value), and ids of
+    /// another item are ignored.
+    #[test]
+    fn update_with_field_ids_is_an_update() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("book").unwrap();
+        let other = dh.acquire("other").unwrap();
+        let idx = hub.resolve_fields(&["key".into(), "command".into(), "q".into()]);
+        let cmd = Arc::new(Recorder::default());
+        hub.add_listener(
+            cmd.clone(),
+            Mode::Command,
+            SnapshotRequest::None,
+            Some((idx[0], idx[1])),
+        );
+        let merge = Arc::new(Recorder::default());
+        hub.add_listener(merge.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["book"].clone();
+        let foreign = feeds.0.lock().unwrap()["other"].clone().field("q");
+        let (key, command, q) = (feed.field("key"), feed.field("command"), feed.field("q"));
+        let extra = feed.field("extra");
+        assert_eq!(feed.field("q"), q, "one id per name");
+        assert_ne!(foreign, q);
+        feed.update_with(|r| {
+            r.set(key, "a").set(command, "ADD").set(q, "1");
+        });
+        feed.update_with(|r| {
+            r.set(key, "b").set(command, "ADD").set(q, "2").set(extra, "e");
+        });
+        // `q` is set to the item's current value ("2"), which is not a's.
+        feed.update_with(|r| {
+            r.set(key, "a").set(command, "UPDATE").set(q, "2").set(foreign, "9");
+        });
+        feed.update_with(|r| {
+            r.set(key, "b").set(command, "UPDATE").set_null(extra);
+        });
+        assert_eq!(
+            cmd.take()[1..],
+            [
+                r##"U["a", "ADD", "1", "#"]"##,
+                r#"U["b", "ADD", "2", "e"]"#,
+                r##"U["a", "UPDATE", "2", "#"]"##,
+                r##"U["b", "UPDATE", "2", "#"]"##,
+            ]
+        );
+        assert_eq!(
+            merge.take()[1..],
+            [
+                r##"U["a", "ADD", "1", "#"]"##,
+                r#"U["b", "ADD", "2", "e"]"#,
+                r#"U["a", "UPDATE", "2", "e"]"#,
+                r##"U["b", "UPDATE", "2", "#"]"##,
+            ]
+        );
+        drop(other);
     }
 
     #[test]

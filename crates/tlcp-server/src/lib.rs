@@ -39,7 +39,7 @@ pub use adapter::{
     MetadataAdapter, Refusal,
 };
 pub use config::ServerConfig;
-pub use hub::{ItemFeed, Update};
+pub use hub::{FieldId, ItemFeed, RowWriter, Update};
 
 /// Serves TLCP on `listener` until `shutdown` completes.
 ///

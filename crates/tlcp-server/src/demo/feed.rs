@@ -10,7 +10,9 @@ use tokio::time::Instant;
 use super::rng::{Rng, stable_hash};
 use super::{lock, runtime};
 use crate::adapter::{DataAdapter, Refusal};
-use crate::hub::{ItemFeed, Update};
+#[cfg(test)]
+use crate::hub::Update;
+use crate::hub::{FieldId, ItemFeed};
 
 /// How fast the `FEED` adapter pushes the updates of each item.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,9 +72,15 @@ struct Generator {
     seq: u64,
     last_ts: u128,
     rng: Rng,
-    update: Update,
+    /// The text of `ts` then `seq` of this update, and where `seq` starts.
+    head: [u8; 40],
+    head_split: usize,
+    head_end: usize,
     /// Which payload fields changed in this update.
     changed: Vec<bool>,
+    /// The ids of `ts`, `seq` and the payload fields in the item being fed (resolved on
+    /// the first push).
+    ids: Vec<FieldId>,
 }
 
 impl Generator {
@@ -95,7 +103,10 @@ impl Generator {
             seq: 0,
             last_ts: 0,
             rng,
-            update: Update::new(),
+            head: [0; 40],
+            head_split: 0,
+            head_end: 0,
+            ids: Vec::new(),
         };
         for i in 0..producer.values.len() {
             producer.write_value(i);
@@ -140,11 +151,11 @@ impl Generator {
         self.write_value(i);
     }
 
-    /// The next update: `ts`, `seq`, and the payload fields that changed (all of them the
-    /// first time; then `f1` always, each other one with probability 1/2). Unchanged
-    /// fields are left out: the item keeps their values, and every field an update sets
-    /// costs a copy at each stage of the server.
-    fn next(&mut self) -> &Update {
+    /// Moves to the next update: `ts`, `seq`, and the payload fields that changed (all of
+    /// them the first time; then `f1` always, each other one with probability 1/2).
+    /// Unchanged fields are left out: the item keeps their values, and every field an
+    /// update sets costs a copy at each stage of the server.
+    fn advance(&mut self) {
         let first = self.seq == 0;
         self.seq += 1;
         let now = SystemTime::now()
@@ -165,25 +176,58 @@ impl Generator {
                 self.move_value(i, up);
             }
         }
-        let mut head = [0u8; 40];
-        let ts = push_decimal(
-            &mut head,
-            0,
-            u64::try_from(self.last_ts).unwrap_or(u64::MAX),
-        );
-        let end = push_decimal(&mut head, ts, self.seq);
-        self.update.clear();
+        let ts = u64::try_from(self.last_ts).unwrap_or(u64::MAX);
+        self.head_split = push_decimal(&mut self.head, 0, ts);
+        self.head_end = push_decimal(&mut self.head, self.head_split, self.seq);
+    }
+
+    /// Calls `f` with each field of the current update: its position (0 `ts`, 1 `seq`,
+    /// then the payload fields from 2) and its value.
+    fn for_each_field(&self, mut f: impl FnMut(usize, &str)) {
         // Digits only: the checks cannot fail (and run once per buffer, not per value).
-        let head = std::str::from_utf8(&head[..end]).unwrap_or_default();
-        self.update.set("ts", &head[..ts]).set("seq", &head[ts..]);
+        let head = std::str::from_utf8(&self.head[..self.head_end]).unwrap_or_default();
+        f(0, head.get(..self.head_split).unwrap_or_default());
+        f(1, head.get(self.head_split..).unwrap_or_default());
         let texts = std::str::from_utf8(&self.texts).unwrap_or_default();
-        for (i, name) in self.names.iter().enumerate() {
-            if self.changed[i] {
+        for (i, &changed) in self.changed.iter().enumerate() {
+            if changed {
                 let text = texts.get(i * self.size..(i + 1) * self.size);
-                self.update.set(name, text.unwrap_or_default());
+                f(2 + i, text.unwrap_or_default());
             }
         }
-        &self.update
+    }
+
+    /// Pushes the next update to `feed`, straight into the item's row.
+    fn push(&mut self, feed: &ItemFeed) {
+        if self.ids.is_empty() {
+            self.ids = ["ts", "seq"]
+                .into_iter()
+                .chain(self.names.iter().map(String::as_str))
+                .map(|n| feed.field(n))
+                .collect();
+        }
+        self.advance();
+        feed.update_with(|row| {
+            self.for_each_field(|k, value| {
+                row.set(self.ids[k], value);
+            });
+        });
+    }
+
+    /// The next update, as an [`Update`] (what `push` writes).
+    #[cfg(test)]
+    fn next(&mut self) -> Update {
+        self.advance();
+        let mut update = Update::new();
+        self.for_each_field(|k, value| {
+            let name = match k {
+                0 => "ts",
+                1 => "seq",
+                _ => &self.names[k - 2],
+            };
+            update.set(name, value);
+        });
+        update
     }
 }
 
@@ -331,7 +375,7 @@ async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usiz
         }
         let mut in_batch = 0;
         while sent < due {
-            feed.update(producer.next());
+            producer.push(&feed);
             sent += 1;
             in_batch += 1;
             if in_batch == batch && sent < due {
@@ -349,7 +393,7 @@ async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usiz
 async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
     while feed.is_active() {
         for _ in 0..batch {
-            feed.update(producer.next());
+            producer.push(&feed);
         }
         feed.ready().await;
         tokio::task::yield_now().await;
