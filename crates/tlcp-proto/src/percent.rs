@@ -81,12 +81,7 @@ pub fn encode_arg(value: &str, out: &mut String) {
 /// An empty `value` must not be passed here: the caller writes `$` for it.
 pub fn encode_field_value(value: &str, out: &mut String) {
     // Fast path: most values (prices, times, names) need no escape at all.
-    let bytes = value.as_bytes();
-    if bytes
-        .first()
-        .is_some_and(|&b| !matches!(b, b'#' | b'$' | b'^'))
-        && field_plain(bytes)
-    {
+    if is_plain_field_value(value) {
         out.push_str(value);
         return;
     }
@@ -97,6 +92,17 @@ pub fn encode_field_value(value: &str, out: &mut String) {
             || b == 0x7F
             || (i == 0 && matches!(b, b'#' | b'$' | b'^'))
     });
+}
+
+/// Whether [`encode_field_value`] writes `value` as it is (it is not empty, and nothing
+/// in it needs an escape).
+#[inline]
+pub(crate) fn is_plain_field_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes
+        .first()
+        .is_some_and(|&b| !matches!(b, b'#' | b'$' | b'^'))
+        && field_plain(bytes)
 }
 
 /// Whether every byte may appear as it is in a field value ([`FIELD_PLAIN`]), checked

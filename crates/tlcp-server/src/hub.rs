@@ -1414,11 +1414,17 @@ mod tests {
             r.set(key, "a").set(command, "ADD").set(q, "1");
         });
         feed.update_with(|r| {
-            r.set(key, "b").set(command, "ADD").set(q, "2").set(extra, "e");
+            r.set(key, "b")
+                .set(command, "ADD")
+                .set(q, "2")
+                .set(extra, "e");
         });
         // `q` is set to the item's current value ("2"), which is not a's.
         feed.update_with(|r| {
-            r.set(key, "a").set(command, "UPDATE").set(q, "2").set(foreign, "9");
+            r.set(key, "a")
+                .set(command, "UPDATE")
+                .set(q, "2")
+                .set(foreign, "9");
         });
         feed.update_with(|r| {
             r.set(key, "b").set(command, "UPDATE").set_null(extra);

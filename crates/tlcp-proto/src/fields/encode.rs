@@ -2,7 +2,7 @@
 
 use super::{FieldValues, diff, patch};
 use crate::ProtocolVersion;
-use crate::percent::encode_field_value;
+use crate::percent::{encode_field_value, is_plain_field_value};
 
 /// Values shorter than this are always sent whole: no `^T`/`^P` attempt.
 const MIN_DIFF_LEN: usize = 12;
@@ -57,7 +57,6 @@ pub enum EncodeError {
 pub struct Encoder {
     allow_diff: bool,
     raw: String,
-    best: String,
     candidate: String,
 }
 
@@ -219,46 +218,48 @@ impl Encoder {
         let Some(old) = old.filter(|o| self.allow_diff && !o.is_empty()) else {
             return;
         };
-        let mut best_len = out.len() - start;
-        let mut found = false;
+        let best_len = out.len() - start;
 
         // A value patched with `^P` is held as JSON by the official clients, which then
         // refuse `^T` for it: no `^T` from a value that could have come from a patch.
-        let old_json = patch::portable(old);
-
-        self.raw.clear();
-        // TLCP-diff counts are UTF-16 code units for the JavaScript client and code points
-        // for the Python one: they agree only when every character is in the BMP.
-        if old_json.is_none() && is_bmp(old) && is_bmp(value) {
-            diff::encode(old, value, &mut self.raw);
-        }
-        if !self.raw.is_empty() && self.raw.len() + 2 < best_len {
-            self.best.clear();
-            self.best.push_str("^T");
-            encode_field_value(&self.raw, &mut self.best);
-            if self.best.len() < best_len {
-                best_len = self.best.len();
-                found = true;
+        let Some(old_v) = patch::portable(old) else {
+            // TLCP-diff counts are UTF-16 code units for the JavaScript client and code
+            // points for the Python one: they agree only when every character is in the
+            // BMP.
+            if !is_bmp(old) || !is_bmp(value) {
+                return;
             }
-        }
+            self.raw.clear();
+            diff::encode(old, value, &mut self.raw);
+            if self.raw.is_empty() || self.raw.len() + 2 >= best_len {
+                return;
+            }
+            if is_plain_field_value(&self.raw) {
+                // Shorter, and written as it is (the usual case: counts and digits).
+                out.truncate(start);
+                out.push_str("^T");
+                out.push_str(&self.raw);
+                return;
+            }
+            self.candidate.clear();
+            self.candidate.push_str("^T");
+            encode_field_value(&self.raw, &mut self.candidate);
+            if self.candidate.len() < best_len {
+                out.truncate(start);
+                out.push_str(&self.candidate);
+            }
+            return;
+        };
 
         self.raw.clear();
-        if let Some(old_v) = old_json
-            && patch::encode_from(old_v, value, &mut self.raw)
-            && self.raw.len() + 2 < best_len
-        {
+        if patch::encode_from(old_v, value, &mut self.raw) && self.raw.len() + 2 < best_len {
             self.candidate.clear();
             self.candidate.push_str("^P");
             encode_field_value(&self.raw, &mut self.candidate);
             if self.candidate.len() < best_len {
-                std::mem::swap(&mut self.best, &mut self.candidate);
-                found = true;
+                out.truncate(start);
+                out.push_str(&self.candidate);
             }
-        }
-
-        if found {
-            out.truncate(start);
-            out.push_str(&self.best);
         }
     }
 }

@@ -178,6 +178,44 @@ pub fn encode_update(sub_id: u32, item: u32, encoded_values: &str, out: &mut Str
     out.push_str("\r\n");
 }
 
+/// Appends a whole `U` line whose value list `values` writes straight into `out` (no
+/// intermediate buffer); if `values` fails, `out` is left as it was.
+///
+/// ```
+/// use tlcp_proto::fields::Encoder;
+/// let mut out = String::new();
+/// let new = [Some("20:04:40"), Some("3.02")];
+/// tlcp_proto::notification::encode_update_with(3, 1, &mut out, |out| {
+///     Encoder::new().encode(None::<&[Option<&str>; 2]>, &new, out)
+/// })
+/// .unwrap();
+/// assert_eq!(out, "U,3,1,20:04:40|3.02\r\n");
+/// ```
+#[inline]
+pub fn encode_update_with<E>(
+    sub_id: u32,
+    item: u32,
+    out: &mut String,
+    values: impl FnOnce(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.push_str("U,");
+    push_u64(sub_id.into(), out);
+    out.push(',');
+    push_u64(item.into(), out);
+    out.push(',');
+    match values(out) {
+        Ok(()) => {
+            out.push_str("\r\n");
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
 /// Appends `PROBE\r\n` to `out`.
 #[inline]
 pub fn encode_probe(out: &mut String) {

@@ -59,7 +59,7 @@ use std::borrow::Cow;
 
 use crate::types::{BandwidthLimit, RealMaxFrequency};
 
-pub use encode::{encode_msg_done, encode_probe, encode_update};
+pub use encode::{encode_msg_done, encode_probe, encode_update, encode_update_with};
 pub use error::{ArgRef, NotificationError};
 
 /// One line sent by the server: a response to a request or a notification.

@@ -72,7 +72,6 @@ pub(crate) struct State {
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
     encoder: Encoder,
-    scratch: String,
 }
 
 /// A client session.
@@ -138,7 +137,6 @@ impl Session {
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
                 encoder: Encoder::new().with_diff(allow_diff),
-                scratch: String::new(),
             }),
             client,
             set,
@@ -483,17 +481,17 @@ impl State {
                             push_encoded_update(&mut self.out, &mut self.log, sub_id, i, encoded);
                         }
                         None => {
-                            self.scratch.clear();
-                            // An error is only possible with a schema of zero fields,
-                            // which the metadata refuses.
-                            if encode(&mut self.scratch).is_ok() {
-                                push_encoded_update(
-                                    &mut self.out,
-                                    &mut self.log,
-                                    sub_id,
-                                    i,
-                                    &self.scratch,
-                                );
+                            // Straight into the output. An error is only possible with a
+                            // schema of zero fields, which the metadata refuses.
+                            let start = self.out.len();
+                            let line = tlcp_proto::notification::encode_update_with(
+                                sub_id,
+                                i as u32 + 1,
+                                &mut self.out,
+                                encode,
+                            );
+                            if line.is_ok() {
+                                self.log.push(&self.out[start..]);
                             }
                         }
                     }
@@ -654,7 +652,6 @@ impl State {
                         &mut self.out,
                         &mut self.log,
                         &mut self.encoder,
-                        &mut self.scratch,
                         sub_id,
                         i,
                         item,
@@ -732,24 +729,25 @@ impl FieldValues for Before<'_> {
 
 /// Encodes `U,<sub>,<item>,<values>` relative to what the client last received, logs
 /// it, and remembers the new values as the next delta's base.
-#[allow(clippy::too_many_arguments)]
 fn encode_update(
     out: &mut String,
     log: &mut RecoveryLog,
     encoder: &mut Encoder,
-    scratch: &mut String,
     sub_id: u32,
     i: usize,
     item: &mut SubItem,
     new: &impl FieldValues,
 ) {
-    scratch.clear();
+    let start = out.len();
     let prev = item.has_sent.then_some(&item.last_sent);
-    if encoder.encode(prev, new, scratch).is_err() {
+    let line = tlcp_proto::notification::encode_update_with(sub_id, i as u32 + 1, out, |out| {
+        encoder.encode(prev, new, out)
+    });
+    if line.is_err() {
         // Only possible with a schema of zero fields, which the metadata refuses.
         return;
     }
-    push_encoded_update(out, log, sub_id, i, scratch);
+    log.push(&out[start..]);
     let width = item.last_sent.field_count();
     item.last_sent.copy_values(width, |k| new.field(k));
     item.has_sent = true;
