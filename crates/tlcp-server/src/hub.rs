@@ -3,8 +3,11 @@
 //! Each subscribed item has one [`ItemHub`]: the item's state (current row, recent
 //! history for DISTINCT snapshots, current rows by key for COMMAND snapshots) and the list
 //! of listeners (one per subscribed item of a session). An adapter pushes through an
-//! [`ItemFeed`]; the hub applies the change to the state once and hands the resulting row
-//! to every listener, which encodes it for its own client.
+//! [`ItemFeed`] (an [`Update`] by field names, or [`ItemFeed::update_with`] by field ids);
+//! the hub applies the change to the state once and hands the resulting row to every
+//! listener, which encodes it for its own client, with what changed ([`Changes`]): a
+//! listener that got the previous update as it came encodes from that, comparing nothing
+//! and keeping no copy of the row.
 //!
 //! Snapshots are produced under the item's lock, in the same critical section that
 //! registers the listener, so no update can fall between the snapshot and the live flow.
