@@ -1326,12 +1326,24 @@ mod tests {
         assert_eq!(r.take(), vec![r#"S["a", "ADD"]"#.to_string(), "EOS".into()]);
     }
 
-    #[test]
-    fn command_events_keep_the_fields_of_their_own_key() {
+    /// An item `book` with `fields`, a COMMAND listener (`key`/`command` being the first
+    /// two fields) and a MERGE one.
+    struct Book {
+        feeds: Arc<Feeds>,
+        dh: DataAdapterHub,
+        hub: Arc<ItemHub>,
+        idx: Vec<usize>,
+        cmd: Arc<Recorder>,
+        merge: Arc<Recorder>,
+        feed: ItemFeed,
+    }
+
+    fn book(fields: &[&str]) -> Book {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
         let hub = dh.acquire("book").unwrap();
-        let idx = hub.resolve_fields(&["key".into(), "command".into(), "q".into(), "p".into()]);
+        let names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        let idx = hub.resolve_fields(&names);
         let cmd = Arc::new(Recorder::default());
         hub.add_listener(
             cmd.clone(),
@@ -1342,6 +1354,28 @@ mod tests {
         let merge = Arc::new(Recorder::default());
         hub.add_listener(merge.clone(), Mode::Merge, SnapshotRequest::None, None);
         let feed = feeds.0.lock().unwrap()["book"].clone();
+        Book {
+            feeds,
+            dh,
+            hub,
+            idx,
+            cmd,
+            merge,
+            feed,
+        }
+    }
+
+    #[test]
+    fn command_events_keep_the_fields_of_their_own_key() {
+        let Book {
+            feeds: _feeds,
+            dh: _dh,
+            hub,
+            idx,
+            cmd,
+            merge,
+            feed,
+        } = book(&["key", "command", "q", "p"]);
         let k = |key, command| [("key", Some(key)), ("command", Some(command))];
         feed.update(&upd(&[
             &k("a", "ADD")[..],
@@ -1393,21 +1427,15 @@ mod tests {
     /// another item are ignored.
     #[test]
     fn update_with_field_ids_is_an_update() {
-        let feeds = Arc::new(Feeds::default());
-        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-        let hub = dh.acquire("book").unwrap();
+        let Book {
+            feeds,
+            dh,
+            cmd,
+            merge,
+            feed,
+            ..
+        } = book(&["key", "command", "q"]);
         let other = dh.acquire("other").unwrap();
-        let idx = hub.resolve_fields(&["key".into(), "command".into(), "q".into()]);
-        let cmd = Arc::new(Recorder::default());
-        hub.add_listener(
-            cmd.clone(),
-            Mode::Command,
-            SnapshotRequest::None,
-            Some((idx[0], idx[1])),
-        );
-        let merge = Arc::new(Recorder::default());
-        hub.add_listener(merge.clone(), Mode::Merge, SnapshotRequest::None, None);
-        let feed = feeds.0.lock().unwrap()["book"].clone();
         let foreign = feeds.0.lock().unwrap()["other"].clone().field("q");
         let (key, command, q) = (feed.field("key"), feed.field("command"), feed.field("q"));
         let extra = feed.field("extra");

@@ -94,18 +94,7 @@ impl Encoder {
         P: FieldValues + ?Sized,
         N: FieldValues + ?Sized,
     {
-        let n = new.field_count();
-        if n == 0 {
-            return Err(EncodeError::NoFields);
-        }
-        if let Some(p) = previous
-            && p.field_count() != n
-        {
-            return Err(EncodeError::FieldCountMismatch {
-                previous: p.field_count(),
-                new: n,
-            });
-        }
+        check_counts(previous.map(|p| p.field_count()), new.field_count())?;
         self.encode_loop(
             new,
             |i, value| match previous {
@@ -149,16 +138,7 @@ impl Encoder {
         P: FieldValues + ?Sized,
         N: FieldValues + ?Sized,
     {
-        let n = new.field_count();
-        if n == 0 {
-            return Err(EncodeError::NoFields);
-        }
-        if previous.field_count() != n {
-            return Err(EncodeError::FieldCountMismatch {
-                previous: previous.field_count(),
-                new: n,
-            });
-        }
+        check_counts(Some(previous.field_count()), new.field_count())?;
         self.encode_loop(
             new,
             |i, _| {
@@ -261,6 +241,17 @@ impl Encoder {
                 out.push_str(&self.candidate);
             }
         }
+    }
+}
+
+/// A value list needs at least one field, and as many previous values as new ones.
+fn check_counts(previous: Option<usize>, new: usize) -> Result<(), EncodeError> {
+    if new == 0 {
+        return Err(EncodeError::NoFields);
+    }
+    match previous {
+        Some(previous) if previous != new => Err(EncodeError::FieldCountMismatch { previous, new }),
+        _ => Ok(()),
     }
 }
 
