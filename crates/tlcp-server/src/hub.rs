@@ -338,8 +338,8 @@ pub(crate) enum ItemEvent<'a> {
         /// listener is the only one). `None` for rows of the past (DISTINCT history,
         /// COMMAND rows in a snapshot).
         live: Option<(u64, Option<&'a std::cell::RefCell<SharedEncodings>>)>,
-        /// When `row` is the item's current row (not a COMMAND row by key): what changed
-        /// since update `seq - 1`.
+        /// For listeners not in COMMAND mode (which always get the item's row): what
+        /// changed since update `seq - 1`.
         changes: Option<Changes<'a>>,
     },
     /// The snapshot is complete (DISTINCT and COMMAND listeners forward it as `EOS`).
@@ -716,7 +716,9 @@ impl ItemHub {
                         &st.shared
                     }),
                 )),
-                changes: (!by_key).then(|| st.changes()),
+                // Not for COMMAND listeners: what they last sent may be a row by key
+                // even when this event is the item's row (an event without a key).
+                changes: (!*command).then(|| st.changes()),
             });
         }
     }

@@ -138,6 +138,35 @@ async fn command_update_keeps_the_fields_of_its_own_key() {
     server.shutdown().await.unwrap();
 }
 
+/// An event whose key is null is sent as the item's row, relative to what the client last
+/// got (a row by key), not to the item's previous row.
+#[tokio::test]
+async fn command_event_without_a_key_is_a_delta_from_the_last_row_sent() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=book&LS_schema=key%20command%20qty%20price")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    manual.wait_feed("book").await;
+    let add = |k, q, p: Option<&'static str>| {
+        [
+            ("key", Some(k)),
+            ("command", Some("ADD")),
+            ("qty", Some(q)),
+            ("price", p),
+        ]
+    };
+    manual.push("book", &add("k1", "1", Some("10")));
+    assert_eq!(c.expect("U,").await, "U,1,1,k1|ADD|1|10");
+    manual.push("book", &add("k2", "2", None)[..3]);
+    assert_eq!(c.expect("U,").await, "U,1,1,k2||2|#");
+    // The item's row has price 10 (from k1); the client holds k2's row, price null.
+    manual.push("book", &[("key", None), ("qty", Some("3"))]);
+    assert_eq!(c.expect("U,").await, "U,1,1,#||3|10");
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn reconf_reports_the_frequency_asked_for() {
     let (server, _manual) = start(common::config()).await;
