@@ -370,7 +370,7 @@ impl State {
 
     /// Whether new events should be held rather than encoded.
     fn congested(&self) -> bool {
-        self.binding.is_none() || self.out.len() >= self.congestion_bytes
+        congested(self.binding.as_ref(), self.out.len(), self.congestion_bytes)
     }
 
     /// Appends a notification, logging it if it counts for recovery.
@@ -411,13 +411,20 @@ impl State {
     fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
         // (Sub ids are the client's: a `BTreeMap` is cheaper than hashing them with
         // SipHash on every event, and as safe against colliding ids.)
-        if self.subs.get(&sub_id).is_some_and(|s| s.announce.is_some()) {
-            self.announce(sub_id);
-        }
-        let congested = self.congested();
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return;
         };
+        // One lookup of the subscription per event, but when it is still to be announced.
+        let sub = if sub.announce.is_some() {
+            self.announce(sub_id);
+            let Some(sub) = self.subs.get_mut(&sub_id) else {
+                return;
+            };
+            sub
+        } else {
+            sub
+        };
+        let congested = congested(self.binding.as_ref(), self.out.len(), self.congestion_bytes);
         if sub.closing {
             return;
         }
@@ -707,6 +714,12 @@ impl FieldValues for Projected<'_> {
     fn field(&self, index: usize) -> Option<&str> {
         self.row.get(*self.idx.get(index)?)?.as_deref()
     }
+}
+
+/// Whether a session with this binding and this much output waiting holds new events.
+#[inline]
+fn congested(binding: Option<&Binding>, out_len: usize, limit: usize) -> bool {
+    binding.is_none() || out_len >= limit
 }
 
 /// The row a client in step with an item last received (update `seq - 1`), in schema
