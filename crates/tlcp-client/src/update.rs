@@ -53,12 +53,24 @@ impl Schema {
     }
 }
 
-/// Marks a null value in [`ItemUpdate::spans`].
-const NULL: (u32, u32) = (u32::MAX, u32::MAX);
-
-/// Updates of at most this many values keep their spans in [`ItemUpdate::ends`], inside
-/// the update: one allocation per update (the text) instead of two.
+/// Updates of at most this many values (and of text up to 4 GiB) keep where their values
+/// end inside the update ([`ItemUpdate::ends`]): one allocation per update (the text).
 const INLINE: usize = 16;
+
+/// The separator byte written after every value of [`ItemUpdate::text`].
+const SEP: char = '|';
+
+/// Where the values of a wide update are (more than [`INLINE`] values), and its changed
+/// fields beyond the 64th.
+#[derive(Debug, Clone, Default)]
+struct Wide {
+    /// Where each value ends in the text.
+    ends: Vec<usize>,
+    /// Null values, one bit each, 64 a word.
+    nulls: Vec<u64>,
+    /// Changed fields from 65 on, 64 a word.
+    changed: Vec<u64>,
+}
 
 /// One update of one item, as delivered to a [`SubscriptionStream`](crate::SubscriptionStream).
 ///
@@ -79,20 +91,21 @@ pub struct ItemUpdate {
     schema: Arc<Schema>,
     item: usize,
     snapshot: bool,
-    /// The values, one after the other.
+    /// The values, each followed by one separator byte (a null value's bytes mean
+    /// nothing): the layout of the session's rows ([`tlcp_proto::fields::RowLayout`]),
+    /// so that a row is copied in one go.
     text: String,
     /// Number of values.
     count: usize,
-    /// Up to [`INLINE`] values: where value `i` ends in `text` (it starts where value
-    /// `i - 1` ends), and bit `i` of `nulls` set when it is null.
+    /// Up to [`INLINE`] values (`wide` is `None`): where value `i` ends in `text` (it
+    /// starts one byte after value `i - 1` ends), and bit `i` of `nulls` set when it is
+    /// null.
     ends: [u32; INLINE],
     nulls: u64,
-    /// More than [`INLINE`] values: where each value is in `text` ([`NULL`]: null).
-    spans: Vec<(u32, u32)>,
-    /// Changed fields 1 to 64 (bit i = position i + 1): no allocation for most schemas.
+    /// More values, or a text too long for `ends`.
+    wide: Option<Box<Wide>>,
+    /// Changed fields 1 to 64 (bit i = position i + 1).
     changed: u64,
-    /// Changed fields from 65 on, 64 a word (empty for schemas of at most 64 values).
-    changed_more: Vec<u64>,
     key_pos: Option<usize>,
     command: Option<Command>,
     received_at: Instant,
@@ -115,9 +128,8 @@ impl ItemUpdate {
             count: 0,
             ends: [0; INLINE],
             nulls: 0,
-            spans: Vec::new(),
+            wide: None,
             changed: 0,
-            changed_more: Vec::new(),
             key_pos,
             command: None,
             received_at,
@@ -131,12 +143,18 @@ impl ItemUpdate {
     /// become the new ones, the changes accumulate, the skip count grows.
     pub(crate) fn conflate(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
         let changed = self.changed;
-        let changed_more = std::mem::take(&mut self.changed_more);
+        let changed_more = self
+            .wide
+            .as_mut()
+            .map(|w| std::mem::take(&mut w.changed))
+            .unwrap_or_default();
         let (snapshot, command) = (self.snapshot, self.command);
         self.fill(u, received_at);
         self.changed |= changed;
-        for (w, old) in self.changed_more.iter_mut().zip(changed_more) {
-            *w |= old;
+        if let Some(w) = &mut self.wide {
+            for (w, old) in w.changed.iter_mut().zip(changed_more) {
+                *w |= old;
+            }
         }
         self.snapshot |= snapshot;
         // A row added then updated is still new to the reader.
@@ -151,48 +169,77 @@ impl ItemUpdate {
         self.snapshot = u.is_snapshot();
         self.command = u.command();
         self.received_at = received_at;
-        // One allocation for the values, sized up front (and one for their spans if they
-        // are too many to be kept inline).
         let count = u.value_count();
         self.count = count;
-        let total: usize = u.values().map(|v| v.map_or(0, str::len)).sum();
         self.text.clear();
-        self.text.reserve(total);
-        self.spans.clear();
         self.nulls = 0;
-        if count <= INLINE {
-            for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
-                match v {
-                    Some(v) => self.text.push_str(v),
-                    None => self.nulls |= 1 << i,
-                }
-                *end = self.text.len() as u32;
-            }
-        } else {
-            self.spans.reserve(count);
-            for v in u.values() {
-                match v {
-                    Some(v) => {
-                        let start = self.text.len() as u32;
-                        self.text.push_str(v);
-                        self.spans.push((start, self.text.len() as u32));
+        match u.row() {
+            // The row's buffer as it is: one copy (and one allocation) for all the values.
+            Some(row) => {
+                let layout = row.layout();
+                self.text.push_str(layout.text);
+                let inline = count <= INLINE
+                    && layout.ends.len() == count
+                    && u32::try_from(layout.text.len()).is_ok();
+                if inline {
+                    self.wide = None;
+                    for (d, &e) in self.ends.iter_mut().zip(layout.ends) {
+                        *d = e as u32;
                     }
-                    None => self.spans.push(NULL),
+                    self.nulls = layout.nulls.first().copied().unwrap_or(0);
+                } else {
+                    let w = self.wide.get_or_insert_with(Default::default);
+                    w.ends.clear();
+                    w.ends.extend_from_slice(layout.ends);
+                    w.nulls.clear();
+                    w.nulls.extend_from_slice(layout.nulls);
+                }
+            }
+            // Value by value, in the same layout, sized up front.
+            None => {
+                let total: usize = u.values().map(|v| v.map_or(0, str::len) + 1).sum();
+                self.text.reserve(total);
+                if count <= INLINE && u32::try_from(total).is_ok() {
+                    self.wide = None;
+                    for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
+                        match v {
+                            Some(v) => self.text.push_str(v),
+                            None => self.nulls |= 1 << i,
+                        }
+                        *end = self.text.len() as u32;
+                        self.text.push(SEP);
+                    }
+                } else {
+                    let w = self.wide.get_or_insert_with(Default::default);
+                    w.ends.clear();
+                    w.ends.reserve(count);
+                    w.nulls.clear();
+                    w.nulls.resize(count.div_ceil(64), 0);
+                    for (i, v) in u.values().enumerate() {
+                        match v {
+                            Some(v) => self.text.push_str(v),
+                            None => {
+                                if let Some(word) = w.nulls.get_mut(i / 64) {
+                                    *word |= 1 << (i % 64);
+                                }
+                            }
+                        }
+                        w.ends.push(self.text.len());
+                        self.text.push(SEP);
+                    }
                 }
             }
         }
         // The changed set, word by word (positions beyond the values' words are dropped).
         let words = u.changed_fields().as_words();
         self.changed = words.first().copied().unwrap_or(0);
-        self.changed_more.clear();
-        if count > 64 {
-            self.changed_more.resize((count - 64).div_ceil(64), 0);
-            for (w, &c) in self
-                .changed_more
-                .iter_mut()
-                .zip(words.get(1..).unwrap_or_default())
-            {
-                *w = c;
+        if let Some(w) = &mut self.wide {
+            w.changed.clear();
+            if count > 64 {
+                w.changed.resize((count - 64).div_ceil(64), 0);
+                for (w, &c) in w.changed.iter_mut().zip(words.get(1..).unwrap_or_default()) {
+                    *w = c;
+                }
             }
         }
     }
@@ -221,18 +268,30 @@ impl ItemUpdate {
     /// The value at 1-based `pos` (`None`: null, or no such position).
     pub fn value(&self, pos: usize) -> Option<&str> {
         let i = pos.checked_sub(1)?;
-        if self.count <= INLINE {
-            if i >= self.count || self.nulls & (1 << i) != 0 {
-                return None;
+        let (start, end) = match &self.wide {
+            None => {
+                if i >= self.count || self.nulls & (1 << i) != 0 {
+                    return None;
+                }
+                let start = i.checked_sub(1).map_or(0, |j| self.ends[j] + 1);
+                (start as usize, *self.ends.get(i)? as usize)
             }
-            let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
-            return self.text.get(start as usize..*self.ends.get(i)? as usize);
-        }
-        let &(start, end) = self.spans.get(i)?;
-        if (start, end) == NULL {
-            return None;
-        }
-        self.text.get(start as usize..end as usize)
+            Some(w) => {
+                let end = *w.ends.get(i)?;
+                if w.nulls
+                    .get(i / 64)
+                    .is_some_and(|b| b & (1 << (i % 64)) != 0)
+                {
+                    return None;
+                }
+                let start = match i.checked_sub(1) {
+                    None => 0,
+                    Some(j) => w.ends.get(j)? + 1,
+                };
+                (start, end)
+            }
+        };
+        self.text.get(start..end)
     }
 
     /// The value of the field named `name`, when the subscription listed its fields.
@@ -247,18 +306,21 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        let inline = self.count <= INLINE;
+        let (ends, wide_ends, nulls): (&[u32], &[usize], &[u64]) = match &self.wide {
+            None => (
+                self.ends.get(..self.count).unwrap_or_default(),
+                &[],
+                std::slice::from_ref(&self.nulls),
+            ),
+            Some(w) => (&[], &w.ends, &w.nulls),
+        };
         Values {
             text: &self.text,
-            ends: self
-                .ends
-                .get(..self.count)
-                .filter(|_| inline)
-                .unwrap_or_default()
-                .iter(),
-            nulls: self.nulls,
+            ends: ends.iter(),
+            wide_ends: wide_ends.iter(),
+            nulls,
+            index: 0,
             start: 0,
-            spans: if inline { &[] } else { self.spans.as_slice() }.iter(),
         }
     }
 
@@ -277,8 +339,9 @@ impl ItemUpdate {
             None => false,
             Some(i) if i < 64 => self.changed & (1 << i) != 0,
             Some(i) => self
-                .changed_more
-                .get((i - 64) / 64)
+                .wide
+                .as_ref()
+                .and_then(|w| w.changed.get((i - 64) / 64))
                 .is_some_and(|w| w & (1 << (i % 64)) != 0),
         }
     }
@@ -319,17 +382,17 @@ impl ItemUpdate {
     }
 }
 
-/// The iterator of [`ItemUpdate::values`]: walks the spans in order (each inline value
-/// starts where the previous one ends), with no lookup by position.
+/// The iterator of [`ItemUpdate::values`]: walks the ends in order (each value starts one
+/// byte after the previous one ends), with no lookup by position.
 struct Values<'a> {
     text: &'a str,
-    /// Inline spans: the ends of the values left, their null bits (lowest: the next
-    /// value), and where the next value starts.
+    /// Where the values left end: inline, or of a wide update (the other one is empty).
     ends: std::slice::Iter<'a, u32>,
-    nulls: u64,
-    start: u32,
-    /// Spans of more than [`INLINE`] values (empty otherwise).
-    spans: std::slice::Iter<'a, (u32, u32)>,
+    wide_ends: std::slice::Iter<'a, usize>,
+    /// Null bits, 64 a word; the index and start of the next value.
+    nulls: &'a [u64],
+    index: usize,
+    start: usize,
 }
 
 impl<'a> Iterator for Values<'a> {
@@ -337,26 +400,26 @@ impl<'a> Iterator for Values<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(&end) = self.ends.next() {
-            let start = std::mem::replace(&mut self.start, end);
-            let null = self.nulls & 1 != 0;
-            self.nulls >>= 1;
-            return Some(if null {
-                None
-            } else {
-                self.text.get(start as usize..end as usize)
-            });
-        }
-        let &(start, end) = self.spans.next()?;
-        Some(if (start, end) == NULL {
+        let end = match self.ends.next() {
+            Some(&end) => end as usize,
+            None => *self.wide_ends.next()?,
+        };
+        let start = std::mem::replace(&mut self.start, end + 1);
+        let i = self.index;
+        self.index += 1;
+        let null = self
+            .nulls
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0);
+        Some(if null {
             None
         } else {
-            self.text.get(start as usize..end as usize)
+            self.text.get(start..end)
         })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.ends.len() + self.spans.len();
+        let left = self.ends.len() + self.wide_ends.len();
         (left, Some(left))
     }
 }
