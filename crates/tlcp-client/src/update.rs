@@ -53,8 +53,9 @@ impl Schema {
     }
 }
 
-/// Updates of at most this many values (and of text up to 4 GiB) keep where their values
-/// end inside the update ([`ItemUpdate::ends`]): one allocation per update (the text).
+/// Updates of at most this many values (and of text up to 64 KiB) keep where their values
+/// end inside the update ([`ItemUpdate::ends`]): one allocation per update (the text), and
+/// an update small enough (128 bytes) to be moved without a call to `memcpy`.
 const INLINE: usize = 16;
 
 /// The separator byte written after every value of [`ItemUpdate::text`].
@@ -89,27 +90,34 @@ struct Wide {
 #[derive(Clone)]
 pub struct ItemUpdate {
     schema: Arc<Schema>,
-    item: usize,
-    snapshot: bool,
     /// The values, each followed by one separator byte (a null value's bytes mean
     /// nothing): the layout of the session's rows ([`tlcp_proto::fields::RowLayout`]),
     /// so that a row is copied in one go.
     text: String,
-    /// Number of values.
-    count: usize,
     /// Up to [`INLINE`] values (`wide` is `None`): where value `i` ends in `text` (it
     /// starts one byte after value `i - 1` ends), and bit `i` of `nulls` set when it is
     /// null.
-    ends: [u32; INLINE],
-    nulls: u64,
-    /// More values, or a text too long for `ends`.
-    wide: Option<Box<Wide>>,
+    ends: [u16; INLINE],
+    nulls: u16,
+    snapshot: bool,
+    command: Option<Command>,
+    /// The item's position; the number of values when they are inline; the key's
+    /// position (0: none).
+    item: u32,
+    count: u32,
+    key_pos: u32,
     /// Changed fields 1 to 64 (bit i = position i + 1).
     changed: u64,
-    key_pos: Option<usize>,
-    command: Option<Command>,
+    /// More values, or a text too long for `ends`.
+    wide: Option<Box<Wide>>,
     received_at: Instant,
     skipped: u64,
+}
+
+/// A position or count as kept in an [`ItemUpdate`] (they come from `u32` fields of the
+/// protocol, so they fit).
+fn small(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl ItemUpdate {
@@ -122,16 +130,16 @@ impl ItemUpdate {
     ) -> Self {
         let mut this = Self {
             schema: schema.clone(),
-            item: 0,
-            snapshot: false,
             text: String::new(),
-            count: 0,
             ends: [0; INLINE],
             nulls: 0,
-            wide: None,
-            changed: 0,
-            key_pos,
+            snapshot: false,
             command: None,
+            item: 0,
+            count: 0,
+            key_pos: key_pos.map_or(0, small),
+            changed: 0,
+            wide: None,
             received_at,
             skipped: 0,
         };
@@ -165,12 +173,12 @@ impl ItemUpdate {
     }
 
     fn fill(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
-        self.item = u.item_pos();
+        self.item = small(u.item_pos());
         self.snapshot = u.is_snapshot();
         self.command = u.command();
         self.received_at = received_at;
         let count = u.value_count();
-        self.count = count;
+        self.count = small(count);
         self.text.clear();
         self.nulls = 0;
         match u.row() {
@@ -180,13 +188,14 @@ impl ItemUpdate {
                 self.text.push_str(layout.text);
                 let inline = count <= INLINE
                     && layout.ends.len() == count
-                    && u32::try_from(layout.text.len()).is_ok();
+                    && u16::try_from(layout.text.len()).is_ok();
                 if inline {
                     self.wide = None;
                     for (d, &e) in self.ends.iter_mut().zip(layout.ends) {
-                        *d = e as u32;
+                        *d = e as u16;
                     }
-                    self.nulls = layout.nulls.first().copied().unwrap_or(0);
+                    // (At most 16 values: their bits are the low ones.)
+                    self.nulls = layout.nulls.first().copied().unwrap_or(0) as u16;
                 } else {
                     let w = self.wide.get_or_insert_with(Default::default);
                     w.ends.clear();
@@ -199,14 +208,14 @@ impl ItemUpdate {
             None => {
                 let total: usize = u.values().map(|v| v.map_or(0, str::len) + 1).sum();
                 self.text.reserve(total);
-                if count <= INLINE && u32::try_from(total).is_ok() {
+                if count <= INLINE && u16::try_from(total).is_ok() {
                     self.wide = None;
                     for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
                         match v {
                             Some(v) => self.text.push_str(v),
                             None => self.nulls |= 1 << i,
                         }
-                        *end = self.text.len() as u32;
+                        *end = self.text.len() as u16;
                         self.text.push(SEP);
                     }
                 } else {
@@ -246,12 +255,12 @@ impl ItemUpdate {
 
     /// The 1-based position of the item in the subscription.
     pub fn item_pos(&self) -> usize {
-        self.item
+        self.item as usize
     }
 
     /// The item's name, when the subscription listed its items (not for a group name).
     pub fn item_name(&self) -> Option<&str> {
-        self.schema.item_name(self.item)
+        self.schema.item_name(self.item as usize)
     }
 
     /// Whether the update belongs to the snapshot (as the official clients'
@@ -262,7 +271,10 @@ impl ItemUpdate {
 
     /// Number of values: the fields, plus the second-level ones in two-level COMMAND mode.
     pub fn value_count(&self) -> usize {
-        self.count
+        match &self.wide {
+            None => self.count as usize,
+            Some(w) => w.ends.len(),
+        }
     }
 
     /// The value at 1-based `pos` (`None`: null, or no such position).
@@ -270,11 +282,14 @@ impl ItemUpdate {
         let i = pos.checked_sub(1)?;
         let (start, end) = match &self.wide {
             None => {
-                if i >= self.count || self.nulls & (1 << i) != 0 {
+                if i >= self.count as usize || self.nulls & (1 << i) != 0 {
                     return None;
                 }
-                let start = i.checked_sub(1).map_or(0, |j| self.ends[j] + 1);
-                (start as usize, *self.ends.get(i)? as usize)
+                let start = match i.checked_sub(1) {
+                    None => 0,
+                    Some(j) => usize::from(*self.ends.get(j)?) + 1,
+                };
+                (start, usize::from(*self.ends.get(i)?))
             }
             Some(w) => {
                 let end = *w.ends.get(i)?;
@@ -306,19 +321,22 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        let (ends, wide_ends, nulls): (&[u32], &[usize], &[u64]) = match &self.wide {
+        let (ends, nulls, wide_ends, wide_nulls): (&[u16], u16, &[usize], &[u64]) = match &self.wide
+        {
             None => (
-                self.ends.get(..self.count).unwrap_or_default(),
+                self.ends.get(..self.count as usize).unwrap_or_default(),
+                self.nulls,
                 &[],
-                std::slice::from_ref(&self.nulls),
+                &[],
             ),
-            Some(w) => (&[], &w.ends, &w.nulls),
+            Some(w) => (&[], 0, &w.ends, &w.nulls),
         };
         Values {
             text: &self.text,
             ends: ends.iter(),
-            wide_ends: wide_ends.iter(),
             nulls,
+            wide_ends: wide_ends.iter(),
+            wide_nulls,
             index: 0,
             start: 0,
         }
@@ -361,7 +379,10 @@ impl ItemUpdate {
 
     /// COMMAND mode: the key of the row.
     pub fn key(&self) -> Option<&str> {
-        self.value(self.key_pos?)
+        match self.key_pos {
+            0 => None,
+            pos => self.value(pos as usize),
+        }
     }
 
     /// COMMAND mode: what happened to the row (`ADD`, `UPDATE`, `DELETE`), as the
@@ -386,12 +407,14 @@ impl ItemUpdate {
 /// byte after the previous one ends), with no lookup by position.
 struct Values<'a> {
     text: &'a str,
-    /// Where the values left end: inline, or of a wide update (the other one is empty).
-    ends: std::slice::Iter<'a, u32>,
+    /// Inline: where the values left end, and their null bits (lowest: the next value).
+    ends: std::slice::Iter<'a, u16>,
+    nulls: u16,
+    /// Wide: where the values left end, the null bits (64 a word), the next index.
     wide_ends: std::slice::Iter<'a, usize>,
-    /// Null bits, 64 a word; the index and start of the next value.
-    nulls: &'a [u64],
+    wide_nulls: &'a [u64],
     index: usize,
+    /// Where the next value starts.
     start: usize,
 }
 
@@ -400,15 +423,23 @@ impl<'a> Iterator for Values<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let end = match self.ends.next() {
-            Some(&end) => end as usize,
-            None => *self.wide_ends.next()?,
-        };
+        if let Some(&end) = self.ends.next() {
+            let end = usize::from(end);
+            let start = std::mem::replace(&mut self.start, end + 1);
+            let null = self.nulls & 1 != 0;
+            self.nulls >>= 1;
+            return Some(if null {
+                None
+            } else {
+                self.text.get(start..end)
+            });
+        }
+        let end = *self.wide_ends.next()?;
         let start = std::mem::replace(&mut self.start, end + 1);
         let i = self.index;
         self.index += 1;
         let null = self
-            .nulls
+            .wide_nulls
             .get(i / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0);
         Some(if null {
@@ -429,7 +460,7 @@ impl ExactSizeIterator for Values<'_> {}
 impl fmt::Debug for ItemUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ItemUpdate");
-        d.field("item", &self.item);
+        d.field("item", &self.item_pos());
         if let Some(n) = self.item_name() {
             d.field("item_name", &n);
         }
@@ -443,6 +474,11 @@ impl fmt::Debug for ItemUpdate {
             .finish()
     }
 }
+
+#[cfg(test)]
+const _: () = assert!(std::mem::size_of::<ItemUpdate>() <= 128);
+#[cfg(test)]
+const _: () = assert!(std::mem::size_of::<crate::events::SubscriptionEvent>() <= 128);
 
 #[cfg(test)]
 mod tests {
