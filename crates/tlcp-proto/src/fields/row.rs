@@ -875,11 +875,11 @@ impl Runs {
 /// the old value, *add* what follows (up to the end of the diff), in ASCII (a count is then
 /// a number of bytes). Returns the bytes of `old` kept and the offset of the added text in
 /// `diff`; `None` for any other diff (including a bad one), which [`diff::apply`] takes.
-#[inline]
+#[inline(always)]
 fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     let mut pos = 0;
     let keep = diff::read_count(diff, &mut pos).ok()?;
-    if !old.get(..keep)?.is_ascii() {
+    if !is_ascii(old.get(..keep)?) {
         return None;
     }
     if pos == diff.len() {
@@ -887,7 +887,28 @@ fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     }
     let add = diff::read_count(diff, &mut pos).ok()?;
     let added = diff.get(pos..)?;
-    (added.len() == add && added.is_ascii()).then_some((keep, pos))
+    (added.len() == add && is_ascii(added)).then_some((keep, pos))
+}
+
+/// Whether `s` is ASCII: short ones as (overlapping) words, without a call.
+#[inline(always)]
+fn is_ascii(s: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = s.len();
+    match n {
+        0 => true,
+        1..=3 => (s[0] | s[n / 2] | s[n - 1]) < 0x80,
+        4..=7 => {
+            let w = |at: usize| {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&s[at..at + 4]);
+                u32::from_le_bytes(b)
+            };
+            (w(0) | w(n - 4)) & 0x8080_8080 == 0
+        }
+        8..=16 => (word_at(s, 0) | word_at(s, n - 8)) & HIGH == 0,
+        _ => s.is_ascii(),
+    }
 }
 
 /// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
