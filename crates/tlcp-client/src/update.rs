@@ -185,6 +185,11 @@ impl ItemUpdate {
             // The row's buffer as it is: one copy (and one allocation) for all the values.
             Some(row) => {
                 let layout = row.layout();
+                if self.text.capacity() < layout.text.len() {
+                    // A new update: one allocation of the exact size (growing an empty
+                    // string goes through the amortised reserve path).
+                    self.text = String::with_capacity(layout.text.len());
+                }
                 self.text.push_str(layout.text);
                 let inline = count <= INLINE
                     && layout.ends.len() == count
