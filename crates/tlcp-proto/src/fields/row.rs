@@ -595,8 +595,14 @@ impl Row {
         // The list is good: write, check, done.
         if !writes.is_empty() {
             let mut buf = std::mem::take(text).into_bytes();
+            // (The ranges are within the current values and the list, checked above: no
+            // early return while the text is out.)
             for &(at, from, count) in writes.iter() {
-                copy_short(buf.get_mut(at..at + count)?, bytes.get(from..from + count)?);
+                if let (Some(dst), Some(src)) =
+                    (buf.get_mut(at..at + count), bytes.get(from..from + count))
+                {
+                    copy_short(dst, src);
+                }
             }
             match String::from_utf8(buf) {
                 Ok(new) => *text = new,
