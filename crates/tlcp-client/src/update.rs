@@ -53,12 +53,25 @@ impl Schema {
     }
 }
 
-/// Marks a null value in [`ItemUpdate::spans`].
-const NULL: (u32, u32) = (u32::MAX, u32::MAX);
-
-/// Updates of at most this many values keep their spans in [`ItemUpdate::ends`], inside
-/// the update: one allocation per update (the text) instead of two.
+/// Updates of at most this many values (and of text up to 64 KiB) keep where their values
+/// end inside the update ([`ItemUpdate::ends`]): one allocation per update (the text), and
+/// an update small enough (128 bytes) to be moved without a call to `memcpy`.
 const INLINE: usize = 16;
+
+/// The separator byte written after every value of [`ItemUpdate::text`].
+const SEP: char = '|';
+
+/// Where the values of a wide update are (more than [`INLINE`] values), and its changed
+/// fields beyond the 64th.
+#[derive(Debug, Clone, Default)]
+struct Wide {
+    /// Where each value ends in the text.
+    ends: Vec<usize>,
+    /// Null values, one bit each, 64 a word.
+    nulls: Vec<u64>,
+    /// Changed fields from 65 on, 64 a word.
+    changed: Vec<u64>,
+}
 
 /// One update of one item, as delivered to a [`SubscriptionStream`](crate::SubscriptionStream).
 ///
@@ -77,26 +90,34 @@ const INLINE: usize = 16;
 #[derive(Clone)]
 pub struct ItemUpdate {
     schema: Arc<Schema>,
-    item: usize,
-    snapshot: bool,
-    /// The values, one after the other.
+    /// The values, each followed by one separator byte (a null value's bytes mean
+    /// nothing): the layout of the session's rows ([`tlcp_proto::fields::RowLayout`]),
+    /// so that a row is copied in one go.
     text: String,
-    /// Number of values.
-    count: usize,
-    /// Up to [`INLINE`] values: where value `i` ends in `text` (it starts where value
-    /// `i - 1` ends), and bit `i` of `nulls` set when it is null.
-    ends: [u32; INLINE],
-    nulls: u64,
-    /// More than [`INLINE`] values: where each value is in `text` ([`NULL`]: null).
-    spans: Vec<(u32, u32)>,
-    /// Changed fields 1 to 64 (bit i = position i + 1): no allocation for most schemas.
-    changed: u64,
-    /// Changed fields from 65 on, 64 a word (empty for schemas of at most 64 values).
-    changed_more: Vec<u64>,
-    key_pos: Option<usize>,
+    /// Up to [`INLINE`] values (`wide` is `None`): where value `i` ends in `text` (it
+    /// starts one byte after value `i - 1` ends), and bit `i` of `nulls` set when it is
+    /// null.
+    ends: [u16; INLINE],
+    nulls: u16,
+    snapshot: bool,
     command: Option<Command>,
+    /// The item's position; the number of values when they are inline; the key's
+    /// position (0: none).
+    item: u32,
+    count: u32,
+    key_pos: u32,
+    /// Changed fields 1 to 64 (bit i = position i + 1).
+    changed: u64,
+    /// More values, or a text too long for `ends`.
+    wide: Option<Box<Wide>>,
     received_at: Instant,
     skipped: u64,
+}
+
+/// A position or count as kept in an [`ItemUpdate`] (they come from `u32` fields of the
+/// protocol, so they fit).
+fn small(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl ItemUpdate {
@@ -109,17 +130,16 @@ impl ItemUpdate {
     ) -> Self {
         let mut this = Self {
             schema: schema.clone(),
-            item: 0,
-            snapshot: false,
             text: String::new(),
-            count: 0,
             ends: [0; INLINE],
             nulls: 0,
-            spans: Vec::new(),
-            changed: 0,
-            changed_more: Vec::new(),
-            key_pos,
+            snapshot: false,
             command: None,
+            item: 0,
+            count: 0,
+            key_pos: key_pos.map_or(0, small),
+            changed: 0,
+            wide: None,
             received_at,
             skipped: 0,
         };
@@ -131,12 +151,18 @@ impl ItemUpdate {
     /// become the new ones, the changes accumulate, the skip count grows.
     pub(crate) fn conflate(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
         let changed = self.changed;
-        let changed_more = std::mem::take(&mut self.changed_more);
+        let changed_more = self
+            .wide
+            .as_mut()
+            .map(|w| std::mem::take(&mut w.changed))
+            .unwrap_or_default();
         let (snapshot, command) = (self.snapshot, self.command);
         self.fill(u, received_at);
         self.changed |= changed;
-        for (w, old) in self.changed_more.iter_mut().zip(changed_more) {
-            *w |= old;
+        if let Some(w) = &mut self.wide {
+            for (w, old) in w.changed.iter_mut().zip(changed_more) {
+                *w |= old;
+            }
         }
         self.snapshot |= snapshot;
         // A row added then updated is still new to the reader.
@@ -147,64 +173,99 @@ impl ItemUpdate {
     }
 
     fn fill(&mut self, u: &ModelUpdate<'_>, received_at: Instant) {
-        self.item = u.item_pos();
+        self.item = small(u.item_pos());
         self.snapshot = u.is_snapshot();
         self.command = u.command();
         self.received_at = received_at;
-        // One allocation for the values, sized up front (and one for their spans if they
-        // are too many to be kept inline).
         let count = u.value_count();
-        self.count = count;
-        let total: usize = u.values().map(|v| v.map_or(0, str::len)).sum();
+        self.count = small(count);
         self.text.clear();
-        self.text.reserve(total);
-        self.spans.clear();
         self.nulls = 0;
-        if count <= INLINE {
-            for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
-                match v {
-                    Some(v) => self.text.push_str(v),
-                    None => self.nulls |= 1 << i,
+        match u.row() {
+            // The row's buffer as it is: one copy (and one allocation) for all the values.
+            Some(row) => {
+                let layout = row.layout();
+                if self.text.capacity() < layout.text.len() {
+                    // A new update: one allocation of the exact size (growing an empty
+                    // string goes through the amortised reserve path).
+                    self.text = String::with_capacity(layout.text.len());
                 }
-                *end = self.text.len() as u32;
-            }
-        } else {
-            self.spans.reserve(count);
-            for v in u.values() {
-                match v {
-                    Some(v) => {
-                        let start = self.text.len() as u32;
-                        self.text.push_str(v);
-                        self.spans.push((start, self.text.len() as u32));
+                self.text.push_str(layout.text);
+                let inline = count <= INLINE
+                    && layout.ends.len() == count
+                    && u16::try_from(layout.text.len()).is_ok();
+                if inline {
+                    self.wide = None;
+                    for (d, &e) in self.ends.iter_mut().zip(layout.ends) {
+                        *d = e as u16;
                     }
-                    None => self.spans.push(NULL),
+                    // (At most 16 values: their bits are the low ones.)
+                    self.nulls = layout.nulls.first().copied().unwrap_or(0) as u16;
+                } else {
+                    let w = self.wide.get_or_insert_with(Default::default);
+                    w.ends.clear();
+                    w.ends.extend_from_slice(layout.ends);
+                    w.nulls.clear();
+                    w.nulls.extend_from_slice(layout.nulls);
+                }
+            }
+            // Value by value, in the same layout, sized up front.
+            None => {
+                let total: usize = u.values().map(|v| v.map_or(0, str::len) + 1).sum();
+                self.text.reserve(total);
+                if count <= INLINE && u16::try_from(total).is_ok() {
+                    self.wide = None;
+                    for (i, (v, end)) in u.values().zip(&mut self.ends).enumerate() {
+                        match v {
+                            Some(v) => self.text.push_str(v),
+                            None => self.nulls |= 1 << i,
+                        }
+                        *end = self.text.len() as u16;
+                        self.text.push(SEP);
+                    }
+                } else {
+                    let w = self.wide.get_or_insert_with(Default::default);
+                    w.ends.clear();
+                    w.ends.reserve(count);
+                    w.nulls.clear();
+                    w.nulls.resize(count.div_ceil(64), 0);
+                    for (i, v) in u.values().enumerate() {
+                        match v {
+                            Some(v) => self.text.push_str(v),
+                            None => {
+                                if let Some(word) = w.nulls.get_mut(i / 64) {
+                                    *word |= 1 << (i % 64);
+                                }
+                            }
+                        }
+                        w.ends.push(self.text.len());
+                        self.text.push(SEP);
+                    }
                 }
             }
         }
         // The changed set, word by word (positions beyond the values' words are dropped).
         let words = u.changed_fields().as_words();
         self.changed = words.first().copied().unwrap_or(0);
-        self.changed_more.clear();
-        if count > 64 {
-            self.changed_more.resize((count - 64).div_ceil(64), 0);
-            for (w, &c) in self
-                .changed_more
-                .iter_mut()
-                .zip(words.get(1..).unwrap_or_default())
-            {
-                *w = c;
+        if let Some(w) = &mut self.wide {
+            w.changed.clear();
+            if count > 64 {
+                w.changed.resize((count - 64).div_ceil(64), 0);
+                for (w, &c) in w.changed.iter_mut().zip(words.get(1..).unwrap_or_default()) {
+                    *w = c;
+                }
             }
         }
     }
 
     /// The 1-based position of the item in the subscription.
     pub fn item_pos(&self) -> usize {
-        self.item
+        self.item as usize
     }
 
     /// The item's name, when the subscription listed its items (not for a group name).
     pub fn item_name(&self) -> Option<&str> {
-        self.schema.item_name(self.item)
+        self.schema.item_name(self.item as usize)
     }
 
     /// Whether the update belongs to the snapshot (as the official clients'
@@ -215,24 +276,42 @@ impl ItemUpdate {
 
     /// Number of values: the fields, plus the second-level ones in two-level COMMAND mode.
     pub fn value_count(&self) -> usize {
-        self.count
+        match &self.wide {
+            None => self.count as usize,
+            Some(w) => w.ends.len(),
+        }
     }
 
     /// The value at 1-based `pos` (`None`: null, or no such position).
     pub fn value(&self, pos: usize) -> Option<&str> {
         let i = pos.checked_sub(1)?;
-        if self.count <= INLINE {
-            if i >= self.count || self.nulls & (1 << i) != 0 {
-                return None;
+        let (start, end) = match &self.wide {
+            None => {
+                if i >= self.count as usize || self.nulls & (1 << i) != 0 {
+                    return None;
+                }
+                let start = match i.checked_sub(1) {
+                    None => 0,
+                    Some(j) => usize::from(*self.ends.get(j)?) + 1,
+                };
+                (start, usize::from(*self.ends.get(i)?))
             }
-            let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
-            return self.text.get(start as usize..*self.ends.get(i)? as usize);
-        }
-        let &(start, end) = self.spans.get(i)?;
-        if (start, end) == NULL {
-            return None;
-        }
-        self.text.get(start as usize..end as usize)
+            Some(w) => {
+                let end = *w.ends.get(i)?;
+                if w.nulls
+                    .get(i / 64)
+                    .is_some_and(|b| b & (1 << (i % 64)) != 0)
+                {
+                    return None;
+                }
+                let start = match i.checked_sub(1) {
+                    None => 0,
+                    Some(j) => w.ends.get(j)? + 1,
+                };
+                (start, end)
+            }
+        };
+        self.text.get(start..end)
     }
 
     /// The value of the field named `name`, when the subscription listed its fields.
@@ -247,18 +326,24 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        let inline = self.count <= INLINE;
+        let (ends, nulls, wide_ends, wide_nulls): (&[u16], u16, &[usize], &[u64]) = match &self.wide
+        {
+            None => (
+                self.ends.get(..self.count as usize).unwrap_or_default(),
+                self.nulls,
+                &[],
+                &[],
+            ),
+            Some(w) => (&[], 0, &w.ends, &w.nulls),
+        };
         Values {
             text: &self.text,
-            ends: self
-                .ends
-                .get(..self.count)
-                .filter(|_| inline)
-                .unwrap_or_default()
-                .iter(),
-            nulls: self.nulls,
+            ends: ends.iter(),
+            nulls,
+            wide_ends: wide_ends.iter(),
+            wide_nulls,
+            index: 0,
             start: 0,
-            spans: if inline { &[] } else { self.spans.as_slice() }.iter(),
         }
     }
 
@@ -277,8 +362,9 @@ impl ItemUpdate {
             None => false,
             Some(i) if i < 64 => self.changed & (1 << i) != 0,
             Some(i) => self
-                .changed_more
-                .get((i - 64) / 64)
+                .wide
+                .as_ref()
+                .and_then(|w| w.changed.get((i - 64) / 64))
                 .is_some_and(|w| w & (1 << (i % 64)) != 0),
         }
     }
@@ -298,7 +384,10 @@ impl ItemUpdate {
 
     /// COMMAND mode: the key of the row.
     pub fn key(&self) -> Option<&str> {
-        self.value(self.key_pos?)
+        match self.key_pos {
+            0 => None,
+            pos => self.value(pos as usize),
+        }
     }
 
     /// COMMAND mode: what happened to the row (`ADD`, `UPDATE`, `DELETE`), as the
@@ -319,17 +408,19 @@ impl ItemUpdate {
     }
 }
 
-/// The iterator of [`ItemUpdate::values`]: walks the spans in order (each inline value
-/// starts where the previous one ends), with no lookup by position.
+/// The iterator of [`ItemUpdate::values`]: walks the ends in order (each value starts one
+/// byte after the previous one ends), with no lookup by position.
 struct Values<'a> {
     text: &'a str,
-    /// Inline spans: the ends of the values left, their null bits (lowest: the next
-    /// value), and where the next value starts.
-    ends: std::slice::Iter<'a, u32>,
-    nulls: u64,
-    start: u32,
-    /// Spans of more than [`INLINE`] values (empty otherwise).
-    spans: std::slice::Iter<'a, (u32, u32)>,
+    /// Inline: where the values left end, and their null bits (lowest: the next value).
+    ends: std::slice::Iter<'a, u16>,
+    nulls: u16,
+    /// Wide: where the values left end, the null bits (64 a word), the next index.
+    wide_ends: std::slice::Iter<'a, usize>,
+    wide_nulls: &'a [u64],
+    index: usize,
+    /// Where the next value starts.
+    start: usize,
 }
 
 impl<'a> Iterator for Values<'a> {
@@ -338,25 +429,33 @@ impl<'a> Iterator for Values<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(&end) = self.ends.next() {
-            let start = std::mem::replace(&mut self.start, end);
+            let end = usize::from(end);
+            let start = std::mem::replace(&mut self.start, end + 1);
             let null = self.nulls & 1 != 0;
             self.nulls >>= 1;
             return Some(if null {
                 None
             } else {
-                self.text.get(start as usize..end as usize)
+                self.text.get(start..end)
             });
         }
-        let &(start, end) = self.spans.next()?;
-        Some(if (start, end) == NULL {
+        let end = *self.wide_ends.next()?;
+        let start = std::mem::replace(&mut self.start, end + 1);
+        let i = self.index;
+        self.index += 1;
+        let null = self
+            .wide_nulls
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0);
+        Some(if null {
             None
         } else {
-            self.text.get(start as usize..end as usize)
+            self.text.get(start..end)
         })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.ends.len() + self.spans.len();
+        let left = self.ends.len() + self.wide_ends.len();
         (left, Some(left))
     }
 }
@@ -366,7 +465,7 @@ impl ExactSizeIterator for Values<'_> {}
 impl fmt::Debug for ItemUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ItemUpdate");
-        d.field("item", &self.item);
+        d.field("item", &self.item_pos());
         if let Some(n) = self.item_name() {
             d.field("item_name", &n);
         }
@@ -380,6 +479,11 @@ impl fmt::Debug for ItemUpdate {
             .finish()
     }
 }
+
+#[cfg(test)]
+const _: () = assert!(std::mem::size_of::<ItemUpdate>() <= 128);
+#[cfg(test)]
+const _: () = assert!(std::mem::size_of::<crate::events::SubscriptionEvent>() <= 128);
 
 #[cfg(test)]
 mod tests {

@@ -404,7 +404,9 @@ pub(crate) fn feed(
             return Some(data.to_vec());
         }
         let before = data.len();
-        session.handle_bytes(conn, &mut data, now);
+        // Updates go to their queues as they are parsed; the other events (and an update
+        // behind them) are drained after.
+        session.handle_bytes_with(conn, &mut data, now, |u| out.on_update(&u, received_at));
         out.drain(session, received_at);
         if data.len() == before {
             // No progress with every event drained: cannot happen with a correct

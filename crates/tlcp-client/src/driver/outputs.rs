@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tlcp_proto::client::{
     ClientSession, Event, Lost, MessageId, MessageOutcome, SessionEvent, Status,
-    SubscriptionEvent as MachineEvent, SubscriptionId,
+    SubscriptionEvent as MachineEvent, SubscriptionId, Update,
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -62,27 +62,7 @@ impl Outputs {
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Update(u) => {
-                    Counters::add(&self.links.counters.updates, 1);
-                    let Some(entry) = self.subs.get(&u.subscription()) else {
-                        continue;
-                    };
-                    self.unwoken += 1;
-                    let pushed = entry.shared.push_update_deferred(
-                        &entry.schema,
-                        &u,
-                        entry.key_pos,
-                        at,
-                        &mut self.wakers,
-                    );
-                    if self.unwoken >= WAKE_EVERY {
-                        self.wake();
-                    }
-                    match pushed {
-                        Pushed::Queued => {}
-                        Pushed::Full => self.full = true,
-                        Pushed::Conflated => Counters::add(&self.links.counters.conflated, 1),
-                        Pushed::Dropped => Counters::add(&self.links.counters.dropped, 1),
-                    }
+                    self.on_update(&u, at);
                 }
                 Event::Subscription { id, event } => self.on_subscription(id, event),
                 Event::Status(status) => self.on_status(status),
@@ -113,6 +93,34 @@ impl Outputs {
                 other => tracing::debug!(event = ?other, "event ignored"),
             }
         }
+    }
+
+    /// An update, into its subscription's queue. Returns whether to go on feeding the
+    /// machine (`false`: a back-pressured queue is now full).
+    #[inline]
+    pub(crate) fn on_update(&mut self, u: &Update<'_>, at: Instant) -> bool {
+        Counters::add(&self.links.counters.updates, 1);
+        let Some(entry) = self.subs.get(&u.subscription()) else {
+            return !self.full;
+        };
+        self.unwoken += 1;
+        let pushed = entry.shared.push_update_deferred(
+            &entry.schema,
+            u,
+            entry.key_pos,
+            at,
+            &mut self.wakers,
+        );
+        if self.unwoken >= WAKE_EVERY {
+            self.wake();
+        }
+        match pushed {
+            Pushed::Queued => {}
+            Pushed::Full => self.full = true,
+            Pushed::Conflated => Counters::add(&self.links.counters.conflated, 1),
+            Pushed::Dropped => Counters::add(&self.links.counters.dropped, 1),
+        }
+        !self.full
     }
 
     /// Wakes the readers that got events since the last call. The driver calls it once

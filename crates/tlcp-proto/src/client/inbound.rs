@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use super::ClientSession;
 use super::connection::ConnKind;
 use super::error::{IssueAction, ProtocolError, ProtocolIssue};
-use super::event::{Event, ServerError, ServerErrorKind, ServerInfo};
+use super::event::{Event, ServerError, ServerErrorKind, ServerInfo, Update};
 use super::transmit::ConnId;
+use super::{ClientSession, Queued};
 use crate::framing::LineDecoder;
 use crate::notification::Notification;
 
@@ -54,6 +54,41 @@ impl ClientSession {
     /// nothing. Bytes for a connection the machine does not hold (closed, or never
     /// opened) are dropped.
     pub fn handle_bytes(&mut self, conn: ConnId, input: &mut &[u8], now: Instant) {
+        self.handle_bytes_inner(conn, input, now, None::<fn(Update<'_>) -> bool>);
+    }
+
+    /// [`handle_bytes`](Self::handle_bytes), handing updates over as they come instead of
+    /// pausing after each one: an update with no event waiting before it goes to
+    /// `on_update` at once (borrowing the model, as from
+    /// [`poll_event`](Self::poll_event)), and the lines after it are processed in the
+    /// same call, while `on_update` returns `true`. When it returns `false`, processing
+    /// stops right after that update, the rest left in `input`, as `handle_bytes` does.
+    /// An update behind other events waits in `poll_event` as usual, keeping the order:
+    /// drain `poll_event` after each call, then call again with the rest.
+    ///
+    /// The events are the same, in the same order, as with `handle_bytes`: only the
+    /// updates come out earlier, one call per update rather than one call per line.
+    pub fn handle_bytes_with<F>(
+        &mut self,
+        conn: ConnId,
+        input: &mut &[u8],
+        now: Instant,
+        on_update: F,
+    ) where
+        F: FnMut(Update<'_>) -> bool,
+    {
+        self.handle_bytes_inner(conn, input, now, Some(on_update));
+    }
+
+    fn handle_bytes_inner<F>(
+        &mut self,
+        conn: ConnId,
+        input: &mut &[u8],
+        now: Instant,
+        mut on_update: Option<F>,
+    ) where
+        F: FnMut(Update<'_>) -> bool,
+    {
         if self.update_queued {
             return;
         }
@@ -74,6 +109,29 @@ impl ClientSession {
                     // The line may have closed the connection (a rebind elsewhere).
                     Flow::Continue if self.conn_index(conn).is_none() => break Flow::End,
                     Flow::Continue => {}
+                    // An update, and nothing queued before it: hand it over now.
+                    Flow::Pause
+                        if on_update.is_some()
+                            && self.events.len() == 1
+                            && matches!(self.events.front(), Some(Queued::Update(_))) =>
+                    {
+                        let (Some(sink), Some(Queued::Update(id))) =
+                            (on_update.as_mut(), self.events.pop_front())
+                        else {
+                            break Flow::Pause;
+                        };
+                        self.update_queued = false;
+                        let go_on = match self.subs.last_update(id) {
+                            Some(update) => sink(Update {
+                                subscription: id,
+                                update,
+                            }),
+                            None => true,
+                        };
+                        if !go_on {
+                            break Flow::Pause;
+                        }
+                    }
                     flow => break flow,
                 },
                 Err(e) => {

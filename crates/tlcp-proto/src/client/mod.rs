@@ -44,6 +44,12 @@
 //! }
 //! ```
 //!
+//! [`handle_bytes_with`](ClientSession::handle_bytes_with) does the same with a callback
+//! instead of the pause: each update with no event queued before it is handed to the
+//! callback as it is parsed, and the rest of the chunk is processed in the same call (the
+//! callback returning `false` stops right after its update); the other events still come
+//! out of `poll_event`, in order.
+//!
 //! Nothing is allocated per update once the model's buffers have grown (a new COMMAND key
 //! allocates its row). While an update is waiting, `handle_bytes` does nothing and leaves
 //! the slice as it is: drain the events first.

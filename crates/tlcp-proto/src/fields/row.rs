@@ -68,52 +68,6 @@ impl Values {
     }
 }
 
-/// One field of a [`Row`]: its text, and whether it is null (the text is then empty, its
-/// capacity kept).
-#[derive(Debug, Clone, Default)]
-struct Slot {
-    text: String,
-    null: bool,
-}
-
-impl Slot {
-    const NULL: Slot = Slot {
-        text: String::new(),
-        null: true,
-    };
-
-    #[inline]
-    fn get(&self) -> Option<&str> {
-        (!self.null).then_some(self.text.as_str())
-    }
-
-    /// Whether the slot holds exactly `value` (`None`: null).
-    #[inline]
-    fn is(&self, value: Option<&[u8]>) -> bool {
-        match value {
-            None => self.null,
-            Some(v) => !self.null && eq_bytes(self.text.as_bytes(), v),
-        }
-    }
-
-    /// Sets the value; returns whether it changed.
-    #[inline]
-    fn set(&mut self, value: Option<&str>) -> bool {
-        if self.is(value.map(str::as_bytes)) {
-            return false;
-        }
-        self.text.clear();
-        match value {
-            None => self.null = true,
-            Some(v) => {
-                self.text.push_str(v);
-                self.null = false;
-            }
-        }
-        true
-    }
-}
-
 /// What a field becomes, decided before anything changes (the general decoder).
 #[derive(Debug, Clone, Copy)]
 enum Step {
@@ -127,18 +81,33 @@ enum Step {
     Decoded(usize, usize),
 }
 
+/// The separator byte written after every value of a [`Row`]'s text.
+const SEP: char = '|';
+
 /// The current values of an item's fields.
 ///
-/// [`apply`](Self::apply) decodes a `U` value list against these values. Each field keeps
-/// its own string, overwritten in place when the field changes (unchanged fields cost
-/// nothing); once each has grown to the longest value it held, applying updates allocates
-/// nothing. A list is checked whole before any field changes, so an update that fails
-/// leaves the row untouched. The row holds its values and nothing more (null values and
-/// shorter values keep their strings' capacity).
+/// [`apply`](Self::apply) decodes a `U` value list against these values. The values are
+/// kept in one buffer, each followed by one separator byte, and where each one ends (see
+/// [`RowLayout`]): an update builds the next buffer in a second one, copying runs of
+/// consecutive values at once (the new values straight from the list, separators included;
+/// the unchanged ones from the current buffer), then the two are swapped. Once both have
+/// grown to the longest row, applying updates allocates nothing, and the whole row can be
+/// copied out in one go ([`layout`](Self::layout)). A list is checked whole before
+/// anything changes, so an update that fails leaves the row untouched.
 #[derive(Clone)]
 pub struct Row {
-    slots: Vec<Slot>,
+    /// Every value followed by one separator byte (a null value's bytes mean nothing).
+    text: String,
+    /// Where each value ends in `text` (value `i` starts one byte after value `i - 1` ends).
+    ends: Vec<usize>,
+    /// Bit `i % 64` of word `i / 64`: value `i` is null.
+    nulls: Vec<u64>,
     set: bool,
+    /// The buffers the next values are built in, swapped with `text` and `ends`.
+    next_text: String,
+    next_ends: Vec<usize>,
+    /// The in-place writes of the fast path: at, from (in the list), length.
+    writes: Vec<(usize, usize, usize)>,
     /// The general decoder's plan: one step per field.
     plan: Vec<Step>,
     /// Values decoded by the general decoder (escapes, `^T`, `^P`), that the plan refers to.
@@ -147,26 +116,90 @@ pub struct Row {
     scratch: String,
 }
 
+/// A [`Row`]'s values as they are stored: one buffer, and where each value ends, for
+/// copying a whole row at once (see [`Row::layout`]).
+///
+/// Value `i` is `text[start..ends[i]]`, where `start` is 0 for the first value and
+/// `ends[i - 1] + 1` for the others (one separator byte follows every value, the last one
+/// included); it is null when bit `i % 64` of `nulls[i / 64]` is set (its bytes then mean
+/// nothing).
+///
+/// ```
+/// # use tlcp_proto::fields::{ChangedFields, Row};
+/// let mut row = Row::new(3);
+/// row.apply("a|#|bc", &mut ChangedFields::new())?;
+/// let layout = row.layout();
+/// assert_eq!(&layout.text[..1], "a");
+/// assert_eq!(&layout.text[layout.ends[1] + 1..layout.ends[2]], "bc");
+/// assert_eq!(layout.nulls[0], 0b010);
+/// # Ok::<(), tlcp_proto::fields::FieldError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RowLayout<'a> {
+    /// The values, each followed by one separator byte.
+    pub text: &'a str,
+    /// Where each value ends in `text`.
+    pub ends: &'a [usize],
+    /// The null values, one bit each, 64 a word.
+    pub nulls: &'a [u64],
+}
+
+/// Value `i` of a row's buffers (`None`: null, or beyond the last).
+#[inline]
+fn value_in<'t>(text: &'t str, ends: &[usize], nulls: &[u64], i: usize) -> Option<&'t str> {
+    let end = *ends.get(i)?;
+    if nulls.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0) {
+        return None;
+    }
+    let start = match i.checked_sub(1) {
+        None => 0,
+        Some(j) => ends.get(j)? + 1,
+    };
+    text.get(start..end)
+}
+
 impl Row {
     /// A row of `fields` fields that has never been set (all null).
     pub fn new(fields: usize) -> Self {
-        Self {
-            slots: vec![Slot::NULL; fields],
+        let mut row = Self {
+            text: String::new(),
+            ends: Vec::new(),
+            nulls: Vec::new(),
             set: false,
+            next_text: String::new(),
+            next_ends: Vec::new(),
+            writes: Vec::new(),
             plan: Vec::new(),
             decoded: String::new(),
             scratch: String::new(),
+        };
+        row.reset(fields);
+        row
+    }
+
+    /// `fields` null values.
+    fn reset(&mut self, fields: usize) {
+        self.text.clear();
+        self.text.extend(std::iter::repeat_n(SEP, fields));
+        self.ends.clear();
+        self.ends.extend(0..fields);
+        self.nulls.clear();
+        self.nulls.resize(fields.div_ceil(64), !0);
+        if let Some(last) = self.nulls.last_mut()
+            && !fields.is_multiple_of(64)
+        {
+            *last = (1 << (fields % 64)) - 1;
         }
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.ends.len()
     }
 
     /// Whether the row has no field at all.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.ends.is_empty()
     }
 
     /// Whether the row ever received values (an update decoding against it may then use
@@ -179,7 +212,7 @@ impl Row {
     /// set, or beyond the last field.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&str> {
-        self.slots.get(index)?.get()
+        value_in(&self.text, &self.ends, &self.nulls, index)
     }
 
     /// The value of the field at 1-based `position`, as numbered on the wire; `None` when it
@@ -191,7 +224,21 @@ impl Row {
     /// The values in field order (`None` = null).
     pub fn iter(&self) -> RowIter<'_> {
         RowIter {
-            slots: self.slots.iter(),
+            text: &self.text,
+            ends: self.ends.iter(),
+            start: 0,
+            nulls: &self.nulls,
+            index: 0,
+        }
+    }
+
+    /// The values as they are stored, to copy the whole row at once.
+    #[inline]
+    pub fn layout(&self) -> RowLayout<'_> {
+        RowLayout {
+            text: &self.text,
+            ends: &self.ends,
+            nulls: &self.nulls,
         }
     }
 
@@ -203,15 +250,12 @@ impl Row {
     /// Bytes held for the current values.
     #[cfg(test)]
     pub(crate) fn buffer_len(&self) -> usize {
-        self.slots.iter().map(|s| s.text.len()).sum()
+        self.text.len()
     }
 
     /// Forgets the values: all null, never set. Keeps the buffers.
     pub fn clear(&mut self) {
-        for s in &mut self.slots {
-            s.text.clear();
-            s.null = true;
-        }
+        self.reset(self.len());
         self.set = false;
     }
 
@@ -279,7 +323,9 @@ impl Row {
         let n = self.len();
         changed.reset(n);
         if self.set
-            && let Some(low) = apply_common(&mut self.slots, &mut self.scratch, encoded)
+            && let Some(low) = self
+                .apply_in_place(encoded)
+                .or_else(|| self.apply_common(encoded))
         {
             changed.insert_first_64(low);
             return Ok(());
@@ -307,14 +353,17 @@ impl Row {
     /// becomes ([`Step`]s, decoded values in `self.decoded`), changing no field.
     fn plan(&mut self, encoded: &str) -> Result<(), FieldError> {
         let Self {
-            slots,
+            text,
+            ends,
+            nulls,
             set,
             plan,
             decoded,
             scratch,
+            ..
         } = self;
         let set = *set;
-        let n = slots.len();
+        let n = ends.len();
         plan.clear();
         decoded.clear();
         let bytes = encoded.as_bytes();
@@ -342,7 +391,8 @@ impl Row {
                     if !set {
                         return Err(FieldError::NoPreviousValue { position });
                     }
-                    let old = slots[i].get().ok_or(FieldError::NullBase { position })?;
+                    let old =
+                        value_in(text, ends, nulls, i).ok_or(FieldError::NullBase { position })?;
                     let step = apply_edit(*kind, payload, old, position, scratch, decoded)?;
                     plan.push(step);
                 }
@@ -383,221 +433,459 @@ impl Row {
     }
 
     /// The general decoder, second half: carries out the plan (`encoded` is the list that
-    /// [`Step::Line`] refers to), marking the fields that change.
+    /// [`Step::Line`] refers to), marking the fields that change. Builds the next values
+    /// value by value, then swaps them in.
     fn execute(&mut self, encoded: &str, changed: &mut ChangedFields) {
-        if !self.set {
+        let Self {
+            text,
+            ends,
+            nulls,
+            set,
+            next_text,
+            next_ends,
+            plan,
+            decoded,
+            ..
+        } = self;
+        if !*set {
             changed.insert_all();
         }
-        let set = self.set;
-        for (i, (slot, step)) in self.slots.iter_mut().zip(&self.plan).enumerate() {
+        next_text.clear();
+        next_ends.clear();
+        let out = next_text;
+        for (i, step) in plan.iter().enumerate() {
+            let old = value_in(text, ends, nulls, i);
             let value = match *step {
-                Step::Keep => continue,
+                Step::Keep => old,
                 Step::Null => None,
                 Step::Line(a, b) => encoded.get(a..b),
-                Step::Decoded(a, b) => self.decoded.get(a..b),
+                Step::Decoded(a, b) => decoded.get(a..b),
             };
-            if slot.set(value) && set {
+            let same = match (old, value) {
+                (None, None) => true,
+                (Some(a), Some(b)) => eq_bytes(a.as_bytes(), b.as_bytes()),
+                _ => false,
+            };
+            if !same && *set {
                 changed.insert(i);
             }
+            out.push_str(value.unwrap_or_default());
+            next_ends.push(out.len());
+            out.push(SEP);
+            if let Some(w) = nulls.get_mut(i / 64) {
+                let bit = 1 << (i % 64);
+                if value.is_none() {
+                    *w |= bit;
+                } else {
+                    *w &= !bit;
+                }
+            }
         }
-        self.set = true;
+        std::mem::swap(text, out);
+        std::mem::swap(ends, next_ends);
+        *set = true;
     }
-}
 
-/// The common case of [`Row::apply`], in one lean pass: a row already set, of at most 64
-/// fields, a list of at most 128 bytes without `%` escapes nor `^P` entries, with at most
-/// one `^T` entry, whose entries cover exactly the fields.
-///
-/// Checks all that on bit masks first, and applies the `^T` diff (if any) to `scratch`
-/// (nothing changes until the list is known good), then applies the list and returns the
-/// changed fields as a bit mask. `None`: the list is anything else, and [`Row::plan`]
-/// takes it (and reports the error, if it is one).
-#[inline]
-fn apply_common(slots: &mut [Slot], scratch: &mut String, encoded: &str) -> Option<u64> {
-    let n = slots.len();
-    let bytes = encoded.as_bytes();
-    let len = bytes.len();
-    if n > 64 || len > 128 {
-        return None;
-    }
-    // Bit k: byte k is a `|`, a `^` (gathered 8 bits a word, no wide shift); and whether
-    // there is a `%`.
-    let (mut sep_bits, mut caret_bits, mut pct) = ([0u8; 16], [0u8; 16], false);
-    for (w, (s, c)) in sep_bits.iter_mut().zip(&mut caret_bits).enumerate() {
-        let at = 8 * w;
-        if at >= len {
-            break;
+    /// The commonest case of all, before [`apply_common`](Self::apply_common): every value
+    /// that changes keeps its length (prices, times, counters), so the new bytes are
+    /// written over the old ones and unchanged values cost nothing. Same conditions as
+    /// `apply_common` (no `%`, at most one `^T`), plus: every new value, `^T` result and `$`
+    /// has the length of the value it replaces, and `^T` is the usual tail edit. Checks
+    /// the whole list first, noting the writes; then writes them and checks the text once
+    /// (it cannot fail: whole values are replaced by whole values). `None`: anything else,
+    /// the row untouched.
+    #[inline]
+    fn apply_in_place(&mut self, encoded: &str) -> Option<u64> {
+        let Self {
+            text,
+            ends,
+            nulls,
+            writes,
+            ..
+        } = self;
+        let n = ends.len();
+        let bytes = encoded.as_bytes();
+        let len = bytes.len();
+        if n > 64 || len > 128 {
+            return None;
         }
-        let x = word_at(bytes, at);
-        pct |= has_byte(x, b'%');
-        *s = pack(eq_mask(x, b'|'));
-        *c = pack(eq_mask(x, b'^'));
-    }
-    if pct {
-        return None;
-    }
-    let seps = u128::from_le_bytes(sep_bits);
-    let carets = u128::from_le_bytes(caret_bits);
-    // Entries: one per separator plus one; `^N` entries stand for N fields.
-    let mut fields = seps.count_ones() as usize + 1;
-    // The fields that the `^N` entries seen so far stand for beyond one each.
-    let mut extra = 0;
-    // The `^T` entry, if any (at most one).
-    let mut edit = None;
-    let mut skips = carets & ((seps << 1) | 1);
-    while skips != 0 {
-        let k = skips.trailing_zeros() as usize;
-        skips &= skips - 1;
-        let after = seps & !((2u128 << k).wrapping_sub(1));
-        let end = if after == 0 {
-            len
-        } else {
-            after.trailing_zeros() as usize
-        };
-        if bytes.get(k + 1) == Some(&b'T') {
-            if edit.is_some() {
+        let old_nulls = *nulls.first()?;
+        let old = text.as_bytes();
+        writes.clear();
+        let mut seps = Seps::new(bytes);
+        let (mut changed, mut new_nulls) = (0u64, old_nulls);
+        let mut edited = false;
+        let mut i = 0;
+        let mut old_start = 0;
+        let mut pos = 0;
+        loop {
+            let end = seps.next()?;
+            let entry = bytes.get(pos..end)?;
+            if i >= n {
                 return None;
             }
-            // (Its field: the entries before it, plus what `^N` entries stand for.)
-            let before = if k == 0 {
-                0
-            } else {
-                (seps & ((1u128 << k) - 1)).count_ones() as usize
-            };
-            let i = before + extra;
-            // A null base is an error: the general decoder reports it.
-            let old = slots.get(i)?.get()?;
-            let payload = bytes.get(k + 2..end)?;
-            edit = Some(match tail_edit(old.as_bytes(), payload) {
-                Some((keep, added)) => Edit::Tail {
-                    keep,
-                    added: k + 2 + added..end,
-                },
-                None => {
-                    scratch.clear();
-                    diff::apply(old, encoded.get(k + 2..end)?, scratch).ok()?;
-                    Edit::Scratch
+            let old_end = *ends.get(i)?;
+            let bit = 1u64 << i;
+            let old_null = old_nulls & bit != 0;
+            match entry {
+                [] => {}
+                [b'^', b'T', diff @ ..] => {
+                    if edited || old_null {
+                        return None;
+                    }
+                    edited = true;
+                    let (keep, added) = tail_edit(old.get(old_start..old_end)?, diff)?;
+                    let added = pos + 2 + added;
+                    let at = old_start + keep;
+                    if at + (end - added) != old_end {
+                        return None;
+                    }
+                    if !eq_bytes(old.get(at..old_end)?, bytes.get(added..end)?) {
+                        changed |= bit;
+                        writes.push((at, added, end - added));
+                    }
                 }
-            });
-        } else {
-            let count = parse_count(bytes.get(k + 1..end)?)?;
-            fields += count - 1;
-            extra += count - 1;
+                [b'^', digits @ ..] => {
+                    let count = parse_count(digits)?;
+                    let last = *ends.get(i.checked_add(count)? - 1)?;
+                    i += count;
+                    old_start = last + 1;
+                    if end == len {
+                        break;
+                    }
+                    pos = end + 1;
+                    continue;
+                }
+                [b'#'] => {
+                    if !old_null {
+                        changed |= bit;
+                    }
+                    new_nulls |= bit;
+                }
+                [b'$'] => {
+                    if old_end != old_start {
+                        return None;
+                    }
+                    if old_null {
+                        changed |= bit;
+                    }
+                    new_nulls &= !bit;
+                }
+                _ => {
+                    if entry.len() != old_end - old_start {
+                        return None;
+                    }
+                    if old_null || !eq_bytes(old.get(old_start..old_end)?, entry) {
+                        changed |= bit;
+                        new_nulls &= !bit;
+                        writes.push((old_start, pos, entry.len()));
+                    }
+                }
+            }
+            i += 1;
+            old_start = old_end + 1;
+            if end == len {
+                break;
+            }
+            pos = end + 1;
         }
+        if i != n {
+            return None;
+        }
+        // The list is good: write, check, done.
+        if !writes.is_empty() {
+            let mut buf = std::mem::take(text).into_bytes();
+            // (The ranges are within the current values and the list, checked above: no
+            // early return while the text is out.)
+            for &(at, from, count) in writes.iter() {
+                if let (Some(dst), Some(src)) =
+                    (buf.get_mut(at..at + count), bytes.get(from..from + count))
+                {
+                    copy_short(dst, src);
+                }
+            }
+            match String::from_utf8(buf) {
+                Ok(new) => *text = new,
+                // Whole values replaced by whole values cannot break the text; should it
+                // happen, the row is forgotten (the next updates then fail, and the
+                // subscription is resubscribed) rather than left half-written.
+                Err(_) => {
+                    self.reset(n);
+                    self.set = false;
+                    return None;
+                }
+            }
+        }
+        *self.nulls.first_mut()? = new_nulls;
+        Some(changed)
     }
-    if fields != n {
-        return None;
-    }
-    // The list is good: apply it. Nothing below can fail any more (the `?`s only spare
-    // panicking code: the entries are known to be in range and well formed), so no field
-    // changes unless the whole list applies.
-    let mut changed = 0u64;
-    let mut i = 0;
-    let mut pos = 0;
-    // The separators as two words: cheaper to walk than one `u128`.
-    let (mut lo, mut hi) = (seps as u64, (seps >> 64) as u64);
-    loop {
-        let end = if lo != 0 {
-            let k = lo.trailing_zeros() as usize;
-            lo &= lo - 1;
-            k
-        } else if hi != 0 {
-            let k = hi.trailing_zeros() as usize + 64;
-            hi &= hi - 1;
-            k
-        } else {
-            len
+
+    /// The common case of [`Row::apply`], in one lean pass: a row already set, of at most
+    /// 64 fields, a list of at most 128 bytes without `%` escapes nor `^P` entries, with at
+    /// most one `^T` entry, whose entries cover exactly the fields.
+    ///
+    /// Finds the separators eight bytes at a time, then walks the entries once: checks
+    /// each, marks the changed and null fields on bit masks, notes where each value will
+    /// end and which runs of bytes make the next text ([`Runs`]: of the list, of the
+    /// current text, of the `^T` result), calling nothing on the way. Only then, the list
+    /// known good, are the runs copied and the buffers swapped. Returns the changed fields
+    /// as a bit mask; `None`: the list is anything else, and [`Row::plan`] takes it (and
+    /// reports the error, if it is one), the row untouched.
+    #[inline]
+    fn apply_common(&mut self, encoded: &str) -> Option<u64> {
+        let Self {
+            text,
+            ends,
+            nulls,
+            next_text,
+            next_ends,
+            scratch,
+            ..
+        } = self;
+        let n = ends.len();
+        let bytes = encoded.as_bytes();
+        let len = bytes.len();
+        if n > 64 || len > 128 {
+            return None;
+        }
+        let old_nulls = *nulls.first()?;
+        let old = text.as_bytes();
+        next_ends.clear();
+        next_text.clear();
+        // Room for the longest next text (each value from the list, the current text or
+        // the diff's result, and a separator), so that no copy below allocates.
+        next_text.reserve(text.len() + len + n + 32);
+        let mut to = Copy {
+            out: next_text,
+            line: encoded,
+            old: text.as_str(),
         };
-        let entry = bytes.get(pos..end)?;
-        match entry {
-            [] => i += 1,
-            [b'^', b'T', ..] => {
-                let slot = slots.get_mut(i)?;
-                match edit.take()? {
-                    // In place: keep the start, replace the rest.
-                    Edit::Tail { keep, added } => {
-                        let added = encoded.get(added)?;
-                        let tail = slot.text.as_bytes().get(keep..)?;
-                        if !eq_bytes(tail, added.as_bytes()) {
-                            changed |= 1 << i;
-                            slot.text.truncate(keep);
-                            slot.text.push_str(added);
-                        }
+        let mut run = Runs::default();
+        let mut seps = Seps::new(bytes);
+        let (mut changed, mut new_nulls) = (0u64, 0u64);
+        let mut edited = false;
+        // The field the entry starts at, and where its current value starts.
+        let mut i = 0;
+        let mut old_start = 0;
+        let mut pos = 0;
+        loop {
+            let end = seps.next()?;
+            let last = end == len;
+            // The entry's bytes, and with the separator after it (if there is one).
+            let with_sep = if last { end } else { end + 1 };
+            let entry = bytes.get(pos..end)?;
+            if i >= n {
+                return None;
+            }
+            let old_end = *ends.get(i)?;
+            let bit = 1u64 << i;
+            let old_null = old_nulls & bit != 0;
+            match entry {
+                // Unchanged: the current value and its separator.
+                [] => {
+                    run.piece(&mut to, FROM_OLD, old_start, old_end + 1)?;
+                    new_nulls |= old_nulls & bit;
+                }
+                [b'^', b'T', diff @ ..] => {
+                    // At most one, on a value (a null base is an error, that the general
+                    // decoder reports).
+                    if edited || old_null {
+                        return None;
                     }
-                    // The new value, decoded above: take its buffer, give the old one for
-                    // the next diff.
-                    Edit::Scratch => {
-                        if !eq_bytes(slot.text.as_bytes(), scratch.as_bytes()) {
-                            changed |= 1 << i;
-                            std::mem::swap(&mut slot.text, scratch);
+                    edited = true;
+                    let value = old.get(old_start..old_end)?;
+                    match tail_edit(value, diff) {
+                        // Keep the start of the current value, then the added text (and
+                        // its separator) from the list.
+                        Some((keep, added)) => {
+                            let added = pos + 2 + added;
+                            let tail = old.get(old_start + keep..old_end)?;
+                            if !eq_bytes(tail, bytes.get(added..end)?) {
+                                changed |= bit;
+                            }
+                            run.piece(&mut to, FROM_OLD, old_start, old_start + keep)?;
+                            run.piece(&mut to, FROM_LINE, added, with_sep)?;
+                            if last {
+                                run.piece(&mut to, FROM_SEP, 0, 1)?;
+                            }
+                        }
+                        // Any other diff: the new value in `scratch`.
+                        None => {
+                            scratch.clear();
+                            let base = text.get(old_start..old_end)?;
+                            diff::apply(base, encoded.get(pos + 2..end)?, scratch).ok()?;
+                            if !eq_bytes(value, scratch.as_bytes()) {
+                                changed |= bit;
+                            }
+                            run.finish(&mut to)?;
+                            to.out.push_str(scratch);
+                            run.len += scratch.len();
+                            run.piece(&mut to, FROM_SEP, 0, 1)?;
                         }
                     }
                 }
-                i += 1;
-            }
-            [b'^', digits @ ..] => i += parse_count(digits)?,
-            [b'#'] => {
-                let slot = slots.get_mut(i)?;
-                changed |= u64::from(!slot.null) << i;
-                slot.text.clear();
-                slot.null = true;
-                i += 1;
-            }
-            [b'$'] => {
-                let slot = slots.get_mut(i)?;
-                changed |= u64::from(slot.null || !slot.text.is_empty()) << i;
-                slot.text.clear();
-                slot.null = false;
-                i += 1;
-            }
-            _ => {
-                let slot = slots.get_mut(i)?;
-                if slot.null || !eq_bytes(slot.text.as_bytes(), entry) {
-                    changed |= 1 << i;
-                    slot.null = false;
-                    slot.text.clear();
-                    // Short values (most of them) are copied as 16 bytes then cut: no call
-                    // to `memcpy` for a few bytes.
-                    match encoded.get(pos..pos + 16) {
-                        Some(wide) if entry.len() <= 16 => {
-                            slot.text.push_str(wide);
-                            slot.text.truncate(entry.len());
-                        }
-                        _ => slot.text.push_str(encoded.get(pos..end)?),
+                // `^N`: N unchanged values, with their separators, in one piece.
+                [b'^', digits @ ..] => {
+                    let count = parse_count(digits)?;
+                    let kept = ends.get(i..i.checked_add(count)?)?;
+                    let last_end = *kept.last()?;
+                    let at = run.len;
+                    run.piece(&mut to, FROM_OLD, old_start, last_end + 1)?;
+                    next_ends.extend(kept.iter().map(|&e| at + (e - old_start)));
+                    let mask = 1u64
+                        .checked_shl(count as u32)
+                        .unwrap_or(0)
+                        .wrapping_sub(1)
+                        .checked_shl(i as u32)
+                        .unwrap_or(0);
+                    new_nulls |= old_nulls & mask;
+                    i += count;
+                    old_start = last_end + 1;
+                    if last {
+                        break;
                     }
+                    pos = end + 1;
+                    continue;
                 }
-                i += 1;
+                // A value from the list, with its separator. Null (`#`): its byte stays,
+                // meaning nothing; empty (`$`): the separator only.
+                [b'#'] => {
+                    if !old_null {
+                        changed |= bit;
+                    }
+                    new_nulls |= bit;
+                    run.piece(&mut to, FROM_LINE, pos, with_sep)?;
+                }
+                [b'$'] => {
+                    if old_null || old_end != old_start {
+                        changed |= bit;
+                    }
+                    run.piece(&mut to, FROM_LINE, end, with_sep)?;
+                }
+                _ => {
+                    if old_null || !eq_bytes(old.get(old_start..old_end)?, entry) {
+                        changed |= bit;
+                    }
+                    run.piece(&mut to, FROM_LINE, pos, with_sep)?;
+                }
             }
+            if last && !matches!(entry, [] | [b'^', b'T', ..]) {
+                run.piece(&mut to, FROM_SEP, 0, 1)?;
+            }
+            // The value ends just before the separator that the run now ends with.
+            next_ends.push(run.len - 1);
+            i += 1;
+            old_start = old_end + 1;
+            if last {
+                break;
+            }
+            pos = end + 1;
         }
-        if end == len {
-            break;
+        if i != n {
+            return None;
         }
-        pos = end + 1;
+        run.finish(&mut to)?;
+        if to.out.len() != run.len || next_ends.len() != n {
+            return None;
+        }
+        std::mem::swap(text, next_text);
+        std::mem::swap(ends, next_ends);
+        *nulls.first_mut()? = new_nulls;
+        Some(changed)
     }
-    Some(changed)
 }
 
-/// How the fast path of [`Row::apply`] applies its `^T` entry.
-#[derive(Debug)]
-enum Edit {
-    /// Keep the first `keep` bytes of the old value, then the bytes of the list at `added`.
-    Tail {
-        keep: usize,
-        added: std::ops::Range<usize>,
-    },
-    /// The new value is in the row's scratch buffer.
-    Scratch,
+/// Where a run of [`Row::apply_common`] is copied from: the list, ...
+const FROM_LINE: u8 = 0;
+/// ... the current text, ...
+const FROM_OLD: u8 = 1;
+/// ... or a separator.
+const FROM_SEP: u8 = 2;
+
+/// Where [`Row::apply_common`] copies runs from, and to.
+struct Copy<'a> {
+    out: &'a mut String,
+    line: &'a str,
+    old: &'a str,
+}
+
+impl Copy<'_> {
+    /// Appends bytes `a..b` of `source`: 16 bytes at a time then cut, while the source
+    /// has 16 bytes left (no call to `memcpy` for a few bytes; `out` has room).
+    #[inline(always)]
+    fn copy(&mut self, source: u8, mut a: usize, b: usize) -> Option<()> {
+        let from = match source {
+            FROM_LINE => self.line,
+            FROM_OLD => self.old,
+            _ => {
+                self.out.push(SEP);
+                return Some(());
+            }
+        };
+        let target = self.out.len() + (b - a);
+        while a < b {
+            match from.get(a..a + 16) {
+                Some(wide) => {
+                    self.out.push_str(wide);
+                    a += 16;
+                }
+                None => {
+                    self.out.push_str(from.get(a..b)?);
+                    break;
+                }
+            }
+        }
+        self.out.truncate(target);
+        Some(())
+    }
+}
+
+/// The pending run of [`Row::apply_common`]: pieces that follow one another in their
+/// source are merged into one copy.
+#[derive(Default)]
+struct Runs {
+    source: u8,
+    start: usize,
+    end: usize,
+    /// The length of the next text, the pending run included.
+    len: usize,
+}
+
+impl Runs {
+    /// Appends bytes `a..b` (`a <= b`) of `source`: extends the pending run when they
+    /// follow it, else copies the pending run and starts another.
+    #[inline(always)]
+    fn piece(&mut self, to: &mut Copy<'_>, source: u8, a: usize, b: usize) -> Option<()> {
+        if source != self.source || a != self.end {
+            self.finish(to)?;
+            self.source = source;
+            self.start = a;
+        }
+        self.end = b;
+        self.len += b.saturating_sub(a);
+        Some(())
+    }
+
+    /// Copies the pending run.
+    #[inline(always)]
+    fn finish(&mut self, to: &mut Copy<'_>) -> Option<()> {
+        if self.end > self.start {
+            to.copy(self.source, self.start, self.end)?;
+        }
+        self.start = self.end;
+        Some(())
+    }
 }
 
 /// The commonest diff, recognised without building the value: *copy* `n` characters of
 /// the old value, *add* what follows (up to the end of the diff), in ASCII (a count is then
 /// a number of bytes). Returns the bytes of `old` kept and the offset of the added text in
 /// `diff`; `None` for any other diff (including a bad one), which [`diff::apply`] takes.
-#[inline]
+#[inline(always)]
 fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     let mut pos = 0;
     let keep = diff::read_count(diff, &mut pos).ok()?;
-    if !old.get(..keep)?.is_ascii() {
+    if !is_ascii(old.get(..keep)?) {
         return None;
     }
     if pos == diff.len() {
@@ -605,7 +893,28 @@ fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     }
     let add = diff::read_count(diff, &mut pos).ok()?;
     let added = diff.get(pos..)?;
-    (added.len() == add && added.is_ascii()).then_some((keep, pos))
+    (added.len() == add && is_ascii(added)).then_some((keep, pos))
+}
+
+/// Whether `s` is ASCII: short ones as (overlapping) words, without a call.
+#[inline(always)]
+fn is_ascii(s: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = s.len();
+    match n {
+        0 => true,
+        1..=3 => (s[0] | s[n / 2] | s[n - 1]) < 0x80,
+        4..=7 => {
+            let w = |at: usize| {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&s[at..at + 4]);
+                u32::from_le_bytes(b)
+            };
+            (w(0) | w(n - 4)) & 0x8080_8080 == 0
+        }
+        8..=16 => (word_at(s, 0) | word_at(s, n - 8)) & HIGH == 0,
+        _ => s.is_ascii(),
+    }
 }
 
 /// Applies the `^T` (TLCP-diff) or `^P` (JSON Patch) `payload` to `old`, appending the new
@@ -634,7 +943,6 @@ fn apply_edit(
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The 8 bytes of `bytes` from `at` as a little-endian word, zero-padded past the end (a
 /// zero byte is none of the bytes looked for).
@@ -656,25 +964,58 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
+/// The separators of a value list, in order, found eight bytes at a time (each word read
+/// once).
+struct Seps<'a> {
+    bytes: &'a [u8],
+    /// The offset of the current word, and its `|` and `%` bytes (0x80 each).
+    at: usize,
+    found: u64,
+}
+
+impl<'a> Seps<'a> {
+    #[inline(always)]
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            found: Self::find(bytes, 0),
+        }
+    }
+
+    /// The `|` and `%` bytes of the word at `at` (none past the end).
+    #[inline(always)]
+    fn find(bytes: &[u8], at: usize) -> u64 {
+        if at >= bytes.len() {
+            return 0;
+        }
+        let x = word_at(bytes, at);
+        eq_mask(x, b'|') | eq_mask(x, b'%')
+    }
+
+    /// The offset of the next `|`, or the length after the last one; `None` when a `%`
+    /// comes first (an escaped entry: the general decoder takes the list).
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        let len = self.bytes.len();
+        while self.found == 0 {
+            self.at += 8;
+            if self.at >= len {
+                return Some(len);
+            }
+            self.found = Self::find(self.bytes, self.at);
+        }
+        let k = self.at + (self.found.trailing_zeros() / 8) as usize;
+        self.found &= self.found - 1;
+        (self.bytes.get(k) == Some(&b'|')).then_some(k)
+    }
+}
+
 /// 0x80 in each byte of `x` equal to `c`, 0 elsewhere (exact: no carry between bytes).
 #[inline(always)]
 fn eq_mask(x: u64, c: u8) -> u64 {
     let y = x ^ (ONES * u64::from(c));
     !(((y & LOWS) + LOWS) | y | LOWS)
-}
-
-/// Whether some byte of `x` is `c`.
-#[inline(always)]
-fn has_byte(x: u64, c: u8) -> bool {
-    let y = x ^ (ONES * u64::from(c));
-    y.wrapping_sub(ONES) & !y & HIGHS != 0
-}
-
-/// The 0x80 bits of `m` (one per byte) gathered into 8 bits, in byte order: one multiply
-/// moves bit 8j of `m >> 7` to bit 56 + j, and no two partial products overlap (no carry).
-#[inline(always)]
-fn pack(m: u64) -> u8 {
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// The end of the entry starting at `pos` (the next `|`, or the end of the input), and
@@ -714,6 +1055,39 @@ fn scan(bytes: &[u8], pos: usize) -> (usize, bool) {
         i += 1;
     }
     (bytes.len(), escaped)
+}
+
+/// Copies `src` into `dst` (same length): short ones as overlapping words, without a call
+/// to `memcpy`.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n != dst.len() {
+        return;
+    }
+    #[inline(always)]
+    fn word<const W: usize>(dst: &mut [u8], src: &[u8], at: usize) {
+        let mut w = [0; W];
+        w.copy_from_slice(&src[at..at + W]);
+        dst[at..at + W].copy_from_slice(&w);
+    }
+    match n {
+        0 => {}
+        1..=3 => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+        4..=7 => {
+            word::<4>(dst, src, 0);
+            word::<4>(dst, src, n - 4);
+        }
+        8..=16 => {
+            word::<8>(dst, src, 0);
+            word::<8>(dst, src, n - 8);
+        }
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 /// Byte equality, without a call to `memcmp` for the short values that fields mostly hold
@@ -790,7 +1164,12 @@ impl<'a> IntoIterator for &'a Row {
 /// Iterator over a row's values in field order, from [`Row::iter`].
 #[derive(Debug, Clone)]
 pub struct RowIter<'a> {
-    slots: std::slice::Iter<'a, Slot>,
+    text: &'a str,
+    ends: std::slice::Iter<'a, usize>,
+    /// Where the next value starts, and its index.
+    start: usize,
+    nulls: &'a [u64],
+    index: usize,
 }
 
 impl<'a> Iterator for RowIter<'a> {
@@ -798,27 +1177,24 @@ impl<'a> Iterator for RowIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.slots.next().map(Slot::get)
+        let end = *self.ends.next()?;
+        let start = std::mem::replace(&mut self.start, end + 1);
+        let i = self.index;
+        self.index += 1;
+        let null = self
+            .nulls
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0);
+        Some(if null {
+            None
+        } else {
+            self.text.get(start..end)
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.slots.size_hint()
+        self.ends.size_hint()
     }
 }
 
 impl ExactSizeIterator for RowIter<'_> {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pack_gathers_the_high_bits() {
-        for bits in 0..=255u8 {
-            let m = (0..8)
-                .filter(|j| bits & (1 << j) != 0)
-                .fold(0u64, |m, j| m | 0x80 << (8 * j));
-            assert_eq!(pack(m), bits);
-        }
-    }
-}

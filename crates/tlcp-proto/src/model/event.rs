@@ -135,6 +135,16 @@ impl<'a> ItemUpdate<'a> {
         }
     }
 
+    /// The row that holds exactly this update's values, in order (MERGE, DISTINCT and RAW
+    /// modes; `None` in COMMAND mode): to copy them all at once through
+    /// [`Row::layout`].
+    pub fn row(&self) -> Option<&'a Row> {
+        match self.source {
+            Source::Row(row) if row.len() == self.value_count() => Some(row),
+            _ => None,
+        }
+    }
+
     /// Whether the field at 1-based `pos` changed with this update.
     pub fn is_changed(&self, pos: usize) -> bool {
         pos.checked_sub(1).is_some_and(|i| self.changed.contains(i))
