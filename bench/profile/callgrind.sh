@@ -29,16 +29,18 @@ else
   valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
     "$bin" bench --server "http://127.0.0.1:$port" --mode distinct --item p1 --duration 8 --timeout 60 > "$out/bench.json" 2>/dev/null
   kill %1; wait %1 || true
-  fns='handle_bytes|SubscriptionModel::update|Row::apply|Outputs::drain|push_update_deferred|ItemUpdate::fill'
+  fns='driver::feed|SubscriptionModel::update|Row::apply|push_update_deferred|ItemUpdate::fill'
 fi
 total=$(callgrind_annotate "$out/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
 updates=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])['stats']['updates'])" "$out/bench.json")
 echo "$side: $total instructions, $updates updates received, $((total / updates)) per update (startup included)"
-# Inclusive cost and call count of each function of the path (callers' view: the calls
-# are the sum of the callers' counts).
+# Inclusive cost of each function of the path per update received, and per call (callers'
+# view: the calls are the sum of the callers' counts; the client's `driver::feed` runs once
+# per socket read).
 callgrind_annotate --inclusive=yes --tree=caller "$out/cg.out" 2>/dev/null | python3 -c '
 import re, sys
 fns = re.compile(sys.argv[1])
+updates = int(sys.argv[2])
 calls = 0
 for line in sys.stdin:
     if not line.strip():
@@ -53,6 +55,6 @@ for line in sys.stdin:
         calls += int(c.group(1).replace(",", "")) if c else 0
     elif fns.search(name) and calls:
         short = fns.search(name).group(0)
-        print(f"  {short:<28} {ir // calls:>8} per call ({calls} calls)")
-' "$fns"
+        print(f"  {short:<28} {ir // updates:>8} per update, {ir // calls:>8} per call ({calls} calls)")
+' "$fns" "$updates"
 echo "(full profile: callgrind_annotate $out/cg.out)"
