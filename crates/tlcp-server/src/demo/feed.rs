@@ -154,14 +154,12 @@ impl Generator {
     /// Moves to the next update: `ts`, `seq`, and the payload fields that changed (all of
     /// them the first time; then `f1` always, each other one with probability 1/2).
     /// Unchanged fields are left out: the item keeps their values, and every field an
-    /// update sets costs a copy at each stage of the server.
-    fn advance(&mut self) {
+    /// update sets costs a copy at each stage of the server. `ts` is `now` (nanoseconds
+    /// since the UNIX epoch), or one more than the previous `ts` if that is not earlier.
+    fn advance(&mut self, now: u128) {
         let first = self.seq == 0;
         self.seq += 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        self.last_ts = self.last_ts.max(now);
+        self.last_ts = (self.last_ts + 1).max(now);
         // Random bits, one draw per 32 fields: whether each field changes, and the
         // direction of its move.
         let mut bits = 0u64;
@@ -197,8 +195,9 @@ impl Generator {
         }
     }
 
-    /// Pushes the next update to `feed`, straight into the item's row.
-    fn push(&mut self, feed: &ItemFeed) {
+    /// Pushes the next update to `feed`, straight into the item's row, with `ts` at `now`
+    /// (see [`Generator::advance`]).
+    fn push(&mut self, feed: &ItemFeed, now: u128) {
         if self.ids.is_empty() {
             self.ids = ["ts", "seq"]
                 .into_iter()
@@ -206,7 +205,7 @@ impl Generator {
                 .map(|n| feed.field(n))
                 .collect();
         }
-        self.advance();
+        self.advance(now);
         feed.update_with(|row| {
             self.for_each_field(|k, value| {
                 row.set(self.ids[k], value);
@@ -217,7 +216,7 @@ impl Generator {
     /// The next update, as an [`Update`] (what `push` writes).
     #[cfg(test)]
     fn next(&mut self) -> Update {
-        self.advance();
+        self.advance(wall_ns());
         let mut update = Update::new();
         self.for_each_field(|k, value| {
             let name = match k {
@@ -229,6 +228,13 @@ impl Generator {
         });
         update
     }
+}
+
+/// The wall clock, in nanoseconds since the UNIX epoch.
+fn wall_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// `00`..`99`, for formatting two digits at a time.
@@ -375,7 +381,7 @@ async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usiz
         }
         let mut in_batch = 0;
         while sent < due {
-            producer.push(&feed);
+            producer.push(&feed, wall_ns());
             sent += 1;
             in_batch += 1;
             if in_batch == batch && sent < due {
@@ -391,10 +397,16 @@ async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usiz
 
 /// Pushes batches as fast as the subscribers take them, until the feed is inactive.
 async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
+    let mut step: u128 = 0;
     while feed.is_active() {
-        for _ in 0..batch {
-            producer.push(&feed);
+        // Two clock reads per batch, not one per update: update `k` of the batch gets the
+        // batch's start plus `k` times the time an update took in the previous batch (an
+        // estimate of its push time, spaced like real push times).
+        let start = wall_ns();
+        for k in 0..batch {
+            producer.push(&feed, start + step * k as u128);
         }
+        step = wall_ns().saturating_sub(start) / batch as u128;
         feed.ready().await;
         tokio::task::yield_now().await;
     }
@@ -543,7 +555,7 @@ mod tests {
             assert!(!e.is_snapshot());
             assert_eq!(num(&sub, e, "seq"), i as u128 + 1);
             let ts = num(&sub, e, "ts");
-            assert!(ts >= last_ts);
+            assert!(ts > last_ts);
             last_ts = ts;
             let row = e.row().expect("row");
             for f in 1..=8 {
@@ -628,7 +640,16 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        assert!(sub.take().len() >= 16 * 5);
+        let events = sub.take();
+        assert!(events.len() >= 16 * 5);
+        // One clock read per batch, and `ts` still increases with every update.
+        let ts: Vec<u128> = events.iter().map(|e| num(&sub, e, "ts")).collect();
+        assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+        let epoch_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        assert!(ts[0] > epoch_ns - 60_000_000_000 && ts[ts.len() - 1] < epoch_ns + 1_000_000);
         // Unsubscribing stops a producer even while it waits for a gone subscriber.
         sub.set_congestion(Some(drained));
         for _ in 0..3 {

@@ -59,7 +59,9 @@
 //! # `FEED`: a synthetic feed for benchmarks
 //!
 //! Any item name, fields `ts seq f1 .. fN`: `ts` is the push time in nanoseconds since the
-//! UNIX epoch (never decreasing for an item, so a client can compute latencies), `seq`
+//! UNIX epoch (increasing for an item, so a client can compute latencies; with
+//! [`FeedRate::AsFastAsPossible`] the clock is read twice per batch, and each update of the
+//! batch gets an estimate spaced by the time an update took in the previous batch), `seq`
 //! counts the item's updates from 1 (restarting when the item is subscribed anew), and
 //! `f1`..`fN` are price-like payload values of a fixed width: `f1` changes on every update,
 //! each other field on about half of them. The pace, the number and the width of the
