@@ -96,15 +96,18 @@ impl Encoder {
     {
         check_counts(previous.map(|p| p.field_count()), new.field_count())?;
         self.encode_loop(
-            new,
-            |i, value| match previous {
-                None => Step::Changed(None),
-                Some(p) => {
-                    let old = p.field(i);
-                    if same(old, value) {
-                        Step::Unchanged
-                    } else {
-                        Step::Changed(old)
+            new.field_count(),
+            |i| {
+                let value = new.field(i);
+                match previous {
+                    None => Step::Changed { old: None, value },
+                    Some(p) => {
+                        let old = p.field(i);
+                        if same(old, value) {
+                            Step::Unchanged
+                        } else {
+                            Step::Changed { old, value }
+                        }
                     }
                 }
             },
@@ -139,11 +142,15 @@ impl Encoder {
         N: FieldValues + ?Sized,
     {
         check_counts(Some(previous.field_count()), new.field_count())?;
+        // A field's values are read only when it changed.
         self.encode_loop(
-            new,
-            |i, _| {
+            new.field_count(),
+            |i| {
                 if changed(i) {
-                    Step::Changed(previous.field(i))
+                    Step::Changed {
+                        old: previous.field(i),
+                        value: new.field(i),
+                    }
                 } else {
                     Step::Unchanged
                 }
@@ -153,27 +160,24 @@ impl Encoder {
         Ok(())
     }
 
-    /// The value list of `new`, with `step` telling for each field (given its new value)
-    /// whether it is unchanged or, if changed, its previous value.
+    /// The value list of `n` fields, with `step` telling for each whether it is unchanged
+    /// or, if changed, its previous and new values.
     #[inline]
-    fn encode_loop<'p, N>(
+    fn encode_loop<'p, 'n>(
         &mut self,
-        new: &N,
-        mut step: impl FnMut(usize, Option<&str>) -> Step<'p>,
+        n: usize,
+        mut step: impl FnMut(usize) -> Step<'p, 'n>,
         out: &mut String,
-    ) where
-        N: FieldValues + ?Sized,
-    {
+    ) {
         let mut first = true;
         let mut run = 0;
-        for i in 0..new.field_count() {
-            let value = new.field(i);
-            let old = match step(i, value) {
+        for i in 0..n {
+            let (old, value) = match step(i) {
                 Step::Unchanged => {
                     run += 1;
                     continue;
                 }
-                Step::Changed(old) => old,
+                Step::Changed { old, value } => (old, value),
             };
             push_unchanged(run, &mut first, out);
             run = 0;
@@ -256,11 +260,15 @@ fn check_counts(previous: Option<usize>, new: usize) -> Result<(), EncodeError> 
 }
 
 /// What the encoder writes for one field.
-enum Step<'a> {
+enum Step<'p, 'n> {
     /// The field is unchanged.
     Unchanged,
-    /// The field changed; its previous value (`None`: null, or no previous row).
-    Changed(Option<&'a str>),
+    /// The field changed: its previous value (`None`: null, or no previous row) and its
+    /// new one.
+    Changed {
+        old: Option<&'p str>,
+        value: Option<&'n str>,
+    },
 }
 
 /// Whether every character of `s` is in the Basic Multilingual Plane (one UTF-16 unit).
