@@ -414,7 +414,7 @@ impl State {
         let Some(sub) = self.subs.get_mut(&sub_id) else {
             return;
         };
-        // One lookup of the subscription per event, but when it is still to be announced.
+        // One lookup of the subscription per event (two when it is still to be announced).
         let sub = if sub.announce.is_some() {
             self.announce(sub_id);
             let Some(sub) = self.subs.get_mut(&sub_id) else {
