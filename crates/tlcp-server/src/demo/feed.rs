@@ -72,10 +72,9 @@ struct Generator {
     seq: u64,
     last_ts: u128,
     rng: Rng,
-    /// The text of `ts` then `seq` of this update, and where `seq` starts.
-    head: [u8; 40],
-    head_split: usize,
-    head_end: usize,
+    /// The text of `ts` and of `seq` of this update.
+    ts_text: DecimalText,
+    seq_text: DecimalText,
     /// Which payload fields changed in this update.
     changed: Vec<bool>,
     /// The ids of `ts`, `seq` and the payload fields in the item being fed (resolved on
@@ -103,9 +102,8 @@ impl Generator {
             seq: 0,
             last_ts: 0,
             rng,
-            head: [0; 40],
-            head_split: 0,
-            head_end: 0,
+            ts_text: DecimalText::default(),
+            seq_text: DecimalText::default(),
             ids: Vec::new(),
         };
         for i in 0..producer.values.len() {
@@ -174,18 +172,17 @@ impl Generator {
                 self.move_value(i, up);
             }
         }
-        let ts = u64::try_from(self.last_ts).unwrap_or(u64::MAX);
-        self.head_split = push_decimal(&mut self.head, 0, ts);
-        self.head_end = push_decimal(&mut self.head, self.head_split, self.seq);
+        self.ts_text
+            .move_to(u64::try_from(self.last_ts).unwrap_or(u64::MAX));
+        self.seq_text.move_to(self.seq);
     }
 
     /// Calls `f` with each field of the current update: its position (0 `ts`, 1 `seq`,
     /// then the payload fields from 2) and its value.
     fn for_each_field(&self, mut f: impl FnMut(usize, &str)) {
         // Digits only: the checks cannot fail (and run once per buffer, not per value).
-        let head = std::str::from_utf8(&self.head[..self.head_end]).unwrap_or_default();
-        f(0, head.get(..self.head_split).unwrap_or_default());
-        f(1, head.get(self.head_split..).unwrap_or_default());
+        f(0, self.ts_text.as_str());
+        f(1, self.seq_text.as_str());
         let texts = std::str::from_utf8(&self.texts).unwrap_or_default();
         for (i, &changed) in self.changed.iter().enumerate() {
             if changed {
@@ -227,6 +224,50 @@ impl Generator {
             update.set(name, value);
         });
         update
+    }
+}
+
+/// A number kept as its decimal text, moved forward by small steps without writing every
+/// digit again (`ts` and `seq` of every update: the usual step changes their last few
+/// digits only).
+#[derive(Debug, Default)]
+struct DecimalText {
+    value: u64,
+    digits: [u8; 20],
+    len: usize,
+}
+
+impl DecimalText {
+    /// Becomes `v`: adds the difference digit by digit from the end when `v` is larger, or
+    /// writes all of `v` (smaller, or more digits).
+    fn move_to(&mut self, v: u64) {
+        if self.len == 0 || v < self.value {
+            return self.set(v);
+        }
+        let (mut delta, mut carry) = (v - self.value, 0u8);
+        let mut i = self.len;
+        while delta > 0 || carry > 0 {
+            if i == 0 {
+                // One digit more.
+                return self.set(v);
+            }
+            i -= 1;
+            let d = self.digits[i] - b'0' + (delta % 10) as u8 + carry;
+            delta /= 10;
+            carry = u8::from(d >= 10);
+            self.digits[i] = b'0' + d % 10;
+        }
+        self.value = v;
+    }
+
+    fn set(&mut self, v: u64) {
+        self.len = push_decimal(&mut self.digits, 0, v);
+        self.value = v;
+    }
+
+    /// The text (digits only).
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[..self.len]).unwrap_or_default()
     }
 }
 
@@ -474,6 +515,47 @@ mod tests {
                 let full = format!("{v:0width$}");
                 assert_eq!(out, full.as_bytes()[full.len() - width..], "{v} {width}");
             }
+        }
+    }
+
+    /// Moving forward by any step, back, or across a power of ten gives the same text as
+    /// `to_string`.
+    #[test]
+    fn decimal_text_moves_like_to_string() {
+        let mut t = DecimalText::default();
+        let mut rng = Rng::new(7);
+        let check = |t: &DecimalText, v: u64| assert_eq!(t.as_str(), v.to_string(), "{v}");
+        for start in [
+            0,
+            8,
+            99,
+            999_990,
+            1_764_641_234_123_456_789,
+            u64::MAX - 5_000,
+        ] {
+            let mut v = start;
+            t.move_to(v);
+            check(&t, v);
+            for _ in 0..2_000 {
+                let step = match rng.below(4) {
+                    0 => 1,
+                    1 => rng.below(1_000),
+                    2 => rng.below(10_000_000),
+                    _ => 0,
+                };
+                v = v.saturating_add(step);
+                t.move_to(v);
+                check(&t, v);
+            }
+            // Backwards: written anew.
+            v /= 3;
+            t.move_to(v);
+            check(&t, v);
+        }
+        for (from, to) in [(9, 10), (99_999, 100_000), (999, 1_000_000), (5, 5)] {
+            t.move_to(from);
+            t.move_to(to);
+            check(&t, to);
         }
     }
 
