@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tlcp_proto::client::{Fields, Items, SubscriptionSpec};
+use tlcp_proto::fields::{RowIter, RowLayout};
 use tlcp_proto::model::{Command, ItemUpdate as ModelUpdate};
 
 /// The names a subscription knows: item names (when subscribed by list) and field names
@@ -285,33 +286,26 @@ impl ItemUpdate {
     /// The value at 1-based `pos` (`None`: null, or no such position).
     pub fn value(&self, pos: usize) -> Option<&str> {
         let i = pos.checked_sub(1)?;
-        let (start, end) = match &self.wide {
-            None => {
-                if i >= self.count as usize || self.nulls & (1 << i) != 0 {
-                    return None;
-                }
-                let start = match i.checked_sub(1) {
-                    None => 0,
-                    Some(j) => usize::from(*self.ends.get(j)?) + 1,
-                };
-                (start, usize::from(*self.ends.get(i)?))
-            }
-            Some(w) => {
-                let end = *w.ends.get(i)?;
-                if w.nulls
-                    .get(i / 64)
-                    .is_some_and(|b| b & (1 << (i % 64)) != 0)
-                {
-                    return None;
-                }
-                let start = match i.checked_sub(1) {
-                    None => 0,
-                    Some(j) => w.ends.get(j)? + 1,
-                };
-                (start, end)
-            }
+        if let Some(w) = &self.wide {
+            return self.wide_layout(w).get(i);
+        }
+        if i >= self.count as usize || self.nulls & (1 << i) != 0 {
+            return None;
+        }
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(j) => usize::from(*self.ends.get(j)?) + 1,
         };
-        self.text.get(start..end)
+        self.text.get(start..usize::from(*self.ends.get(i)?))
+    }
+
+    /// The values of an update of more than the inline fields, as a row's layout.
+    fn wide_layout<'a>(&'a self, w: &'a Wide) -> RowLayout<'a> {
+        RowLayout {
+            text: &self.text,
+            ends: &w.ends,
+            nulls: &w.nulls,
+        }
     }
 
     /// The value of the field named `name`, when the subscription listed its fields.
@@ -326,24 +320,18 @@ impl ItemUpdate {
 
     /// Every value in position order (`None`: null).
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        let (ends, nulls, wide_ends, wide_nulls): (&[u16], u16, &[usize], &[u64]) = match &self.wide
-        {
-            None => (
-                self.ends.get(..self.count as usize).unwrap_or_default(),
-                self.nulls,
-                &[],
-                &[],
-            ),
-            Some(w) => (&[], 0, &w.ends, &w.nulls),
-        };
-        Values {
-            text: &self.text,
-            ends: ends.iter(),
-            nulls,
-            wide_ends: wide_ends.iter(),
-            wide_nulls,
-            index: 0,
-            start: 0,
+        match &self.wide {
+            None => Values::Inline {
+                text: &self.text,
+                ends: self
+                    .ends
+                    .get(..self.count as usize)
+                    .unwrap_or_default()
+                    .iter(),
+                nulls: self.nulls,
+                start: 0,
+            },
+            Some(w) => Values::Wide(self.wide_layout(w).values()),
         }
     }
 
@@ -410,17 +398,17 @@ impl ItemUpdate {
 
 /// The iterator of [`ItemUpdate::values`]: walks the ends in order (each value starts one
 /// byte after the previous one ends), with no lookup by position.
-struct Values<'a> {
-    text: &'a str,
-    /// Inline: where the values left end, and their null bits (lowest: the next value).
-    ends: std::slice::Iter<'a, u16>,
-    nulls: u16,
-    /// Wide: where the values left end, the null bits (64 a word), the next index.
-    wide_ends: std::slice::Iter<'a, usize>,
-    wide_nulls: &'a [u64],
-    index: usize,
-    /// Where the next value starts.
-    start: usize,
+enum Values<'a> {
+    /// Up to the inline fields: where the values left end, their null bits (lowest: the
+    /// next value), where the next value starts.
+    Inline {
+        text: &'a str,
+        ends: std::slice::Iter<'a, u16>,
+        nulls: u16,
+        start: usize,
+    },
+    /// More: the row's own iterator.
+    Wide(RowIter<'a>),
 }
 
 impl<'a> Iterator for Values<'a> {
@@ -428,35 +416,28 @@ impl<'a> Iterator for Values<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(&end) = self.ends.next() {
-            let end = usize::from(end);
-            let start = std::mem::replace(&mut self.start, end + 1);
-            let null = self.nulls & 1 != 0;
-            self.nulls >>= 1;
-            return Some(if null {
-                None
-            } else {
-                self.text.get(start..end)
-            });
+        match self {
+            Self::Inline {
+                text,
+                ends,
+                nulls,
+                start,
+            } => {
+                let end = usize::from(*ends.next()?);
+                let from = std::mem::replace(start, end + 1);
+                let null = *nulls & 1 != 0;
+                *nulls >>= 1;
+                Some(if null { None } else { text.get(from..end) })
+            }
+            Self::Wide(values) => values.next(),
         }
-        let end = *self.wide_ends.next()?;
-        let start = std::mem::replace(&mut self.start, end + 1);
-        let i = self.index;
-        self.index += 1;
-        let null = self
-            .wide_nulls
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0);
-        Some(if null {
-            None
-        } else {
-            self.text.get(start..end)
-        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.ends.len() + self.wide_ends.len();
-        (left, Some(left))
+        match self {
+            Self::Inline { ends, .. } => (ends.len(), Some(ends.len())),
+            Self::Wide(values) => values.size_hint(),
+        }
     }
 }
 

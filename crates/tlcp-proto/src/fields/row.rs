@@ -144,6 +144,25 @@ pub struct RowLayout<'a> {
     pub nulls: &'a [u64],
 }
 
+impl<'a> RowLayout<'a> {
+    /// Value `index` (0-based; `None`: null, or beyond the last).
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        value_in(self.text, self.ends, self.nulls, index)
+    }
+
+    /// The values in field order (`None` = null).
+    pub fn values(&self) -> RowIter<'a> {
+        RowIter {
+            text: self.text,
+            ends: self.ends.iter(),
+            start: 0,
+            nulls: self.nulls,
+            index: 0,
+        }
+    }
+}
+
 /// Value `i` of a row's buffers (`None`: null, or beyond the last).
 #[inline]
 fn value_in<'t>(text: &'t str, ends: &[usize], nulls: &[u64], i: usize) -> Option<&'t str> {
@@ -223,13 +242,7 @@ impl Row {
 
     /// The values in field order (`None` = null).
     pub fn iter(&self) -> RowIter<'_> {
-        RowIter {
-            text: &self.text,
-            ends: self.ends.iter(),
-            start: 0,
-            nulls: &self.nulls,
-            index: 0,
-        }
+        self.layout().values()
     }
 
     /// The values as they are stored, to copy the whole row at once.
