@@ -532,15 +532,26 @@ impl tlcp_server::MetadataAdapter for Selecting {
     }
 }
 
-#[tokio::test]
-async fn selectors_go_to_the_metadata_adapter() {
+/// A server on a loopback port whose only adapter set, `SEL`, has the [`Selecting`]
+/// metadata adapter and a `DEFAULT` data adapter driven by hand.
+async fn start_selecting(
+    config: tlcp_server::ServerConfig,
+) -> (tlcp_server::ServerHandle, common::Manual) {
     let manual = common::Manual::default();
     let adapters = tlcp_server::Adapters::new().with_set(
         "SEL",
         tlcp_server::AdapterSet::new(Selecting).with_data_adapter("DEFAULT", manual.clone()),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = tlcp_server::spawn(listener, common::config(), adapters).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let server = tlcp_server::spawn(listener, config, adapters).expect("the server starts");
+    (server, manual)
+}
+
+#[tokio::test]
+async fn selectors_go_to_the_metadata_adapter() {
+    let (server, manual) = start_selecting(common::config()).await;
     let mut c = WsPeer::connect(&server, "2.5.0").await;
     c.create("LS_adapter_set=SEL&LS_send_sync=false").await;
     c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=i1&LS_schema=a%20b&LS_selector=nope").await;
@@ -622,15 +633,9 @@ async fn every_delta_path_decodes_to_the_pushed_rows() {
     use std::collections::HashMap;
     use tlcp_proto::fields::{ChangedFields, Row};
 
-    let manual = common::Manual::default();
-    let adapters = tlcp_server::Adapters::new().with_set(
-        "SEL",
-        tlcp_server::AdapterSet::new(Selecting).with_data_adapter("DEFAULT", manual.clone()),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = common::config();
     config.diff_encodings = true;
-    let server = tlcp_server::spawn(listener, config, adapters).unwrap();
+    let (server, manual) = start_selecting(config).await;
     const FIELDS: [&str; 5] = ["s", "a", "b", "c", "d"];
     const PUSHES: usize = 600;
 
