@@ -455,7 +455,7 @@ impl ItemState {
             self.set_fields.push(i as u32);
         }
         let slot = &mut self.row[i];
-        if same(slot.as_deref(), value) {
+        if tlcp_proto::fields::eq_values(slot.as_deref(), value) {
             return;
         }
         // The replaced value moves to `prev` (the slot it leaves held an older value,
@@ -792,16 +792,6 @@ fn assign(slot: &mut Option<String>, value: Option<&str>) {
         }
         (None, Some(v)) => *slot = Some(v.to_owned()),
         (_, None) => *slot = None,
-    }
-}
-
-/// Equality of two optional values, short texts compared inline.
-#[inline]
-fn same(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => short_eq(a, b),
-        _ => false,
     }
 }
 

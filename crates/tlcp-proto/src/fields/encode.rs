@@ -103,7 +103,7 @@ impl Encoder {
                     None => Step::Changed { old: None, value },
                     Some(p) => {
                         let old = p.field(i);
-                        if same(old, value) {
+                        if super::eq_values(old, value) {
                             Step::Unchanged
                         } else {
                             Step::Changed { old, value }
@@ -310,16 +310,5 @@ fn push_unchanged(count: usize, first: &mut bool, out: &mut String) {
         for _ in 0..count {
             separate(first, out);
         }
-    }
-}
-
-/// Equality of two optional field values, comparing short texts inline: a `memcmp` call
-/// per field was the encoder's main cost.
-#[inline]
-fn same(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => super::eq_bytes(a.as_bytes(), b.as_bytes()),
-        _ => false,
     }
 }

@@ -1103,6 +1103,23 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Equality of two optional field values (`None`: null), short texts compared inline
+/// ([`eq_bytes`]).
+///
+/// ```
+/// use tlcp_proto::fields::eq_values;
+/// assert!(eq_values(Some("3.04"), Some("3.04")) && eq_values(None, None));
+/// assert!(!eq_values(Some(""), None));
+/// ```
+#[inline]
+pub fn eq_values(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => eq_bytes(a.as_bytes(), b.as_bytes()),
+        _ => false,
+    }
+}
+
 /// Byte equality, without a call to `memcmp` for the short values that fields mostly hold
 /// (names and values are compared on every update, by the decoder here and by servers).
 ///
