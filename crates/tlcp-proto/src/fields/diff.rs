@@ -84,6 +84,15 @@ pub fn apply(base: &str, diff: &str, out: &mut String) -> Result<(), DiffError> 
 /// assert_eq!(d, "bdzapcd");
 /// ```
 pub fn encode(old: &str, new: &str, out: &mut String) {
+    if old.is_ascii() && new.is_ascii() {
+        encode_ascii(old, new, out);
+    } else {
+        encode_general(old, new, out);
+    }
+}
+
+/// [`encode`] for any texts.
+fn encode_general(old: &str, new: &str, out: &mut String) {
     let (ob, nb) = (old.as_bytes(), new.as_bytes());
     let mut prefix = common_prefix(ob, nb);
     // Equal bytes up to a char boundary of `old` are a char boundary of `new` too.
@@ -109,6 +118,28 @@ pub fn encode(old: &str, new: &str, out: &mut String) {
     }
     push_count(utf16_len(deleted), out);
     push_count(utf16_len(&old[old.len() - suffix..]), out);
+}
+
+/// [`encode`] for two ASCII texts (the usual case: times, prices, counters), which the
+/// caller has checked: every byte is a character and one UTF-16 unit, so there are no
+/// boundaries to look for and every count is a byte count.
+pub(crate) fn encode_ascii(old: &str, new: &str, out: &mut String) {
+    let (ob, nb) = (old.as_bytes(), new.as_bytes());
+    let prefix = common_prefix(ob, nb);
+    let suffix = common_suffix(&ob[prefix..], &nb[prefix..]);
+    let added = new.get(prefix..new.len() - suffix).unwrap_or_default();
+    let deleted = old.len() - suffix - prefix;
+    push_count(prefix, out);
+    if suffix == 0 && deleted == 0 && added.is_empty() {
+        return;
+    }
+    push_count(added.len(), out);
+    out.push_str(added);
+    if suffix == 0 {
+        return;
+    }
+    push_count(deleted, out);
+    push_count(suffix, out);
 }
 
 /// The length of the longest common prefix of `a` and `b`, compared eight bytes at a time
@@ -172,6 +203,11 @@ pub(crate) fn utf16_len(s: &str) -> usize {
 
 /// Appends the letter encoding of `n` to `out`.
 fn push_count(mut n: usize, out: &mut String) {
+    if n < 26 {
+        // One letter: most counts of a diff between two short values.
+        out.push(char::from(b'a' + n as u8));
+        return;
+    }
     let mut digits = [0u8; 16];
     let mut i = digits.len() - 1;
     digits[i] = b'a' + (n % 26) as u8;
@@ -361,12 +397,48 @@ mod tests {
             );
         }
         let mut d = String::new();
+        push_count(25, &mut d);
+        push_count(26, &mut d);
         push_count(28, &mut d);
         push_count(0, &mut d);
         push_count(usize::MAX, &mut d);
         let mut pos = 0;
+        assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(25));
+        assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(26));
         assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(28));
         assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(0));
         assert_eq!(read_count(d.as_bytes(), &mut pos), Ok(usize::MAX));
+    }
+
+    #[test]
+    fn ascii_encoding_is_the_general_one() {
+        // Every pair of texts of up to 4 bytes over a 3-letter alphabet, and long ones whose
+        // counts take two letters.
+        let mut texts = vec![String::new()];
+        for len in 1..=4 {
+            let mut more = Vec::new();
+            for t in texts.iter().filter(|t| t.len() == len - 1) {
+                for c in ['a', 'b', '|'] {
+                    more.push(format!("{t}{c}"));
+                }
+            }
+            texts.extend(more);
+        }
+        let long = "1".repeat(40);
+        texts.extend([
+            format!("{long}x{long}"),
+            format!("{long}yy{long}"),
+            format!("x{long}"),
+            format!("{long}2"),
+        ]);
+        for old in &texts {
+            for new in &texts {
+                let (mut fast, mut general) = (String::new(), String::new());
+                encode_ascii(old, new, &mut fast);
+                encode_general(old, new, &mut general);
+                assert_eq!(fast, general, "{old:?} -> {new:?}");
+                assert_eq!(run(old, &fast).as_deref(), Ok(new.as_str()));
+            }
+        }
     }
 }

@@ -210,11 +210,14 @@ impl Encoder {
             // TLCP-diff counts are UTF-16 code units for the JavaScript client and code
             // points for the Python one: they agree only when every character is in the
             // BMP.
-            if !is_bmp(old) || !is_bmp(value) {
+            self.raw.clear();
+            if old.is_ascii() && value.is_ascii() {
+                diff::encode_ascii(old, value, &mut self.raw);
+            } else if is_bmp(old) && is_bmp(value) {
+                diff::encode(old, value, &mut self.raw);
+            } else {
                 return;
             }
-            self.raw.clear();
-            diff::encode(old, value, &mut self.raw);
             if self.raw.is_empty() || self.raw.len() + 2 >= best_len {
                 return;
             }
