@@ -79,12 +79,20 @@ pub fn encode_arg(value: &str, out: &mut String) {
 ///
 /// Encodes `|` `%` and control characters anywhere, and `#` `$` `^` in first position.
 /// An empty `value` must not be passed here: the caller writes `$` for it.
+#[inline]
 pub fn encode_field_value(value: &str, out: &mut String) {
-    // Fast path: most values (prices, times, names) need no escape at all.
+    // Fast path, inlined into the callers: most values (prices, times, names) need no
+    // escape at all.
     if is_plain_field_value(value) {
         out.push_str(value);
-        return;
+    } else {
+        encode_field_value_escaped(value, out);
     }
+}
+
+/// [`encode_field_value`] for a value with something to escape.
+#[inline(never)]
+fn encode_field_value_escaped(value: &str, out: &mut String) {
     encode_with(value, out, |i, b| {
         b == b'|'
             || b == b'%'
@@ -105,33 +113,62 @@ pub(crate) fn is_plain_field_value(value: &str) -> bool {
         && field_plain(bytes)
 }
 
-/// Whether every byte may appear as it is in a field value ([`FIELD_PLAIN`]), checked
-/// eight bytes at a time: this runs for every value of every update a server sends.
+/// Whether every byte may appear as it is in a field value ([`FIELD_PLAIN`]), checked a
+/// word at a time: this runs for every value of every update a server sends. From 4 bytes
+/// on, the bytes are read as whole words, the last one overlapping the one before (a byte
+/// checked twice changes nothing), so there is no byte-by-byte tail.
 #[inline]
 fn field_plain(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 <= n {
+            if !word_plain(word8(bytes, at)) {
+                return false;
+            }
+            at += 8;
+        }
+        at == n || word_plain(word8(bytes, n - 8))
+    } else if n >= 4 {
+        word_plain(u64::from(word4(bytes, 0)) | u64::from(word4(bytes, n - 4)) << 32)
+    } else {
+        bytes.iter().all(|&b| FIELD_PLAIN[usize::from(b)])
+    }
+}
+
+/// Whether no byte of `x` is below 0x20, 0x7F, `|` or `%` (bytes from 0x80 are plain).
+#[inline]
+fn word_plain(x: u64) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // Whether some byte of `x` is zero (exact, whatever the other bytes).
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word);
-        // A byte below 0x20 (for bytes below 0x80, exact; bytes from 0x80 are plain).
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
-        if control
-            || has_zero(x ^ (ONES * 0x7F))
-            || has_zero(x ^ (ONES * u64::from(b'|')))
-            || has_zero(x ^ (ONES * u64::from(b'%')))
-        {
-            return false;
-        }
+    // Whether some byte is below 0x20 (exact for the word as a whole).
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
+    !(control
+        || has_zero(x ^ (ONES * 0x7F))
+        || has_zero(x ^ (ONES * u64::from(b'|')))
+        || has_zero(x ^ (ONES * u64::from(b'%'))))
+}
+
+/// The eight bytes of `b` from `at` as a word (the caller checked the length).
+#[inline]
+fn word8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        w.copy_from_slice(s);
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| FIELD_PLAIN[usize::from(b)])
+    u64::from_le_bytes(w)
+}
+
+/// The four bytes of `b` from `at` as a word (the caller checked the length).
+#[inline]
+fn word4(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
 }
 
 /// Bytes that may appear as they are anywhere in a field value.

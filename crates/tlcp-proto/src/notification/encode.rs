@@ -299,6 +299,11 @@ fn numbers(tag: &str, values: &[u32], out: &mut String) {
 /// Appends the decimal digits of `n`, without going through `fmt`.
 #[inline]
 fn push_u64(mut n: u64, out: &mut String) {
+    if n < 10 {
+        // One digit: the subscription and item numbers of most `U` lines.
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -321,7 +326,7 @@ mod tests {
     #[test]
     fn integers_are_written_in_full() {
         let mut s = String::new();
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
+        for n in [0, 7, 9, 10, 99, 100, 1234567890, u64::MAX] {
             s.clear();
             push_u64(n, &mut s);
             assert_eq!(s, n.to_string());
