@@ -426,10 +426,9 @@ struct ItemState {
     /// number in `changed_at`). Listeners rebuild the previous row from it.
     prev: Row,
     changed_at: Vec<u64>,
-    /// Per field: the update number that last set it (changed or not), and the fields
-    /// the current update sets, each once (COMMAND rows by key take exactly these).
+    /// Per field: the update number that last set it, changed or not (COMMAND rows by
+    /// key take exactly the fields the current update sets).
     set_at: Vec<u64>,
-    set_fields: Vec<u32>,
     shared: std::cell::RefCell<SharedEncodings>,
     /// The same, for COMMAND listeners (which get rows by key).
     shared_command: std::cell::RefCell<SharedEncodings>,
@@ -450,10 +449,7 @@ impl ItemState {
     /// it replaces for the listeners.
     #[inline]
     fn write(&mut self, i: usize, value: Option<&str>, seq: u64) {
-        if self.set_at[i] != seq {
-            self.set_at[i] = seq;
-            self.set_fields.push(i as u32);
-        }
+        self.set_at[i] = seq;
         let slot = &mut self.row[i];
         if tlcp_proto::fields::eq_values(slot.as_deref(), value) {
             return;
@@ -525,7 +521,6 @@ impl ItemHub {
                 prev: Vec::new(),
                 changed_at: Vec::new(),
                 set_at: Vec::new(),
-                set_fields: Vec::new(),
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
                 shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
@@ -667,7 +662,6 @@ impl ItemHub {
             }
         }
         let seq = st.seq + 1;
-        st.set_fields.clear();
         write(&mut RowWriter {
             st,
             hub: self.id,
@@ -693,7 +687,7 @@ impl ItemHub {
             }
         }
         let keyed = match st.command_fields {
-            Some((kf, cf)) => apply_command(st, kf, cf),
+            Some((kf, cf)) => apply_command(st, kf, cf, seq),
             None => false,
         };
         st.seq = seq;
@@ -818,9 +812,10 @@ fn copy_row(dst: &mut Row, src: &Row) {
 /// Applies a COMMAND event to the table of rows by key, and leaves in `st.key_row` the row
 /// COMMAND listeners get: the fields the event sets over the key's current row (for an
 /// UPDATE), or over nulls (a new key, or a DELETE), so that fields an adapter leaves out
-/// keep the values of the same key, never those of whichever key was pushed last. Returns
+/// keep the values of the same key, never those of whichever key was pushed last (`seq`:
+/// the number of the event, which `set_at` has for the fields it sets). Returns
 /// `false` when the event has no key or no command (listeners then get the item's row).
-fn apply_command(st: &mut ItemState, kf: usize, cf: usize) -> bool {
+fn apply_command(st: &mut ItemState, kf: usize, cf: usize, seq: u64) -> bool {
     let (Some(Some(key)), Some(Some(cmd))) = (st.row.get(kf), st.row.get(cf)) else {
         return false;
     };
@@ -830,9 +825,10 @@ fn apply_command(st: &mut ItemState, kf: usize, cf: usize) -> bool {
         _ => st.key_row.clear(),
     }
     st.key_row.resize(width, None);
-    for &i in &st.set_fields {
-        let i = i as usize;
-        assign(&mut st.key_row[i], st.row[i].as_deref());
+    for i in 0..width {
+        if st.set_at[i] == seq {
+            assign(&mut st.key_row[i], st.row[i].as_deref());
+        }
     }
     // An event may leave out the key or the command, repeating the previous ones.
     assign(&mut st.key_row[kf], Some(key));
