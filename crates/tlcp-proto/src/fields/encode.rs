@@ -100,17 +100,17 @@ impl Encoder {
             |i| {
                 let value = new.field(i);
                 match previous {
-                    None => Step::Changed { old: None, value },
+                    None => Step::Changed(value),
                     Some(p) => {
-                        let old = p.field(i);
-                        if super::eq_values(old, value) {
+                        if super::eq_values(p.field(i), value) {
                             Step::Unchanged
                         } else {
-                            Step::Changed { old, value }
+                            Step::Changed(value)
                         }
                     }
                 }
             },
+            |i| previous.and_then(|p| p.field(i)),
             out,
         );
         Ok(())
@@ -142,42 +142,43 @@ impl Encoder {
         N: FieldValues + ?Sized,
     {
         check_counts(Some(previous.field_count()), new.field_count())?;
-        // A field's values are read only when it changed.
+        // A field's new value is read only when it changed, its previous one only as the
+        // base of a diff.
         self.encode_loop(
             new.field_count(),
             |i| {
                 if changed(i) {
-                    Step::Changed {
-                        old: previous.field(i),
-                        value: new.field(i),
-                    }
+                    Step::Changed(new.field(i))
                 } else {
                     Step::Unchanged
                 }
             },
+            |i| previous.field(i),
             out,
         );
         Ok(())
     }
 
     /// The value list of `n` fields, with `step` telling for each whether it is unchanged
-    /// or, if changed, its previous and new values.
+    /// or, if changed, its new value; `old(i)` is the previous value of field `i` (read
+    /// only for a value long enough to try a diff).
     #[inline]
     fn encode_loop<'p, 'n>(
         &mut self,
         n: usize,
-        mut step: impl FnMut(usize) -> Step<'p, 'n>,
+        mut step: impl FnMut(usize) -> Step<'n>,
+        old: impl Fn(usize) -> Option<&'p str>,
         out: &mut String,
     ) {
         let mut first = true;
         let mut run = 0;
         for i in 0..n {
-            let (old, value) = match step(i) {
+            let value = match step(i) {
                 Step::Unchanged => {
                     run += 1;
                     continue;
                 }
-                Step::Changed { old, value } => (old, value),
+                Step::Changed(value) => value,
             };
             push_unchanged(run, &mut first, out);
             run = 0;
@@ -185,13 +186,18 @@ impl Encoder {
             match value {
                 None => out.push('#'),
                 Some("") => out.push('$'),
-                Some(v) => self.push_value(old, v, out),
+                Some(v) => self.push_value(|| old(i), v, out),
             }
         }
         push_unchanged(run, &mut first, out);
     }
 
-    fn push_value(&mut self, old: Option<&str>, value: &str, out: &mut String) {
+    fn push_value<'o>(
+        &mut self,
+        old: impl FnOnce() -> Option<&'o str>,
+        value: &str,
+        out: &mut String,
+    ) {
         let start = out.len();
         encode_field_value(value, out);
         // A diff costs its `^T`/`^P` prefix plus counts: below this length it can never be
@@ -199,7 +205,10 @@ impl Encoder {
         if value.len() < MIN_DIFF_LEN {
             return;
         }
-        let Some(old) = old.filter(|o| self.allow_diff && !o.is_empty()) else {
+        if !self.allow_diff {
+            return;
+        }
+        let Some(old) = old().filter(|o| !o.is_empty()) else {
             return;
         };
         let best_len = out.len() - start;
@@ -263,15 +272,11 @@ fn check_counts(previous: Option<usize>, new: usize) -> Result<(), EncodeError> 
 }
 
 /// What the encoder writes for one field.
-enum Step<'p, 'n> {
+enum Step<'n> {
     /// The field is unchanged.
     Unchanged,
-    /// The field changed: its previous value (`None`: null, or no previous row) and its
-    /// new one.
-    Changed {
-        old: Option<&'p str>,
-        value: Option<&'n str>,
-    },
+    /// The field changed: its new value.
+    Changed(Option<&'n str>),
 }
 
 /// Whether every character of `s` is in the Basic Multilingual Plane (one UTF-16 unit).
