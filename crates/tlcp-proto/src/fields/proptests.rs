@@ -48,6 +48,23 @@ fn next_value(old: Option<String>) -> impl Strategy<Value = Option<String>> {
     ]
 }
 
+/// Rows of mostly plain values (digits, letters, `.`), now and then one to escape.
+fn plain_rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<String>>)> {
+    let plain = || {
+        prop_oneof![
+            20 => "[0-9a-z.]{1,14}".prop_map(Some),
+            1 => Just(None),
+            1 => Just(Some(String::new())),
+            1 => "[0-9|%#$^\\x01\\x7f]{1,4}".prop_map(Some),
+        ]
+    };
+    prop::collection::vec((plain(), plain(), any::<bool>()), 1..24).prop_map(|v| {
+        v.into_iter()
+            .map(|(a, b, same)| (a.clone(), if same { a } else { b }))
+            .unzip()
+    })
+}
+
 fn rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<String>>)> {
     prop::collection::vec(value(), 1..12).prop_flat_map(|prev| {
         let next: Vec<_> = prev.iter().cloned().map(next_value).collect();
@@ -85,6 +102,29 @@ proptest! {
         enc.encode(Some(&prev), &new, &mut compared).unwrap();
         enc.encode_changes(&prev, &new, |i| prev[i] != new[i], &mut told).unwrap();
         prop_assert_eq!(compared, told);
+    }
+
+    /// Copying short values and checking the whole list once writes exactly what
+    /// escaping each value writes, whether or not some value needs an escape.
+    #[test]
+    fn copied_list_is_the_escaped_one(
+        (prev, new) in prop_oneof![rows(), plain_rows()],
+        allow_diff in any::<bool>(),
+    ) {
+        let mut copying = Encoder::new().with_diff(allow_diff);
+        let mut reference = Encoder::new().with_diff(allow_diff);
+        reference.value_by_value = true;
+        for (p, n) in [(None, &prev), (Some(&prev), &new)] {
+            let (mut a, mut b) = (String::from("U,1,1,"), String::from("U,1,1,"));
+            copying.encode(p, n, &mut a).unwrap();
+            reference.encode(p, n, &mut b).unwrap();
+            prop_assert_eq!(&a, &b);
+            let (mut a, mut b) = (String::new(), String::new());
+            let changed = |i: usize| p.is_none_or(|p| p[i] != n[i]);
+            copying.encode_changes(&prev, n, changed, &mut a).unwrap();
+            reference.encode_changes(&prev, n, changed, &mut b).unwrap();
+            prop_assert_eq!(a, b);
+        }
     }
 
     #[test]
