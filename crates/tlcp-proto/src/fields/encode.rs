@@ -218,8 +218,10 @@ impl Encoder {
                 }
                 Step::Changed(value) => value,
             };
-            push_unchanged(run, &mut entries, out);
-            run = 0;
+            if run > 0 {
+                push_unchanged(run, &mut entries, out);
+                run = 0;
+            }
             separate(&mut entries, out);
             match value {
                 None => out.push('#'),
