@@ -174,9 +174,9 @@ impl Update {
     }
 }
 
-/// A row kept for later (the DISTINCT history): every value in one buffer, so that keeping
-/// a copy of the item's row at each update costs one copy per value and, once the history
-/// is full, no allocation (its rows are reused).
+/// A copy of a row kept for later (what a session last sent, when it is not in step with
+/// the item): every value in one buffer, so that a copy costs one copy per value and,
+/// once the buffer has grown, no allocation.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FlatRow {
     buf: String,
@@ -190,11 +190,6 @@ impl FlatRow {
             buf: String::new(),
             spans: vec![None; width],
         }
-    }
-
-    /// Becomes a copy of `row`.
-    pub(crate) fn copy_from(&mut self, row: &[Option<String>]) {
-        self.copy_values(row.len(), |i| row[i].as_deref());
     }
 
     /// Becomes a copy of `values` (one copy per value: cheaper than comparing each
@@ -211,13 +206,75 @@ impl FlatRow {
             self.spans.push(span);
         }
     }
+}
+
+/// A row kept for DISTINCT snapshots: the bytes of its values (each the bytes of a whole
+/// `str`) in one buffer, and where each value is (`None`: null). Bytes, so that the row of
+/// the next update can be this one with the values that changed written over it.
+#[derive(Debug, Default, Clone)]
+struct HistoryRow {
+    buf: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl HistoryRow {
+    /// Becomes a copy of `row`.
+    fn copy_from(&mut self, row: &[Option<String>]) {
+        self.buf.clear();
+        self.spans.clear();
+        for v in row {
+            self.spans.push(v.as_deref().map(|v| {
+                let start = self.buf.len();
+                self.buf.extend_from_slice(v.as_bytes());
+                (start, self.buf.len())
+            }));
+        }
+    }
+
+    /// Becomes `last` (the row of the update before) with the fields for which `changed`
+    /// holds taken from `row`, each written over the value it replaces: two copies of
+    /// buffers instead of one per value. `false` (and anything in `self`): `row` has
+    /// another width, or a changed value another length or nullness.
+    fn copy_changed(
+        &mut self,
+        last: &HistoryRow,
+        row: &[Option<String>],
+        changed: impl Fn(usize) -> bool,
+    ) -> bool {
+        if last.spans.len() != row.len() {
+            return false;
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&last.buf);
+        self.spans.clear();
+        self.spans.extend_from_slice(&last.spans);
+        for (i, (span, value)) in self.spans.iter().zip(row).enumerate() {
+            if !changed(i) {
+                continue;
+            }
+            match (*span, value) {
+                (Some((a, b)), Some(v)) if b - a == v.len() => match self.buf.get_mut(a..b) {
+                    Some(dst) => tlcp_proto::fields::copy_short(dst, v.as_bytes()),
+                    None => return false,
+                },
+                (None, None) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
 
     /// The row, with nulls up to `width` fields (fields added since it was kept).
     fn to_row(&self, width: usize) -> Row {
         let mut row: Row = self
             .spans
             .iter()
-            .map(|s| s.and_then(|(a, b)| self.buf.get(a..b)).map(str::to_owned))
+            .map(|s| {
+                s.map(|(a, b)| {
+                    // Whole values only: always UTF-8 (lossy only to need no error path).
+                    String::from_utf8_lossy(self.buf.get(a..b).unwrap_or_default()).into_owned()
+                })
+            })
             .collect();
         if row.len() < width {
             row.resize(width, None);
@@ -405,8 +462,10 @@ struct ItemState {
     snapshot_complete: bool,
     /// Recent rows for DISTINCT snapshots, kept once a DISTINCT listener appeared.
     keep_history: bool,
-    history: VecDeque<FlatRow>,
-    spare_rows: Vec<FlatRow>,
+    history: VecDeque<HistoryRow>,
+    spare_rows: Vec<HistoryRow>,
+    /// The update the last row of `history` is the row of.
+    history_seq: u64,
     history_len: usize,
     /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
     command_fields: Option<(usize, usize)>,
@@ -509,6 +568,7 @@ impl ItemHub {
                 keep_history: false,
                 history: VecDeque::new(),
                 spare_rows: Vec::new(),
+                history_seq: 0,
                 history_len,
                 command_fields: None,
                 command_searched: 0,
@@ -678,8 +738,18 @@ impl ItemHub {
         // snapshot from `subscribe`, before the first listener is added.
         if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
-            row.copy_from(&st.row);
+            let (history, changed_at) = (&st.history, &st.changed_at);
+            let from_last = match history.back() {
+                Some(last) if st.history_seq + 1 == seq => {
+                    row.copy_changed(last, &st.row, |i| changed_at.get(i) == Some(&seq))
+                }
+                _ => false,
+            };
+            if !from_last {
+                row.copy_from(&st.row);
+            }
             st.history.push_back(row);
+            st.history_seq = seq;
             while st.history.len() > st.history_len {
                 if let Some(old) = st.history.pop_front() {
                     st.spare_rows.push(old);
@@ -1256,6 +1326,72 @@ mod tests {
         let full = Arc::new(Recorder::default());
         hub.add_listener(full.clone(), Mode::Distinct, SnapshotRequest::Full, None);
         assert_eq!(full.take().len(), 4, "history is capped at 3 + EOS");
+    }
+
+    /// DISTINCT history rows are built from the row before with the changed values
+    /// written over it when they keep their length: after every kind of update (same
+    /// length, other length, to and from null, unchanged, a field added, a clear), a late
+    /// listener's snapshot is exactly the last rows pushed.
+    #[test]
+    fn distinct_history_rows_are_the_rows_pushed() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 4);
+        let hub = dh.acquire("i").unwrap();
+        hub.resolve_fields(&["a".into(), "b".into(), "c".into()]);
+        let first = Arc::new(Recorder::default());
+        hub.add_listener(first.clone(), Mode::Distinct, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["i"].clone();
+        let fmt = |row: &[Option<&str>]| {
+            format!(
+                "S{:?}",
+                row.iter().map(|v| v.unwrap_or("#")).collect::<Vec<_>>()
+            )
+        };
+        let steps: Vec<Vec<(&str, Option<&str>)>> = vec![
+            vec![("a", Some("1.00")), ("b", Some("x")), ("c", None)],
+            vec![("a", Some("1.01"))],
+            vec![("a", Some("1.02")), ("b", Some("y"))],
+            vec![("b", Some("yy"))],
+            vec![("a", Some("1.02"))],
+            vec![("c", Some("now"))],
+            vec![("c", None), ("a", Some("9.99"))],
+            vec![("a", Some("é.00")), ("b", Some("zz"))],
+            vec![("d", Some("new field"))],
+            vec![("a", Some("é.01")), ("d", Some("new fielD"))],
+            vec![],
+            vec![("b", None)],
+        ];
+        let mut current: Vec<Option<String>> = vec![None; 3];
+        let mut pushed: Vec<Vec<Option<String>>> = Vec::new();
+        for (k, step) in steps.iter().enumerate() {
+            if k == 10 {
+                feed.clear_snapshot();
+                current.iter_mut().for_each(|v| *v = None);
+                pushed.clear();
+            }
+            feed.update(&upd(step));
+            for (name, value) in step {
+                let i = ["a", "b", "c", "d"].iter().position(|n| n == name).unwrap();
+                if current.len() <= i {
+                    current.resize(i + 1, None);
+                }
+                current[i] = value.map(str::to_owned);
+            }
+            pushed.push(current.clone());
+            let late = Arc::new(Recorder::default());
+            hub.add_listener(late.clone(), Mode::Distinct, SnapshotRequest::Full, None);
+            // Rows kept before a field was added have it null.
+            let mut want: Vec<String> = pushed[pushed.len().saturating_sub(4)..]
+                .iter()
+                .map(|r| {
+                    let mut r: Vec<Option<&str>> = r.iter().map(|v| v.as_deref()).collect();
+                    r.resize(current.len(), None);
+                    fmt(&r)
+                })
+                .collect();
+            want.push("EOS".into());
+            assert_eq!(late.take(), want, "after step {k}");
+        }
     }
 
     #[test]

@@ -1070,10 +1070,17 @@ fn scan(bytes: &[u8], pos: usize) -> (usize, bool) {
     (bytes.len(), escaped)
 }
 
-/// Copies `src` into `dst` (same length): short ones as overlapping words, without a call
-/// to `memcpy`.
+/// Copies `src` into `dst` when both have the same length (otherwise does nothing): up to
+/// 16 bytes as overlapping words, without a call to `memcpy` (field values are short, and
+/// a call per value was a visible cost of every update).
+///
+/// ```
+/// let mut buf = *b"price=00000.00";
+/// tlcp_proto::fields::copy_short(&mut buf[6..], b"12345.67");
+/// assert_eq!(&buf, b"price=12345.67");
+/// ```
 #[inline(always)]
-fn copy_short(dst: &mut [u8], src: &[u8]) {
+pub fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     if n != dst.len() {
         return;
