@@ -252,12 +252,14 @@ impl Generator {
 
 /// A number kept as its decimal text, moved forward by small steps without writing every
 /// digit again (`ts` and `seq` of every update: the usual step changes their last few
-/// digits only).
+/// digits only, so only the last eight are written).
 #[derive(Debug, Default)]
 struct DecimalText {
     value: u64,
     digits: [u8; NUM],
     len: usize,
+    /// The first number with more digits (`None`: none fits a `u64`).
+    limit: Option<u64>,
 }
 
 /// Bytes of a [`DecimalText`]: the digits of any `u64`.
@@ -266,30 +268,29 @@ const NUM: usize = 20;
 const PAYLOAD: usize = 2 * NUM;
 
 impl DecimalText {
-    /// Becomes `v`: adds the difference digit by digit from the end when `v` is larger, or
-    /// writes all of `v` (smaller, or more digits).
+    /// Becomes `v`: when it is not smaller and has as many digits, rewrites its last eight
+    /// digits at once (all of them when there are at most eight); anything else (or the
+    /// digits above the last eight changing) writes all of `v`.
     fn move_to(&mut self, v: u64) {
-        if self.len == 0 || v < self.value {
+        let len = self.len;
+        if len == 0 || v < self.value || self.limit.is_some_and(|l| v >= l) {
             return self.set(v);
         }
-        let (mut delta, mut carry) = (v - self.value, 0u8);
-        let mut i = self.len;
-        while delta > 0 || carry > 0 {
-            if i == 0 {
-                // One digit more.
-                return self.set(v);
-            }
-            i -= 1;
-            let d = self.digits[i] - b'0' + (delta % 10) as u8 + carry;
-            delta /= 10;
-            carry = u8::from(d >= 10);
-            self.digits[i] = b'0' + d % 10;
+        if len <= 8 {
+            let d = digits8(v).to_le_bytes();
+            tlcp_proto::fields::copy_short(&mut self.digits[..len], &d[8 - len..]);
+        } else if v / 100_000_000 == self.value / 100_000_000 {
+            let d = digits8(v % 100_000_000).to_le_bytes();
+            self.digits[len - 8..len].copy_from_slice(&d);
+        } else {
+            return self.set(v);
         }
         self.value = v;
     }
 
     fn set(&mut self, v: u64) {
         self.len = push_decimal(&mut self.digits, 0, v);
+        self.limit = 10u64.checked_pow(self.len as u32);
         self.value = v;
     }
 
