@@ -202,12 +202,19 @@ pub(crate) fn utf16_len(s: &str) -> usize {
 }
 
 /// Appends the letter encoding of `n` to `out`.
-fn push_count(mut n: usize, out: &mut String) {
+#[inline]
+fn push_count(n: usize, out: &mut String) {
     if n < 26 {
-        // One letter: most counts of a diff between two short values.
+        // One letter, inlined: most counts of a diff between two short values.
         out.push(char::from(b'a' + n as u8));
-        return;
+    } else {
+        push_long_count(n, out);
     }
+}
+
+/// [`push_count`] from 26 on.
+#[inline(never)]
+fn push_long_count(mut n: usize, out: &mut String) {
     let mut digits = [0u8; 16];
     let mut i = digits.len() - 1;
     digits[i] = b'a' + (n % 26) as u8;
