@@ -390,37 +390,23 @@ fn list_plain(list: &[u8], separators: usize) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const LOWS: u64 = u64::from_ne_bytes([0x7F; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let (mut bad, mut bars) = (0u64, 0usize);
-    let check = |x: u64, bad: &mut u64, lanes: &mut u64| {
+    let (mut bad, mut bars) = (0u64, 0u64);
+    let mut check = |x: u64| {
         let ascii = !x & HIGHS;
         let t = x & LOWS;
         let printable = t + ONES * 0x60;
         let del = t + ONES;
         let not_pct = (t ^ (ONES * u64::from(b'%'))) + LOWS;
         let not_bar = (t ^ (ONES * u64::from(b'|'))) + LOWS;
-        *bad |= ascii & (!printable | del | !not_pct);
-        *lanes += (ascii & !not_bar) >> 7;
+        bad |= ascii & (!printable | del | !not_pct);
+        // The word's bars: one per byte lane, summed into the top byte by the product.
+        bars += (((ascii & !not_bar) >> 7).wrapping_mul(ONES)) >> 56;
     };
-    // Blocks of 31 words: the bars of a block are counted one per byte lane (at most
-    // 8 x 31 in all, so the sum of the lanes fits the top byte of the product).
-    let sum = |lanes: u64| (lanes.wrapping_mul(ONES) >> 56) as usize;
-    let mut blocks = list.chunks_exact(8 * 31);
-    for block in &mut blocks {
-        let mut lanes = 0;
-        for w in block.chunks_exact(8) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            check(u64::from_le_bytes(b), &mut bad, &mut lanes);
-        }
-        bars += sum(lanes);
-    }
-    let rest = blocks.remainder();
-    let mut lanes = 0;
-    let mut words = rest.chunks_exact(8);
+    let mut words = list.chunks_exact(8);
     for w in &mut words {
         let mut b = [0u8; 8];
         b.copy_from_slice(w);
-        check(u64::from_le_bytes(b), &mut bad, &mut lanes);
+        check(u64::from_le_bytes(b));
     }
     let tail = words.remainder();
     if !tail.is_empty() {
@@ -432,20 +418,18 @@ fn list_plain(list: &[u8], separators: usize) -> bool {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(last);
                 let keep = !0u64 << (8 * (8 - tail.len()));
-                let x = (u64::from_le_bytes(b) & keep) | ((ONES * u64::from(b'a')) & !keep);
-                check(x, &mut bad, &mut lanes);
+                check((u64::from_le_bytes(b) & keep) | ((ONES * u64::from(b'a')) & !keep));
             }
             _ => {
                 let mut b = [b'a'; 8];
                 for (d, &s) in b.iter_mut().zip(tail) {
                     *d = s;
                 }
-                check(u64::from_le_bytes(b), &mut bad, &mut lanes);
+                check(u64::from_le_bytes(b));
             }
         }
     }
-    bars += sum(lanes);
-    bad == 0 && bars == separators
+    bad == 0 && bars == separators as u64
 }
 
 #[cfg(test)]
