@@ -477,6 +477,10 @@ impl State {
                         }
                         None => encoder.encode(item.has_sent.then_some(&item.last_sent), &new, out),
                     };
+                    // Output already waiting means its writer was woken and has not taken
+                    // it yet (it waits only after finding the output empty, and takes
+                    // what is there whenever it runs): no wake-up per update.
+                    let was_empty = self.out.is_empty();
                     match shared {
                         Some(cache) => {
                             // Same previous row as every caught-up session: reuse the
@@ -511,7 +515,9 @@ impl State {
                     item.has_sent = true;
                     item.synced_seq = live.map(|(seq, _)| seq);
                     item.field_idx = idx;
-                    self.wake();
+                    if was_empty {
+                        self.wake();
+                    }
                     return;
                 }
             }
