@@ -26,10 +26,12 @@ const SPARE_MAX_LEN: usize = 512;
 /// a time (one lock per batch, not per update).
 const SPARE_BATCH: usize = 64;
 
-/// At most this many batches of spare buffers wait in [`SPARES`]: with the one being
-/// filled on each thread and the one in each driver's hands, what recycling keeps is
-/// bounded (here 1 MiB for the process, 32 KiB per thread and per client).
-const SPARE_MAX_BATCHES: usize = 32;
+/// At most this many batches of spare buffers wait in [`SPARES`]: enough for a reader that
+/// drains a full default queue ([`DEFAULT_QUEUE_CAPACITY`](crate::DEFAULT_QUEUE_CAPACITY)
+/// updates) at once. With the one being filled on each thread and the one in each
+/// driver's hands, what recycling keeps is bounded: 4 MiB for the process at most (about
+/// 1 MiB for rows of 100 bytes), 32 KiB per thread and per client.
+const SPARE_MAX_BATCHES: usize = 128;
 
 /// The text buffers given back by dropped updates (wherever they are dropped: a reader's
 /// task, another thread), in batches, for the drivers to copy the next updates into: no
