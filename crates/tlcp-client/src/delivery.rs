@@ -46,7 +46,7 @@ use tlcp_proto::model::{Command, ItemUpdate as ModelUpdate};
 use tokio::sync::Notify;
 
 use crate::events::SubscriptionEvent;
-use crate::update::{ItemUpdate, Schema};
+use crate::update::{ItemUpdate, Schema, SpareStash};
 
 /// The default capacity of [`Delivery::Queue`] and [`Delivery::Backpressure`].
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
@@ -195,14 +195,22 @@ impl Shared {
         at: Instant,
     ) -> Pushed {
         let mut wakers = Vec::new();
-        let pushed = self.push_update_deferred(schema, u, key_pos, at, &mut wakers);
+        let pushed = self.push_update_deferred(
+            schema,
+            u,
+            key_pos,
+            at,
+            &mut wakers,
+            &mut SpareStash::default(),
+        );
         wakers.into_iter().for_each(Waker::wake);
         pushed
     }
 
     /// Pushes an update (copied, or folded into the pending one); the reader's waker, if
     /// it waits, goes to `wakers`, for the caller to wake once it has pushed everything
-    /// it has (one wake-up per socket read, not one per update).
+    /// it has (one wake-up per socket read, not one per update). A copy is made in a
+    /// spare buffer of `spare` (the driver's) if there is one.
     pub(crate) fn push_update_deferred(
         &self,
         schema: &Arc<Schema>,
@@ -210,6 +218,7 @@ impl Shared {
         key_pos: Option<usize>,
         at: Instant,
         wakers: &mut Vec<Waker>,
+        spare: &mut SpareStash,
     ) -> Pushed {
         let mut g = self.lock();
         let inner = &mut *g;
@@ -229,9 +238,8 @@ impl Shared {
         }
         inner.flush_dropped();
         let seq = inner.head + inner.queue.len() as u64;
-        inner.enqueue(SubscriptionEvent::Update(ItemUpdate::copy_from(
-            schema, u, key_pos, at,
-        )));
+        let update = ItemUpdate::copy_from(schema, u, key_pos, at, spare);
+        inner.enqueue(SubscriptionEvent::Update(update));
         if inner.policy == Delivery::Conflate {
             inner.index(u, seq);
         }

@@ -1,8 +1,9 @@
 //! [`ItemUpdate`]: one update of an item, owned, with the instant its bytes were read.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tlcp_proto::client::{Fields, Items, SubscriptionSpec};
@@ -16,6 +17,121 @@ pub(crate) struct Schema {
     items: Vec<String>,
     fields: Vec<String>,
     field_pos: HashMap<String, usize>,
+}
+
+/// Text buffers of at most this capacity are recycled; larger ones are freed.
+const SPARE_MAX_LEN: usize = 512;
+
+/// Spare text buffers go from the threads that drop updates to the drivers this many at
+/// a time (one lock per batch, not per update).
+const SPARE_BATCH: usize = 64;
+
+/// At most this many batches of spare buffers wait in [`SPARES`]: enough for a reader that
+/// drains a full default queue ([`DEFAULT_QUEUE_CAPACITY`](crate::DEFAULT_QUEUE_CAPACITY)
+/// updates) at once. With the one being filled on each thread and the one in each
+/// driver's hands, what recycling keeps is bounded: 4 MiB for the process at most (about
+/// 1 MiB for rows of 100 bytes), 32 KiB per thread and per client.
+const SPARE_MAX_BATCHES: usize = 128;
+
+/// The text buffers given back by dropped updates (wherever they are dropped: a reader's
+/// task, another thread), in batches, for the drivers to copy the next updates into: no
+/// `malloc` and `free` per update while the readers keep up. The buffers hold nothing
+/// readable: an update clears its buffer before writing its values.
+pub(crate) struct SparePool {
+    batches: Mutex<Vec<Vec<String>>>,
+}
+
+impl SparePool {
+    const fn new() -> Self {
+        Self {
+            batches: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<String>>> {
+        // Nothing can panic while it is held; a poisoned lock is still usable.
+        self.batches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a full batch, unless enough are waiting (it is then freed).
+    fn give(&self, batch: Vec<String>) {
+        let mut g = self.lock();
+        if g.len() < SPARE_MAX_BATCHES {
+            g.push(batch);
+        }
+    }
+
+    /// A batch of spare buffers, if any.
+    fn take(&self) -> Option<Vec<String>> {
+        self.lock().pop()
+    }
+
+    /// A spare buffer (its contents mean nothing) from `stash`, refilled from the pool
+    /// when empty; an unallocated string when there is none (the pool is then looked at
+    /// again only after a batch of updates, not on every one).
+    #[inline]
+    fn spare(&self, stash: &mut SpareStash) -> String {
+        if let Some(s) = stash.bufs.pop() {
+            return s;
+        }
+        if stash.skip > 0 {
+            stash.skip -= 1;
+            return String::new();
+        }
+        match self.take() {
+            Some(batch) => {
+                stash.bufs = batch;
+                stash.bufs.pop().unwrap_or_default()
+            }
+            None => {
+                stash.skip = SPARE_BATCH as u32;
+                String::new()
+            }
+        }
+    }
+
+    /// Keeps the buffer of a dropped update in this thread's batch (given to the pool
+    /// once full), or frees it when it is too large.
+    fn recycle(&self, text: String, batch: &mut Vec<String>) {
+        let cap = text.capacity();
+        if cap == 0 || cap > SPARE_MAX_LEN {
+            return;
+        }
+        if batch.capacity() == 0 {
+            batch.reserve_exact(SPARE_BATCH);
+        }
+        batch.push(text);
+        if batch.len() >= SPARE_BATCH {
+            self.give(std::mem::take(batch));
+        }
+    }
+}
+
+/// The capacity given to a new text buffer of `len` bytes: rounded up, so that once
+/// recycled it fits the rows of about the same length (values change length a little).
+#[inline]
+fn spare_capacity(len: usize) -> usize {
+    if len < SPARE_MAX_LEN {
+        (len + 16).next_multiple_of(32).min(SPARE_MAX_LEN)
+    } else {
+        len
+    }
+}
+
+/// A driver's spare text buffers: a batch taken from [`SPARES`].
+#[derive(Debug, Default)]
+pub(crate) struct SpareStash {
+    bufs: Vec<String>,
+    /// Updates to go before looking at the pool again (it was empty).
+    skip: u32,
+}
+
+/// The spare buffers of the process.
+static SPARES: SparePool = SparePool::new();
+
+thread_local! {
+    /// The buffers of the updates dropped on this thread, not yet given to [`SPARES`].
+    static DROPPED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Schema {
@@ -55,7 +171,7 @@ impl Schema {
 }
 
 /// Updates of at most this many values (and of text up to 64 KiB) keep where their values
-/// end inside the update ([`ItemUpdate::ends`]): one allocation per update (the text), and
+/// end inside the update ([`ItemUpdate::ends`]): one buffer per update (the text, recycled), and
 /// an update small enough (128 bytes) to be moved without a call to `memcpy`.
 const INLINE: usize = 16;
 
@@ -122,16 +238,20 @@ fn small(n: usize) -> u32 {
 }
 
 impl ItemUpdate {
-    /// Copies an update borrowed from the session's model.
+    /// Copies an update borrowed from the session's model, into a spare text buffer of
+    /// `stash` if there is one (the driver's, refilled from the process' spares).
+    #[inline]
     pub(crate) fn copy_from(
         schema: &Arc<Schema>,
         u: &ModelUpdate<'_>,
         key_pos: Option<usize>,
         received_at: Instant,
+        stash: &mut SpareStash,
     ) -> Self {
         let mut this = Self {
             schema: schema.clone(),
-            text: String::new(),
+            // (`fill` clears it.)
+            text: SPARES.spare(stash),
             ends: [0; INLINE],
             nulls: 0,
             snapshot: false,
@@ -187,9 +307,10 @@ impl ItemUpdate {
             Some(row) => {
                 let layout = row.layout();
                 if self.text.capacity() < layout.text.len() {
-                    // A new update: one allocation of the exact size (growing an empty
-                    // string goes through the amortised reserve path).
-                    self.text = String::with_capacity(layout.text.len());
+                    // A new update (or a spare buffer too small): one allocation (growing
+                    // an empty string goes through the amortised reserve path), with room
+                    // for the next rows of this length once recycled.
+                    self.text = String::with_capacity(spare_capacity(layout.text.len()));
                 }
                 self.text.push_str(layout.text);
                 let inline = count <= INLINE
@@ -443,6 +564,19 @@ impl<'a> Iterator for Values<'a> {
 
 impl ExactSizeIterator for Values<'_> {}
 
+impl Drop for ItemUpdate {
+    /// Gives the text buffer back to the subscription, for a later update.
+    fn drop(&mut self) {
+        let text = std::mem::take(&mut self.text);
+        // (Once the thread's locals are gone, or should they be in use, it is freed.)
+        let _ = DROPPED.try_with(|d| {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                SPARES.recycle(text, &mut d);
+            }
+        });
+    }
+}
+
 impl fmt::Debug for ItemUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ItemUpdate");
@@ -508,7 +642,9 @@ mod tests {
             for list in [first.join("|"), second.join("|")] {
                 let u = model.update(1, &list).unwrap();
                 let mine = match copy.take() {
-                    None => ItemUpdate::copy_from(&schema, &u, None, at),
+                    None => {
+                        ItemUpdate::copy_from(&schema, &u, None, at, &mut SpareStash::default())
+                    }
                     Some(mut c) => {
                         c.conflate(&u, at);
                         c
@@ -532,5 +668,76 @@ mod tests {
             assert_eq!(c.skipped(), 1);
             assert!(!c.is_changed(0) && !c.is_changed(n + 1));
         }
+    }
+
+    /// Updates made in buffers given back by earlier (longer) ones read only their own
+    /// values.
+    #[test]
+    fn recycled_buffers_hold_only_the_new_values() {
+        let n = 4;
+        let spec = SubscriptionSpec::items(Mode::Merge, ["i"], ["a", "b", "c", "d"]);
+        let schema = Arc::new(Schema::of(&spec));
+        let mut model = SubscriptionModel::new(Mode::Merge, 1, n).unwrap();
+        let at = Instant::now();
+        let long = "a-long-first-value|another-long-value|#|yet-another-long-one";
+        let u = model.update(1, long).unwrap();
+        // A driver's stash holding the buffer of an earlier, longer update.
+        let first = ItemUpdate::copy_from(&schema, &u, None, at, &mut SpareStash::default());
+        let mut stash = SpareStash {
+            bufs: vec![first.text.clone()],
+            skip: 0,
+        };
+        for list in ["x|y|$|z", "$|#|é|", "1|2|3|4", "#|#|#|#"] {
+            let u = model.update(1, list).unwrap();
+            let want: Vec<Option<String>> = u.values().map(|v| v.map(str::to_owned)).collect();
+            let mine = ItemUpdate::copy_from(&schema, &u, None, at, &mut stash);
+            assert!(stash.bufs.is_empty(), "the spare buffer was used");
+            assert_eq!(
+                mine.values()
+                    .map(|v| v.map(str::to_owned))
+                    .collect::<Vec<_>>(),
+                want
+            );
+            for p in 1..=n {
+                assert_eq!(mine.value(p), want[p - 1].as_deref());
+            }
+            stash.bufs.push(mine.text.clone());
+        }
+    }
+
+    /// The buffers of dropped updates go to the pool a batch at a time, the pool keeps a
+    /// bounded number of batches, and a driver takes them from there.
+    #[test]
+    fn spare_buffers_are_bounded() {
+        let pool = SparePool::new();
+        let mut batch = Vec::new();
+        for i in 0..SPARE_BATCH * (SPARE_MAX_BATCHES + 3) {
+            pool.recycle(String::with_capacity(1 + i % SPARE_MAX_LEN), &mut batch);
+            // Unallocated and large buffers are freed.
+            pool.recycle(String::new(), &mut batch);
+            pool.recycle(String::with_capacity(SPARE_MAX_LEN + 1), &mut batch);
+            assert!(batch.len() < SPARE_BATCH);
+        }
+        assert!(batch.is_empty());
+        assert_eq!(pool.lock().len(), SPARE_MAX_BATCHES);
+        assert!(pool.lock().iter().all(|b| b.len() == SPARE_BATCH));
+        let mut stash = SpareStash::default();
+        let s = pool.spare(&mut stash);
+        assert!(s.capacity() > 0 && s.capacity() <= SPARE_MAX_LEN);
+        assert_eq!(stash.bufs.len(), SPARE_BATCH - 1);
+        assert_eq!(pool.lock().len(), SPARE_MAX_BATCHES - 1);
+        // An empty pool is looked at again after a batch of updates.
+        let empty = SparePool::new();
+        let mut stash = SpareStash::default();
+        assert_eq!(empty.spare(&mut stash).capacity(), 0);
+        empty.give(vec![String::with_capacity(8)]);
+        for _ in 0..SPARE_BATCH {
+            assert_eq!(empty.spare(&mut stash).capacity(), 0);
+        }
+        assert_eq!(empty.spare(&mut stash).capacity(), 8);
+        assert_eq!(spare_capacity(99), 128);
+        assert_eq!(spare_capacity(0), 32);
+        assert_eq!(spare_capacity(SPARE_MAX_LEN - 1), SPARE_MAX_LEN);
+        assert_eq!(spare_capacity(SPARE_MAX_LEN + 7), SPARE_MAX_LEN + 7);
     }
 }

@@ -86,6 +86,7 @@ impl Driver {
                 full: false,
                 wakers: Vec::new(),
                 unwoken: 0,
+                spare: Default::default(),
             },
             commands,
             resume,

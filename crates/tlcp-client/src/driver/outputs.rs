@@ -16,7 +16,7 @@ use crate::delivery::{Pushed, Shared};
 use crate::error::Error;
 use crate::events::{CloseCause, ConnectionEvent, SubscriptionEvent};
 use crate::stats::Counters;
-use crate::update::Schema;
+use crate::update::{Schema, SpareStash};
 use tlcp_proto::client::id_map::IdMap;
 
 /// A subscription, as the driver knows it.
@@ -49,6 +49,9 @@ pub(crate) struct Outputs {
     pub(crate) wakers: Vec<Waker>,
     /// Updates pushed since the readers were last woken.
     pub(crate) unwoken: usize,
+    /// Spare text buffers for the next updates (see [`ItemUpdate`](crate::ItemUpdate)'s
+    /// recycling).
+    pub(crate) spare: SpareStash,
 }
 
 /// Readers waiting for a long socket read are woken after this many updates, without
@@ -110,6 +113,7 @@ impl Outputs {
             entry.key_pos,
             at,
             &mut self.wakers,
+            &mut self.spare,
         );
         if self.unwoken >= WAKE_EVERY {
             self.wake();

@@ -57,6 +57,7 @@ impl Replayer {
                 full: false,
                 wakers: Vec::new(),
                 unwoken: 0,
+                spare: Default::default(),
             },
             commands,
             resume,

@@ -27,6 +27,61 @@ const DATA_TAGS: [&[u8]; 10] = [
     b"U", b"SUBOK", b"SUBCMD", b"UNSUB", b"EOS", b"CS", b"OV", b"CONF", b"MSGDONE", b"MSGFAIL",
 ];
 
+/// How many bytes of a chunk are checked for UTF-8 at once (whole lines), ahead of the
+/// lines that use them: one check per window instead of one per line, and never more than
+/// one window ahead of what a call to [`ClientSession::handle_bytes`] consumes.
+const UTF8_WINDOW: usize = 4096;
+
+/// The part of a chunk checked for UTF-8 ahead of its lines, so that each line borrowed
+/// from the chunk is read as text without being checked again (a line assembled from
+/// several chunks, or one the check could not cover, is checked alone, as before).
+struct Utf8Ahead<'c> {
+    /// The chunk as given to the call.
+    chunk: &'c [u8],
+    /// Its checked part: whole lines, from the start of a line.
+    text: &'c str,
+}
+
+impl<'c> Utf8Ahead<'c> {
+    fn new(chunk: &'c [u8]) -> Self {
+        Self { chunk, text: "" }
+    }
+
+    /// `line` as text when it lies in the chunk and is valid UTF-8, checking the next
+    /// window of whole lines from it when it lies beyond the part already checked.
+    /// `None`: the line is not in the chunk (assembled across chunks), or it is not valid
+    /// UTF-8 (the caller then checks it alone, and reports the error).
+    #[inline]
+    fn line(&mut self, line: &[u8]) -> Option<&'c str> {
+        // Where the line is, by address: only a line borrowed from the chunk is within it.
+        let at = (line.as_ptr() as usize).checked_sub(self.chunk.as_ptr() as usize)?;
+        let end = at.checked_add(line.len())?;
+        if end > self.chunk.len() {
+            return None;
+        }
+        let from = (self.text.as_ptr() as usize).wrapping_sub(self.chunk.as_ptr() as usize);
+        match at.checked_sub(from) {
+            Some(start) if start + line.len() <= self.text.len() => {
+                return self.text.get(start..start + line.len());
+            }
+            _ => {}
+        }
+        // The next window: whole lines from this one (its end at least).
+        let ahead = self.chunk.get(at..)?;
+        let window_end = match ahead.get(..UTF8_WINDOW.min(ahead.len())) {
+            Some(w) => memchr::memrchr(b'\n', w).map_or(0, |i| i + 1),
+            None => 0,
+        };
+        let window = ahead.get(..window_end.max(line.len()))?;
+        self.text = match std::str::from_utf8(window) {
+            Ok(text) => text,
+            // Up to the bad byte (the lines after it get windows of their own).
+            Err(e) => std::str::from_utf8(window.get(..e.valid_up_to())?).unwrap_or_default(),
+        };
+        self.text.get(..line.len())
+    }
+}
+
 /// The tag of a raw line (the bytes before the first comma).
 fn raw_tag(line: &[u8]) -> &[u8] {
     let end = memchr::memchr(b',', line).unwrap_or(line.len());
@@ -102,10 +157,11 @@ impl ClientSession {
         }
         self.note_rx(conn, now);
         let mut decoder = std::mem::replace(&mut self.conns[i].decoder, LineDecoder::new(0));
+        let mut utf8 = Utf8Ahead::new(input);
         let flow = loop {
             match decoder.next_line(input) {
                 Ok(None) => break Flow::Continue,
-                Ok(Some(line)) => match self.on_line(conn, line, now) {
+                Ok(Some(line)) => match self.on_line(conn, line, utf8.line(line), now) {
                     // The line may have closed the connection (a rebind elsewhere).
                     Flow::Continue if self.conn_index(conn).is_none() => break Flow::End,
                     Flow::Continue => {}
@@ -165,13 +221,17 @@ impl ClientSession {
         self.on_control_response(conn, body, now);
     }
 
-    /// One line from `conn`.
-    fn on_line(&mut self, conn: ConnId, line: &[u8], now: Instant) -> Flow {
+    /// One line from `conn` (`text`: the same, when already known to be UTF-8).
+    fn on_line(&mut self, conn: ConnId, line: &[u8], text: Option<&str>, now: Instant) -> Flow {
         if line.is_empty() {
             return Flow::Continue;
         }
         let from_stream = self.stream.as_ref().is_some_and(|s| s.conn == conn);
-        match Notification::parse_bytes(line) {
+        let parsed = match text {
+            Some(text) => Notification::parse_str(text),
+            None => Notification::parse_bytes(line),
+        };
+        match parsed {
             Ok(n) => {
                 if from_stream && n.counts_for_recovery() && self.count_data() {
                     return Flow::Continue;

@@ -199,6 +199,25 @@ impl<'a> Notification<'a> {
         }
     }
 
+    /// [`parse`](Self::parse), with the fast path of `U` lines inlined in the caller
+    /// (the same as [`parse_bytes`](Self::parse_bytes) for a line already known to be
+    /// UTF-8).
+    #[inline]
+    pub(crate) fn parse_str(line: &'a str) -> Result<Self> {
+        if let Some(rest) = line.strip_prefix("U,")
+            && let Some((sub_id, at)) = short_id(rest.as_bytes(), 0)
+            && let Some((item, at)) = short_id(rest.as_bytes(), at)
+            && let Some(values) = rest.get(at..)
+        {
+            return Ok(Self::Update {
+                sub_id,
+                item,
+                values,
+            });
+        }
+        Self::parse(line)
+    }
+
     /// Parses one line given as bytes (without its CRLF), checking UTF-8 first (once).
     ///
     /// ```

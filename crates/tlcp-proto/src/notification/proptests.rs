@@ -240,7 +240,11 @@ proptest! {
         buf.extend_from_slice(&line);
         let line = &buf[offset..];
         let want = match std::str::from_utf8(line) {
-            Ok(s) => Notification::parse(s),
+            Ok(s) => {
+                // The fast path for lines known to be UTF-8 agrees with the general one.
+                prop_assert_eq!(Notification::parse_str(s), Notification::parse(s));
+                Notification::parse(s)
+            }
             Err(e) => Err(NotificationError::InvalidUtf8 { valid_up_to: e.valid_up_to() }),
         };
         prop_assert_eq!(Notification::parse_bytes(line), want);

@@ -299,3 +299,70 @@ fn answers_that_do_not_fit_the_subscription() {
         "protocol error (notification EOS for unknown subscription 8) -> Ignored",
     ]);
 }
+
+/// A stream of lines with multi-byte characters, bad UTF-8 (in lines that do not end the
+/// subscription, and a last one that does) and a line longer than the UTF-8 check window.
+fn utf8_stream() -> Vec<u8> {
+    let mut s = b"SUBOK,1,2,3\r\nCONF,1,unlimited,filtered\r\n".to_vec();
+    let values = ["é", "€10", "𝄞x", "ab", "ü€𝄞", "#", "$", "", "1.0"];
+    for i in 0..700 {
+        let v = values[i % values.len()];
+        let w = values[(i / 3) % values.len()];
+        s.extend_from_slice(format!("U,1,{},{v}|{w}|{i}\r\n", 1 + i % 2).as_bytes());
+        match i % 97 {
+            5 => s.extend_from_slice(b"SERVNAME,\xff\xfe\r\n"),
+            17 => s.extend_from_slice(b"NOOP,\xe2\x82\r\n"),
+            33 => s.extend_from_slice(b"CLIENTIP,\xc0\xaf\r\n"),
+            50 => s.extend_from_slice(format!("NOOP,{}\r\n", "é".repeat(3000)).as_bytes()),
+            _ => {}
+        }
+    }
+    s.extend_from_slice(b"U,1,1,\xf0\x9d\x84|x|y\r\nU,1,1,a|b|c\r\n");
+    s
+}
+
+/// The events of `stream` delivered in chunks cut at `cuts`.
+fn utf8_events(stream: &[u8], cuts: &[usize]) -> Vec<String> {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    h.subscribe(SubscriptionSpec::items(
+        Mode::Merge,
+        ["a", "b"],
+        ["f", "g", "h"],
+    ));
+    h.discard_transmits();
+    let mut at = 0;
+    for &cut in cuts.iter().chain([&stream.len()]) {
+        let cut = cut.clamp(at, stream.len());
+        h.server_bytes(ws, &stream[at..cut]);
+        at = cut;
+    }
+    h.events()
+}
+
+/// Lines are checked for UTF-8 a window at a time when they lie in the chunk, one by one
+/// when assembled across chunks: the events are the same whatever the chunking, down to
+/// one byte at a time (where every line is assembled, and checked alone); bad UTF-8 is
+/// reported, never a panic.
+#[test]
+fn the_events_do_not_depend_on_where_chunks_split_utf8() {
+    let stream = utf8_stream();
+    let whole = utf8_events(&stream, &[]);
+    assert!(
+        whole
+            .iter()
+            .filter(|e| e.contains("not valid UTF-8"))
+            .count()
+            >= 20,
+        "{whole:?}"
+    );
+    assert!(whole.iter().filter(|e| e.contains("update")).count() > 600);
+    assert!(whole.iter().any(|e| e.contains("[ü€𝄞|")), "{whole:?}");
+    let bytewise: Vec<usize> = (1..stream.len()).collect();
+    assert_eq!(utf8_events(&stream, &bytewise), whole);
+    // Cuts inside multi-byte characters, at line ends, and in long chunks.
+    for step in [2, 3, 7, 61, 1000, 4095, 4097, 9000] {
+        let cuts: Vec<usize> = (step..stream.len()).step_by(step).collect();
+        assert_eq!(utf8_events(&stream, &cuts), whole, "every {step} bytes");
+    }
+}
