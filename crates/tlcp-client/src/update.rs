@@ -565,7 +565,8 @@ impl<'a> Iterator for Values<'a> {
 impl ExactSizeIterator for Values<'_> {}
 
 impl Drop for ItemUpdate {
-    /// Gives the text buffer back to the subscription, for a later update.
+    /// Gives the text buffer back to the process's spare buffers (see `SparePool`), for a
+    /// later update of any subscription.
     fn drop(&mut self) {
         let text = std::mem::take(&mut self.text);
         // (Once the thread's locals are gone, or should they be in use, it is freed.)
