@@ -167,10 +167,10 @@ impl Encoder {
     /// or, if changed, its new value; `old(i)` is the previous value of field `i` (read
     /// only for a value long enough to try a diff).
     ///
-    /// First without checking each short value for escapes: they are copied as they are,
-    /// and the whole list is checked once at the end, a word at a time (checking each
-    /// value on its own was a tenth of a server's instructions). Should a copied value
-    /// have needed an escape, the list is written again, value by value.
+    /// First without checking each value for escapes: values (and `^T` diffs) are copied
+    /// as they are, and the whole list is checked once at the end, a word at a time
+    /// (checking each value on its own was a tenth of a server's instructions). Should a
+    /// copied value have needed an escape, the list is written again, value by value.
     #[inline]
     fn encode_loop<'p, 'n>(
         &mut self,
@@ -197,9 +197,9 @@ impl Encoder {
         self.encode_entries::<false>(n, &mut step, &old, out);
     }
 
-    /// Writes the entries of the list; returns how many. `COPY`: short values are
-    /// copied without a check (the caller checks the list; `None`: a value starts with a
-    /// byte that needs an escape there, nothing to check).
+    /// Writes the entries of the list; returns how many. `COPY`: values are copied
+    /// without a check (the caller checks the list; `None`: a value starts with a byte
+    /// that needs an escape there, nothing to check).
     #[inline]
     fn encode_entries<'p, 'n, const COPY: bool>(
         &mut self,
