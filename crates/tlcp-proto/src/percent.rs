@@ -123,14 +123,15 @@ fn field_plain(bytes: &[u8]) -> bool {
     if n >= 8 {
         let mut at = 0;
         while at + 8 <= n {
-            if !word_plain(word8(bytes, at)) {
+            if !word_plain(u64::from_le_bytes(word(bytes, at))) {
                 return false;
             }
             at += 8;
         }
-        at == n || word_plain(word8(bytes, n - 8))
+        at == n || word_plain(u64::from_le_bytes(word(bytes, n - 8)))
     } else if n >= 4 {
-        word_plain(u64::from(word4(bytes, 0)) | u64::from(word4(bytes, n - 4)) << 32)
+        let (lo, hi) = (word::<4>(bytes, 0), word::<4>(bytes, n - 4));
+        word_plain(u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << 32)
     } else {
         bytes.iter().all(|&b| FIELD_PLAIN[usize::from(b)])
     }
@@ -151,24 +152,14 @@ fn word_plain(x: u64) -> bool {
         || has_zero(x ^ (ONES * u64::from(b'%'))))
 }
 
-/// The eight bytes of `b` from `at` as a word (the caller checked the length).
+/// The `W` bytes of `b` from `at` (the caller checked the length).
 #[inline]
-fn word8(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
+fn word<const W: usize>(b: &[u8], at: usize) -> [u8; W] {
+    let mut w = [0u8; W];
+    if let Some(s) = b.get(at..at + W) {
         w.copy_from_slice(s);
     }
-    u64::from_le_bytes(w)
-}
-
-/// The four bytes of `b` from `at` as a word (the caller checked the length).
-#[inline]
-fn word4(b: &[u8], at: usize) -> u32 {
-    let mut w = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        w.copy_from_slice(s);
-    }
-    u32::from_le_bytes(w)
+    w
 }
 
 /// Bytes that may appear as they are anywhere in a field value.

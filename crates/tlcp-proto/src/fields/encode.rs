@@ -363,21 +363,7 @@ fn push_unchanged(count: usize, entries: &mut usize, out: &mut String) {
     }
     separate(entries, out);
     out.push('^');
-    if count < 10 {
-        out.push(char::from(b'0' + count as u8));
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut k = count;
-    while k > 0 {
-        i -= 1;
-        buf[i] = b'0' + (k % 10) as u8;
-        k /= 10;
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+    crate::notification::push_u64(count as u64, out);
 }
 
 /// Whether a value list written with values copied as they are is what value-by-value

@@ -298,7 +298,7 @@ fn numbers(tag: &str, values: &[u32], out: &mut String) {
 
 /// Appends the decimal digits of `n`, without going through `fmt`.
 #[inline]
-fn push_u64(mut n: u64, out: &mut String) {
+pub(crate) fn push_u64(mut n: u64, out: &mut String) {
     if n < 10 {
         // One digit: the subscription and item numbers of most `U` lines.
         out.push(char::from(b'0' + n as u8));

@@ -59,6 +59,7 @@ use std::borrow::Cow;
 
 use crate::types::{BandwidthLimit, RealMaxFrequency};
 
+pub(crate) use encode::push_u64;
 pub use encode::{encode_msg_done, encode_probe, encode_update, encode_update_with};
 pub use error::{ArgRef, NotificationError};
 

@@ -204,18 +204,11 @@ impl<'a> Notification<'a> {
     /// UTF-8).
     #[inline]
     pub(crate) fn parse_str(line: &'a str) -> Result<Self> {
-        if let Some(rest) = line.strip_prefix("U,")
-            && let Some((sub_id, at)) = short_id(rest.as_bytes(), 0)
-            && let Some((item, at)) = short_id(rest.as_bytes(), at)
-            && let Some(values) = rest.get(at..)
-        {
-            return Ok(Self::Update {
-                sub_id,
-                item,
-                values,
-            });
+        match line.strip_prefix("U,") {
+            // `parse_update` is inlined: its fast path lands in the caller.
+            Some(rest) => parse_update(Some(rest)),
+            None => Self::parse(line),
         }
-        Self::parse(line)
     }
 
     /// Parses one line given as bytes (without its CRLF), checking UTF-8 first (once).
