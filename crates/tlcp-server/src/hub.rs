@@ -56,7 +56,7 @@ impl Update {
     }
 
     /// Sets `field` to `value`.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, field: &str, value: &str) -> &mut Self {
         let (i, replaced) = self.slot(field);
         if replaced {
@@ -506,7 +506,7 @@ impl ItemState {
 
     /// Sets field `i` (within the width) to `value` in update `seq`, keeping the value
     /// it replaces for the listeners.
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, i: usize, value: Option<&str>, seq: u64) {
         self.set_at[i] = seq;
         let slot = &mut self.row[i];
@@ -948,7 +948,7 @@ impl std::fmt::Debug for RowWriter<'_> {
 
 impl RowWriter<'_> {
     /// Sets `field` to `value`.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, field: FieldId, value: &str) -> &mut Self {
         self.put(field, Some(value))
     }
@@ -959,7 +959,7 @@ impl RowWriter<'_> {
         self.put(field, None)
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, field: FieldId, value: Option<&str>) -> &mut Self {
         let i = field.index as usize;
         // Ids are only made by `ItemFeed::field`, which gives the row that width.

@@ -1071,7 +1071,7 @@ fn scan(bytes: &[u8], pos: usize) -> (usize, bool) {
 }
 
 /// Copies `src` into `dst` when both have the same length (otherwise does nothing): up to
-/// 16 bytes as overlapping words, without a call to `memcpy` (field values are short, and
+/// 32 bytes as overlapping words, without a call to `memcpy` (field values are short, and
 /// a call per value was a visible cost of every update).
 ///
 /// ```
@@ -1105,6 +1105,10 @@ pub fn copy_short(dst: &mut [u8], src: &[u8]) {
         8..=16 => {
             word::<8>(dst, src, 0);
             word::<8>(dst, src, n - 8);
+        }
+        17..=32 => {
+            word::<16>(dst, src, 0);
+            word::<16>(dst, src, n - 16);
         }
         _ => dst.copy_from_slice(src),
     }
@@ -1152,6 +1156,9 @@ pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
         8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        17..=32 => {
+            word::<16>(a, 0) == word::<16>(b, 0) && word::<16>(a, n - 16) == word::<16>(b, n - 16)
+        }
         _ => a == b,
     }
 }

@@ -548,3 +548,25 @@ fn set_values_and_clear() {
         "Row { set: false, values: [None, None, None] }"
     );
 }
+
+#[test]
+fn short_compare_and_copy_agree_with_the_slice_ones() {
+    // Every length the word paths cover (and beyond), with one differing byte anywhere.
+    for n in 0..=48usize {
+        let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(super::eq_bytes(&a, &a.clone()), "{n} bytes");
+        for at in 0..n {
+            let mut b = a.clone();
+            b[at] ^= 0x20;
+            assert!(!super::eq_bytes(&a, &b), "{n} bytes, byte {at}");
+            let mut dst = vec![0u8; n];
+            super::copy_short(&mut dst, &b);
+            assert_eq!(dst, b, "{n} bytes, byte {at}");
+        }
+        let longer: Vec<u8> = a.iter().copied().chain([b'z']).collect();
+        assert!(!super::eq_bytes(&a, &longer), "{n} bytes");
+        let mut dst = vec![7u8; n + 1];
+        super::copy_short(&mut dst, &a);
+        assert_eq!(dst, vec![7u8; n + 1], "lengths differ: nothing copied");
+    }
+}
