@@ -761,9 +761,12 @@ impl ItemHub {
             None => false,
         };
         st.seq = seq;
-        st.shared.borrow_mut().reset();
-        st.shared_command.borrow_mut().reset();
+        // A lone listener has no one to share an encoding with: no cache to reset.
         let shared = st.listeners.len() > 1;
+        if shared {
+            st.shared.borrow_mut().reset();
+            st.shared_command.borrow_mut().reset();
+        }
         for (_, command, l) in &st.listeners {
             // COMMAND listeners see rows by key, the others the item's row: each kind
             // shares encodings only with its own kind.

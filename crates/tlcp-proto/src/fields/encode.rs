@@ -353,14 +353,21 @@ fn separate(entries: &mut usize, out: &mut String) {
 
 /// Writes a run of `count` unchanged fields: `^N` when strictly shorter than `count` empty
 /// entries (which take `count - 1` separators more than one entry), that is from 4 on.
-#[inline]
+#[inline(always)]
 fn push_unchanged(count: usize, entries: &mut usize, out: &mut String) {
-    if count < 4 {
-        for _ in 0..count {
-            separate(entries, out);
+    match count {
+        0 => {}
+        1..4 => {
+            for _ in 0..count {
+                separate(entries, out);
+            }
         }
-        return;
+        _ => push_unchanged_run(count, entries, out),
     }
+}
+
+/// [`push_unchanged`] of a run of 4 or more: `^N`.
+fn push_unchanged_run(count: usize, entries: &mut usize, out: &mut String) {
     separate(entries, out);
     out.push('^');
     crate::notification::push_u64(count as u64, out);

@@ -199,11 +199,56 @@ pub fn encode_update_with<E>(
     values: impl FnOnce(&mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let start = out.len();
+    encode_update_prefix(sub_id, item, out);
+    finish_update(start, out, values)
+}
+
+/// Appends `U,<sub_id>,<item>,`, the start of every `U` line of that item: a server can
+/// keep it and write each line with [`encode_update_with_prefix`].
+///
+/// ```
+/// let mut prefix = String::new();
+/// tlcp_proto::notification::encode_update_prefix(3, 12, &mut prefix);
+/// assert_eq!(prefix, "U,3,12,");
+/// ```
+#[inline]
+pub fn encode_update_prefix(sub_id: u32, item: u32, out: &mut String) {
     out.push_str("U,");
     push_u64(sub_id.into(), out);
     out.push(',');
     push_u64(item.into(), out);
     out.push(',');
+}
+
+/// [`encode_update_with`], the line starting with `prefix`: what
+/// [`encode_update_prefix`] wrote for the same subscription and item, copied at once.
+///
+/// ```
+/// use tlcp_proto::notification::{encode_update_prefix, encode_update_with_prefix};
+/// let mut prefix = String::new();
+/// encode_update_prefix(3, 1, &mut prefix);
+/// let mut out = String::new();
+/// encode_update_with_prefix::<()>(&prefix, &mut out, |out| Ok(out.push_str("a|b"))).unwrap();
+/// assert_eq!(out, "U,3,1,a|b\r\n");
+/// ```
+#[inline]
+pub fn encode_update_with_prefix<E>(
+    prefix: &str,
+    out: &mut String,
+    values: impl FnOnce(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.push_str(prefix);
+    finish_update(start, out, values)
+}
+
+/// The value list and the end of a `U` line started at `start`, or `out` back as it was.
+#[inline(always)]
+fn finish_update<E>(
+    start: usize,
+    out: &mut String,
+    values: impl FnOnce(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
     match values(out) {
         Ok(()) => {
             out.push_str("\r\n");

@@ -60,7 +60,10 @@ use std::borrow::Cow;
 use crate::types::{BandwidthLimit, RealMaxFrequency};
 
 pub(crate) use encode::push_u64;
-pub use encode::{encode_msg_done, encode_probe, encode_update, encode_update_with};
+pub use encode::{
+    encode_msg_done, encode_probe, encode_update, encode_update_prefix, encode_update_with,
+    encode_update_with_prefix,
+};
 pub use error::{ArgRef, NotificationError};
 
 /// One line sent by the server: a response to a request or a notification.

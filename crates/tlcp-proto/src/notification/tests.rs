@@ -567,3 +567,27 @@ fn recovery_counts_data_notifications_only() {
         "every data tag is exercised"
     );
 }
+
+#[test]
+fn update_lines_from_a_kept_prefix_are_the_same_lines() {
+    for (sub, item) in [(1, 1), (9, 10), (10, 9), (123, 4_567), (u32::MAX, u32::MAX)] {
+        let mut prefix = String::new();
+        encode_update_prefix(sub, item, &mut prefix);
+        let (mut whole, mut with, mut kept) = (String::new(), String::new(), String::from("x"));
+        encode_update(sub, item, "a|^3|$", &mut whole);
+        let values = |o: &mut String| -> Result<(), ()> {
+            o.push_str("a|^3|$");
+            Ok(())
+        };
+        encode_update_with(sub, item, &mut with, values).unwrap();
+        encode_update_with_prefix(&prefix, &mut kept, values).unwrap();
+        assert_eq!(with, whole);
+        assert_eq!(kept, format!("x{whole}"));
+        // A failing value list leaves the output as it was.
+        assert_eq!(
+            encode_update_with_prefix(&prefix, &mut kept, |_| Err(7)),
+            Err(7)
+        );
+        assert_eq!(kept, format!("x{whole}"));
+    }
+}

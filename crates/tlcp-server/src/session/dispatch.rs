@@ -68,6 +68,9 @@ pub(crate) struct SubItem {
     /// COMMAND with a maximum frequency: the earliest time of each key's next UPDATE
     /// (the limit applies to UPDATEs per key; ADD and DELETE are never delayed).
     pub(crate) key_next: HashMap<String, Instant>,
+    /// `U,<sub id>,<item position>,`, the start of this item's `U` lines (made by the
+    /// first update sent).
+    pub(crate) u_prefix: String,
 }
 
 impl SubItem {
@@ -356,6 +359,7 @@ impl SubItem {
             synced_seq: None,
             sent_in_hub: false,
             key_next: HashMap::new(),
+            u_prefix: String::new(),
         }
     }
 }

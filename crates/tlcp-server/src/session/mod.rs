@@ -457,6 +457,13 @@ impl State {
                     item.synced_seq = None;
                     offer
                 } else {
+                    if item.u_prefix.is_empty() {
+                        tlcp_proto::notification::encode_update_prefix(
+                            sub_id,
+                            i as u32 + 1,
+                            &mut item.u_prefix,
+                        );
+                    }
                     let idx = std::mem::take(&mut item.field_idx);
                     let new = Projected { row, idx: &idx };
                     let shared = live.and_then(|(_, cache)| cache).filter(|_| in_sync);
@@ -489,15 +496,19 @@ impl State {
                             let encoded = cache.get_or_encode(&idx, allow, |out| {
                                 let _ = encode(out);
                             });
-                            push_encoded_update(&mut self.out, &mut self.log, sub_id, i, encoded);
+                            push_encoded_update(
+                                &mut self.out,
+                                &mut self.log,
+                                &item.u_prefix,
+                                encoded,
+                            );
                         }
                         None => {
                             // Straight into the output. An error is only possible with a
                             // schema of zero fields, which the metadata refuses.
                             let start = self.out.len();
-                            let line = tlcp_proto::notification::encode_update_with(
-                                sub_id,
-                                i as u32 + 1,
+                            let line = tlcp_proto::notification::encode_update_with_prefix(
+                                &item.u_prefix,
                                 &mut self.out,
                                 encode,
                             );
@@ -773,15 +784,12 @@ fn encode_update(
 }
 
 /// Writes and logs a `U` line with an already encoded value list.
-fn push_encoded_update(
-    out: &mut String,
-    log: &mut RecoveryLog,
-    sub_id: u32,
-    i: usize,
-    encoded: &str,
-) {
+fn push_encoded_update(out: &mut String, log: &mut RecoveryLog, prefix: &str, encoded: &str) {
     let start = out.len();
-    tlcp_proto::notification::encode_update(sub_id, i as u32 + 1, encoded, out);
+    let _ = tlcp_proto::notification::encode_update_with_prefix::<()>(prefix, out, |out| {
+        out.push_str(encoded);
+        Ok(())
+    });
     log.push(&out[start..]);
 }
 
