@@ -5,6 +5,8 @@
 #
 #   bash bench/profile/callgrind.sh server [--feed-batch 64]   # tlcp serve under callgrind
 #   bash bench/profile/callgrind.sh client                     # tlcp bench under callgrind
+#   CG_OPTS=--branch-sim=yes bash bench/profile/callgrind.sh server  # also simulated branch
+#       mispredictions (callgrind_annotate --show=Ir,Bc,Bcm --sort=Bcm on the profile)
 #
 # One DISTINCT subscription to a FEED item pushed as fast as the reader takes it, 8 s. The
 # side under callgrind runs about 50x slower, so the other side is never the limit.
@@ -17,7 +19,7 @@ out=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 if [[ $side == server ]]; then
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+  valgrind --tool=callgrind ${CG_OPTS:-} --callgrind-out-file="$out/cg.out" \
     "$bin" serve --listen "127.0.0.1:$port" --feed-rate max "$@" > "$out/serve.log" 2>&1 &
   for _ in $(seq 100); do sleep 0.3; grep -q listening "$out/serve.log" && break; done
   "$bin" bench --server "http://127.0.0.1:$port" --mode distinct --item p1 --duration 8 --timeout 60 > "$out/bench.json"
@@ -26,7 +28,7 @@ if [[ $side == server ]]; then
 else
   "$bin" serve --listen "127.0.0.1:$port" --feed-rate max > "$out/serve.log" 2>&1 &
   for _ in $(seq 100); do sleep 0.1; grep -q listening "$out/serve.log" && break; done
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+  valgrind --tool=callgrind ${CG_OPTS:-} --callgrind-out-file="$out/cg.out" \
     "$bin" bench --server "http://127.0.0.1:$port" --mode distinct --item p1 --duration 8 --timeout 60 > "$out/bench.json" 2>/dev/null
   kill %1; wait %1 || true
   fns='driver::feed|SubscriptionModel::update|Row::apply|push_update_deferred|ItemUpdate::fill'
