@@ -71,6 +71,8 @@ pub(crate) struct SubItem {
     /// `U,<sub id>,<item position>,`, the start of this item's `U` lines (made by the
     /// first update sent).
     pub(crate) u_prefix: String,
+    /// `field_idx` is `0..n`: the schema is the item's fields in their order.
+    pub(crate) idx_identity: bool,
 }
 
 impl SubItem {
@@ -344,6 +346,7 @@ fn held(item: &mut SubItem, was_empty: bool, rate_blocked: bool) -> Offer {
 impl SubItem {
     pub(crate) fn new(hub: Arc<ItemHub>, field_idx: Vec<usize>) -> Self {
         let width = field_idx.len();
+        let idx_identity = field_idx.iter().enumerate().all(|(k, &f)| k == f);
         Self {
             hub,
             token: None,
@@ -360,6 +363,7 @@ impl SubItem {
             sent_in_hub: false,
             key_next: HashMap::new(),
             u_prefix: String::new(),
+            idx_identity,
         }
     }
 }

@@ -473,7 +473,17 @@ impl State {
                     // In step with the item (it got update `seq - 1` as it came): the hub
                     // says what changed, so nothing is compared and no copy of the row is
                     // kept; otherwise, the delta from what the client last received.
+                    // Schema fields in the item's order (the usual case): no projection.
+                    let direct = item.idx_identity && idx.len() == row.len();
                     let mut encode = |out: &mut String| match changes {
+                        Some(c) if direct => {
+                            let old = Before {
+                                row,
+                                idx: &idx,
+                                changes: c,
+                            };
+                            encoder.encode_changes(&old, row, |k| c.changed(k), out)
+                        }
                         Some(c) => {
                             let old = Before {
                                 row,
