@@ -771,3 +771,39 @@ async fn every_delta_path_decodes_to_the_pushed_rows() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn schemas_in_item_order_and_in_another_order_get_the_same_values() {
+    // The item's fields are a, b, c (in the order of the first push). One session asks for
+    // them in that order (encoded from the row as it is), the other for c, b, a (projected).
+    let (server, manual) = start(common::config()).await;
+    let mut same = WsPeer::connect(&server, "2.5.0").await;
+    same.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    same.send(
+        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a%20b%20c",
+    )
+    .await;
+    same.expect_exact("REQOK,1").await;
+    same.expect_exact("SUBOK,1,1,3").await;
+    same.expect_exact("CONF,1,unlimited,filtered").await;
+    manual.wait_feed("i1").await;
+    manual.push(
+        "i1",
+        &[("a", Some("1")), ("b", Some("2")), ("c", Some("3"))],
+    );
+    same.expect_exact("U,1,1,1|2|3").await;
+    let mut other = WsPeer::connect(&server, "2.5.0").await;
+    other.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    other.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=c%20b%20a&LS_snapshot=true").await;
+    other.expect_exact("REQOK,1").await;
+    other.expect_exact("SUBOK,1,1,3").await;
+    other.expect_exact("CONF,1,unlimited,filtered").await;
+    other.expect_exact("U,1,1,3|2|1").await;
+    manual.push("i1", &[("c", Some("30"))]);
+    same.expect_exact("U,1,1,||30").await;
+    other.expect_exact("U,1,1,30||").await;
+    manual.push("i1", &[("a", Some("10")), ("b", Some("20"))]);
+    same.expect_exact("U,1,1,10|20|").await;
+    other.expect_exact("U,1,1,|20|10").await;
+    server.shutdown().await.unwrap();
+}
