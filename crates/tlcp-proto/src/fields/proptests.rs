@@ -402,3 +402,84 @@ proptest! {
         }
     }
 }
+
+/// A TLCP-diff count: base 26, uppercase digits then a lowercase last one.
+fn diff_count(mut n: usize) -> String {
+    let mut digits = vec![char::from(b'a' + (n % 26) as u8)];
+    n /= 26;
+    while n > 0 {
+        digits.push(char::from(b'A' + (n % 26) as u8));
+        n /= 26;
+    }
+    digits.into_iter().rev().collect()
+}
+
+/// An entry for a field whose current value is `old`, of the kinds the in-place path of
+/// `Row::apply` reads: new values as long as the current one (with now and then a `|` or
+/// a `%` inside, that it must not take for a separator or a plain byte), tail edits giving
+/// a value as long, unchanged, `#`, `$`, `^N`, and anything else.
+fn in_place_entry(old: Option<String>) -> impl Strategy<Value = String> {
+    let len = old.as_ref().map_or(0, String::len);
+    let chars = prop::sample::select(vec!['0', '7', 'a', '.', '|', '%', '#', '$', '^']);
+    let same_len = prop::collection::vec(chars.clone(), len..=len)
+        .prop_map(|v| v.into_iter().collect::<String>());
+    let edit = (0..=len).prop_flat_map(move |keep| {
+        prop::collection::vec(chars.clone(), len - keep..=len - keep).prop_map(move |t| {
+            let added: String = t.into_iter().collect();
+            if added.is_empty() && keep % 2 == 0 {
+                format!("^T{}", diff_count(keep))
+            } else {
+                format!("^T{}{}{added}", diff_count(keep), diff_count(added.len()))
+            }
+        })
+    });
+    prop_oneof![
+        4 => same_len,
+        2 => Just(String::new()),
+        1 => Just("#".to_owned()),
+        1 => Just("$".to_owned()),
+        1 => (1usize..4).prop_map(|n| format!("^{n}")),
+        2 => edit,
+        1 => "[0-9a-z|%#$^T]{0,6}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// The in-place path reads lists by the lengths of the current values: on lists made
+    /// to fit them (or nearly), `Row::apply` and the general decoder alone agree: same
+    /// outcome, same row, same changed fields.
+    #[test]
+    fn in_place_path_matches_the_general_decoder(
+        (base, lists) in prop::collection::vec(prop_oneof![
+            1 => Just(None),
+            6 => "[0-9a-z.|é]{0,12}".prop_map(Some),
+        ], 1..12).prop_flat_map(|base| {
+            let entries: Vec<_> = base.iter().cloned().map(in_place_entry).collect();
+            let lists = prop::collection::vec((entries, 0usize..4), 1..4);
+            (Just(base), lists)
+        }),
+    ) {
+        let n = base.len();
+        let mut fast = Row::new(n);
+        let mut ch = ChangedFields::new();
+        fast.set_values(base.iter().map(Option::as_deref), &mut ch).unwrap();
+        let mut general = fast.clone();
+        let mut ch2 = ChangedFields::new();
+        for (mut entries, cut) in lists {
+            // Mostly one entry per field; now and then one short, or one too many.
+            match cut {
+                1 => { entries.pop(); }
+                2 => entries.push(String::new()),
+                _ => {}
+            }
+            let list = entries.join("|");
+            let a = fast.apply(&list, &mut ch);
+            let b = general.apply_general(&list, &mut ch2);
+            prop_assert_eq!(&a, &b, "{:?}", list);
+            prop_assert_eq!(&fast, &general, "{:?}", list);
+            prop_assert_eq!(&ch, &ch2, "{:?}", list);
+        }
+    }
+}

@@ -106,8 +106,6 @@ pub struct Row {
     /// The buffers the next values are built in, swapped with `text` and `ends`.
     next_text: String,
     next_ends: Vec<usize>,
-    /// The in-place writes of the fast path: at, from (in the list), length.
-    writes: Vec<(usize, usize, usize)>,
     /// The general decoder's plan: one step per field.
     plan: Vec<Step>,
     /// Values decoded by the general decoder (escapes, `^T`, `^P`), that the plan refers to.
@@ -187,7 +185,6 @@ impl Row {
             set: false,
             next_text: String::new(),
             next_ends: Vec::new(),
-            writes: Vec::new(),
             plan: Vec::new(),
             decoded: String::new(),
             scratch: String::new(),
@@ -362,6 +359,12 @@ impl Row {
         Ok(())
     }
 
+    /// Whether [`apply_in_place`](Self::apply_in_place) takes `encoded` (on a copy).
+    #[cfg(test)]
+    pub(crate) fn takes_in_place(&self, encoded: &str) -> bool {
+        self.set && self.clone().apply_in_place(encoded).is_some()
+    }
+
     /// The general decoder, first half: checks the whole list and decides what each field
     /// becomes ([`Step`]s, decoded values in `self.decoded`), changing no field.
     fn plan(&mut self, encoded: &str) -> Result<(), FieldError> {
@@ -501,81 +504,137 @@ impl Row {
 
     /// The commonest case of all, before [`apply_common`](Self::apply_common): every value
     /// that changes keeps its length (prices, times, counters), so the new bytes are
-    /// written over the old ones and unchanged values cost nothing. Same conditions as
-    /// `apply_common` (no `%`, at most one `^T`), plus: every new value, `^T` result and `$`
-    /// has the length of the value it replaces, and `^T` is the usual tail edit. Checks
-    /// the whole list first, noting the writes; then writes them and checks the text once
-    /// (it cannot fail: whole values are replaced by whole values). `None`: anything else,
-    /// the row untouched.
+    /// written over the old ones and unchanged values cost nothing. Conditions: no `%`
+    /// anywhere in the list, every new value, `^T` result and `$` has the length of the
+    /// value it replaces, and every `^T` is the usual tail edit.
+    ///
+    /// The entries are not looked for separator by separator: each one is read from its
+    /// first byte, and a new value is taken to be as long as the one it replaces (a tail
+    /// edit says its own length), so that the next separator is expected at a known
+    /// offset and checked there. That reading is the list's only if no entry holds a
+    /// `|` of its own: one pass over the whole list ([`bars_and_escapes`]) counts its
+    /// `|`, which must be exactly the separators met. The new text is written in the
+    /// spare buffer (a copy of the current one), then checked once and swapped in (the
+    /// check cannot fail: whole values are replaced by whole values). `None`: anything
+    /// else, the row untouched.
     #[inline]
     fn apply_in_place(&mut self, encoded: &str) -> Option<u64> {
-        let Self {
-            text,
-            ends,
-            nulls,
-            writes,
-            ..
-        } = self;
-        let n = ends.len();
         let bytes = encoded.as_bytes();
-        let len = bytes.len();
-        if n > 64 || len > 128 {
+        if self.ends.len() > 64 || bytes.len() > IN_PLACE_MAX_LEN {
             return None;
         }
-        let old_nulls = *nulls.first()?;
+        let (bars, escaped) = bars_and_escapes(bytes);
+        if escaped {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.next_text).into_bytes();
+        buf.clear();
+        let walked = self.walk_in_place(bytes, bars, &mut buf);
+        let Some((changed, new_nulls)) = walked else {
+            self.give_back(buf);
+            return None;
+        };
+        // Nothing written (the buffer still empty): the text stays as it is.
+        if !buf.is_empty() {
+            match String::from_utf8(buf) {
+                Ok(new) => self.next_text = std::mem::replace(&mut self.text, new),
+                // Whole values replaced by whole values cannot break the text; should it
+                // happen, the row is forgotten (the next updates then fail, and the
+                // subscription is resubscribed) rather than left half-written.
+                Err(e) => {
+                    self.give_back(e.into_bytes());
+                    self.reset(self.len());
+                    self.set = false;
+                    return None;
+                }
+            }
+        } else {
+            self.give_back(buf);
+        }
+        *self.nulls.first_mut()? = new_nulls;
+        Some(changed)
+    }
+
+    /// Keeps `buf`'s allocation as the spare text buffer (emptied: nothing to check).
+    #[inline]
+    fn give_back(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.next_text = String::from_utf8(buf).unwrap_or_default();
+    }
+
+    /// The walk of [`apply_in_place`](Self::apply_in_place) over a list of `bars`
+    /// separators: checks every entry, writing the values that change into `buf` (a copy
+    /// of the text, made at the first write; left empty when nothing is written). Returns
+    /// the changed fields and the new null ones; `None` when the list is not one for this
+    /// path.
+    #[inline(always)]
+    fn walk_in_place(&self, bytes: &[u8], bars: usize, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+        let Self {
+            text, ends, nulls, ..
+        } = self;
+        let n = ends.len();
+        let len = bytes.len();
         let old = text.as_bytes();
-        writes.clear();
-        let mut seps = Seps::new(bytes);
+        let old_nulls = *nulls.first()?;
         let (mut changed, mut new_nulls) = (0u64, old_nulls);
-        let mut edited = false;
+        // The field the entry starts at, where its current value starts, where the entry
+        // starts, and the separators met.
         let mut i = 0;
         let mut old_start = 0;
         let mut pos = 0;
+        let mut seps = 0;
         loop {
-            let end = seps.next()?;
-            let entry = bytes.get(pos..end)?;
             if i >= n {
                 return None;
             }
             let old_end = *ends.get(i)?;
             let bit = 1u64 << i;
             let old_null = old_nulls & bit != 0;
-            match entry {
-                [] => {}
-                [b'^', b'T', diff @ ..] => {
-                    if edited || old_null {
-                        return None;
+            // Where the entry ends (its separator, or the end of the list).
+            let end;
+            match bytes.get(pos) {
+                // Unchanged.
+                None | Some(b'|') => end = pos,
+                Some(b'^') => match bytes.get(pos + 1) {
+                    Some(b'T') => {
+                        if old_null {
+                            return None;
+                        }
+                        let (at, added, stop) =
+                            tail_edit_at(old, old_start, old_end, bytes, pos + 2)?;
+                        end = stop;
+                        let new = bytes.get(added..stop)?;
+                        if !eq_bytes(old.get(at..old_end)?, new) {
+                            changed |= bit;
+                            write_at(buf, old, at, new)?;
+                        }
                     }
-                    edited = true;
-                    let (keep, added) = tail_edit(old.get(old_start..old_end)?, diff)?;
-                    let added = pos + 2 + added;
-                    let at = old_start + keep;
-                    if at + (end - added) != old_end {
-                        return None;
+                    // `^N`: N unchanged values.
+                    _ => {
+                        let (count, stop) = skip_count(bytes, pos + 1)?;
+                        let last = *ends.get(i.checked_add(count)? - 1)?;
+                        i += count;
+                        old_start = last + 1;
+                        if stop == len {
+                            break;
+                        }
+                        if bytes.get(stop) != Some(&b'|') {
+                            return None;
+                        }
+                        seps += 1;
+                        pos = stop + 1;
+                        continue;
                     }
-                    if !eq_bytes(old.get(at..old_end)?, bytes.get(added..end)?) {
-                        changed |= bit;
-                        writes.push((at, added, end - added));
-                    }
-                }
-                [b'^', digits @ ..] => {
-                    let count = parse_count(digits)?;
-                    let last = *ends.get(i.checked_add(count)? - 1)?;
-                    i += count;
-                    old_start = last + 1;
-                    if end == len {
-                        break;
-                    }
-                    pos = end + 1;
-                    continue;
-                }
-                [b'#'] => {
+                },
+                Some(b'#') if matches!(bytes.get(pos + 1), None | Some(b'|')) => {
+                    end = pos + 1;
                     if !old_null {
                         changed |= bit;
                     }
                     new_nulls |= bit;
                 }
-                [b'$'] => {
+                Some(b'$') if matches!(bytes.get(pos + 1), None | Some(b'|')) => {
+                    end = pos + 1;
                     if old_end != old_start {
                         return None;
                     }
@@ -584,14 +643,15 @@ impl Row {
                     }
                     new_nulls &= !bit;
                 }
-                _ => {
-                    if entry.len() != old_end - old_start {
-                        return None;
-                    }
-                    if old_null || !eq_bytes(old.get(old_start..old_end)?, entry) {
+                // A new value, as long as the current one (an empty one cannot be: its
+                // entry would be empty).
+                Some(_) => {
+                    end = pos + (old_end - old_start);
+                    let new = bytes.get(pos..end)?;
+                    if old_null || !eq_bytes(old.get(old_start..old_end)?, new) {
                         changed |= bit;
                         new_nulls &= !bit;
-                        writes.push((old_start, pos, entry.len()));
+                        write_at(buf, old, old_start, new)?;
                     }
                 }
             }
@@ -600,39 +660,15 @@ impl Row {
             if end == len {
                 break;
             }
+            if bytes.get(end) != Some(&b'|') {
+                return None;
+            }
+            seps += 1;
             pos = end + 1;
         }
-        if i != n {
-            return None;
-        }
-        // The list is good: write, check, done.
-        if !writes.is_empty() {
-            let mut buf = std::mem::take(text).into_bytes();
-            // (The ranges are within the current values and the list, checked above: no
-            // early return while the text is out.)
-            for &(at, from, count) in writes.iter() {
-                if let (Some(dst), Some(src)) =
-                    (buf.get_mut(at..at + count), bytes.get(from..from + count))
-                {
-                    copy_short(dst, src);
-                }
-            }
-            match String::from_utf8(buf) {
-                Ok(new) => *text = new,
-                // Whole values replaced by whole values cannot break the text; should it
-                // happen, the row is forgotten (the next updates then fail, and the
-                // subscription is resubscribed) rather than left half-written.
-                Err(_) => {
-                    self.reset(n);
-                    self.set = false;
-                    return None;
-                }
-            }
-        }
-        *self.nulls.first_mut()? = new_nulls;
-        Some(changed)
+        // Every field covered, and every `|` of the list a separator met.
+        (i == n && seps == bars).then_some((changed, new_nulls))
     }
-
     /// The common case of [`Row::apply`], in one lean pass: a row already set, of at most
     /// 64 fields, a list of at most 128 bytes without `%` escapes nor `^P` entries, with at
     /// most one `^T` entry, whose entries cover exactly the fields.
@@ -907,6 +943,89 @@ fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     let add = diff::read_count(diff, &mut pos).ok()?;
     let added = diff.get(pos..)?;
     (added.len() == add && is_ascii(added)).then_some((keep, pos))
+}
+
+/// The longest list [`Row::apply_in_place`] takes (its separator count must fit a byte
+/// lane of [`bars_and_escapes`]).
+const IN_PLACE_MAX_LEN: usize = 8 * 255;
+
+/// The number of `|` in `bytes`, and whether it holds a `%`: eight bytes at a time, the
+/// `|` counted in byte lanes (exact: no carry between bytes), added up at the end.
+#[inline(always)]
+fn bars_and_escapes(bytes: &[u8]) -> (usize, bool) {
+    let (mut bars, mut escapes) = (0u64, 0u64);
+    let mut add = |x: u64| {
+        bars += eq_mask(x, b'|') >> 7;
+        let y = x ^ (ONES * u64::from(b'%'));
+        // High bit set in some byte when one is zero (exact as to whether there is one).
+        escapes |= y.wrapping_sub(ONES) & !y;
+    };
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        add(u64::from_le_bytes(w.try_into().unwrap_or_default()));
+    }
+    let tail = words.remainder().len();
+    if tail > 0 {
+        // (The last 8 bytes shifted, when there are 8: zeros in, none of the bytes.)
+        add(word_at(bytes, bytes.len() - tail));
+    }
+    // (Each lane holds at most 255: `len` is bounded by `IN_PLACE_MAX_LEN`.)
+    let total = (bars.wrapping_mul(ONES) >> 56) as usize;
+    (total, escapes & (ONES << 7) != 0)
+}
+
+/// Reads the tail edit `^T<keep><add><text>` whose counts start at `from` of `bytes`,
+/// against the current value `old[start..end]`: *copy* `keep` characters, *add* the text
+/// (ASCII both, so that counts are bytes; no text: the value is cut to `keep`). Returns
+/// where the new text goes in `old`, where it is in `bytes` and where the entry ends;
+/// `None` for any other diff, or for a result not as long as the current value.
+#[inline(always)]
+fn tail_edit_at(
+    old: &[u8],
+    start: usize,
+    end: usize,
+    bytes: &[u8],
+    from: usize,
+) -> Option<(usize, usize, usize)> {
+    let mut pos = from;
+    let keep = diff::read_count(bytes, &mut pos).ok()?;
+    if !is_ascii(old.get(start..start.checked_add(keep)?)?) {
+        return None;
+    }
+    let (added, stop) = match bytes.get(pos) {
+        None | Some(b'|') => (pos, pos),
+        Some(_) => {
+            let add = diff::read_count(bytes, &mut pos).ok()?;
+            (pos, pos.checked_add(add)?)
+        }
+    };
+    let at = start + keep;
+    (is_ascii(bytes.get(added..stop)?) && at + (stop - added) == end).then_some((at, added, stop))
+}
+
+/// The count of a `^N` entry whose digits start at `from` of `bytes` (N >= 1), and where
+/// they end.
+#[inline(always)]
+fn skip_count(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut n: usize = 0;
+    let mut pos = from;
+    while let Some(&d) = bytes.get(pos)
+        && d.is_ascii_digit()
+    {
+        n = n.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+        pos += 1;
+    }
+    (n > 0).then_some((n, pos))
+}
+
+/// Writes `new` over bytes `at..` of the copy of `old` in `buf`, making the copy first.
+#[inline(always)]
+fn write_at(buf: &mut Vec<u8>, old: &[u8], at: usize, new: &[u8]) -> Option<()> {
+    if buf.is_empty() {
+        buf.extend_from_slice(old);
+    }
+    copy_short(buf.get_mut(at..at.checked_add(new.len())?)?, new);
+    Some(())
 }
 
 /// Whether `s` is ASCII: short ones as (overlapping) words, without a call.

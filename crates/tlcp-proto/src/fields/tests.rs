@@ -570,3 +570,50 @@ fn short_compare_and_copy_agree_with_the_slice_ones() {
         assert_eq!(dst, vec![7u8; n + 1], "lengths differ: nothing copied");
     }
 }
+
+/// The in-place path takes the feed's usual lists (same lengths, tail edits, skips), and
+/// leaves to the others what it cannot read by lengths: a `|` inside what would be a value,
+/// a `%`, a value of another length.
+#[test]
+fn in_place_path_takes_same_length_lists_only() {
+    let mut row = Row::new(4);
+    let mut ch = ChangedFields::new();
+    row.apply("1796198280569083577|9|51072.44|a|b", &mut ch)
+        .expect_err("too many");
+    row.apply("1796198280569083577|9|51072.44|ab", &mut ch)
+        .unwrap();
+    for list in [
+        "^Tsb8|8|51073.69|",
+        "^Trc80|7||cd",
+        "|^3",
+        "^4",
+        "|||",
+        "^Tt|1|#|",
+    ] {
+        assert!(row.takes_in_place(list), "{list:?}");
+        let mut general = row.clone();
+        let mut ch2 = ChangedFields::new();
+        general.apply_general(list, &mut ch2).unwrap();
+        row.apply(list, &mut ch).unwrap();
+        assert_eq!(row, general, "{list:?}");
+        assert_eq!(ch, ch2, "{list:?}");
+    }
+    // Now "1796198280569083578|1|<null>|cd".
+    for list in [
+        "|10||",        // longer
+        "|1|$|c|d",     // the list has a `|` more than the fields read by length
+        "|1|#|c%7C",    // an escape
+        "^Tsc8|1|#|ab", // `^T` adding 2 bytes: "8|" by length
+        "^Ta|1|#|ab",   // cut short
+        "^P[]|||",
+        "^0|||",
+    ] {
+        assert!(!row.takes_in_place(list), "{list:?}");
+    }
+    // "c|d" as the last value: read by length it would be "c|", so it must be refused.
+    let mut row = Row::new(2);
+    row.apply("x|ab", &mut ch).unwrap();
+    assert!(!row.takes_in_place("y|a|"));
+    assert!(row.apply("y|a|", &mut ch).is_err());
+    assert_eq!(row.to_vec(), [Some("x".into()), Some("ab".into())]);
+}
