@@ -863,12 +863,12 @@ fn assign(slot: &mut Option<String>, value: Option<&str>) {
 }
 
 /// Sets `slot` to `value`, reusing its buffer.
-#[inline]
+#[inline(always)]
 fn put(slot: &mut Option<String>, value: Option<&str>) {
     match (slot.as_mut(), value) {
         (Some(s), Some(v)) => {
             s.clear();
-            s.push_str(v);
+            tlcp_proto::fields::push_short(s, v);
         }
         (None, Some(v)) => *slot = Some(v.to_owned()),
         (_, None) => *slot = None,

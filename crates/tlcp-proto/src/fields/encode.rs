@@ -255,7 +255,7 @@ impl Encoder {
             if matches!(value.as_bytes().first(), Some(b'#' | b'$' | b'^')) {
                 return false;
             }
-            out.push_str(value);
+            super::push_short(out, value);
         } else {
             encode_field_value(value, out);
         }

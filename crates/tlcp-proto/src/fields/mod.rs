@@ -49,7 +49,7 @@ mod tests;
 pub use diff::DiffError;
 pub use encode::{EncodeError, Encoder};
 pub use patch::PatchError;
-pub use row::{Row, RowIter, RowLayout, copy_short, eq_bytes, eq_values};
+pub use row::{Row, RowIter, RowLayout, copy_short, eq_bytes, eq_values, push_short};
 
 use crate::percent::PercentError;
 

@@ -1233,6 +1233,30 @@ pub fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Appends `v` to `out`, as `out.push_str(v)` does, but a value of up to 32 bytes is
+/// copied by code made for its exact length (one jump on the length) instead of a call to
+/// `memcpy`: field values are short, and servers and clients copy several per update.
+///
+/// ```
+/// let mut out = String::from("U,1,1,");
+/// tlcp_proto::fields::push_short(&mut out, "12345.67");
+/// assert_eq!(out, "U,1,1,12345.67");
+/// ```
+#[inline(always)]
+pub fn push_short(out: &mut String, v: &str) {
+    // In each arm the length is a constant, so the copy is a few moves.
+    macro_rules! by_length {
+        ($($n:literal)*) => {
+            match v.len() {
+                0 => {}
+                $($n => out.push_str(v.get(..$n).unwrap_or(v)),)*
+                _ => out.push_str(v),
+            }
+        };
+    }
+    by_length!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+}
+
 /// Equality of two optional field values (`None`: null), short texts compared inline
 /// ([`eq_bytes`]).
 ///

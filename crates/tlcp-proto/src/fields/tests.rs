@@ -571,6 +571,29 @@ fn short_compare_and_copy_agree_with_the_slice_ones() {
     }
 }
 
+#[test]
+fn push_short_appends_what_push_str_appends() {
+    // Every length the by-length arms cover and beyond, ASCII and multi-byte text, onto
+    // empty and non-empty strings of small and large capacity.
+    for n in 0..=40usize {
+        let ascii: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let wide: String = "é€1".chars().cycle().take(n).collect();
+        for v in [ascii.as_str(), wide.as_str()] {
+            for base in ["", "U,1,1,", &"x".repeat(100)] {
+                let mut want = String::from(base);
+                want.push_str(v);
+                let mut got = String::from(base);
+                super::push_short(&mut got, v);
+                assert_eq!(got, want, "{} bytes onto {} bytes", v.len(), base.len());
+                let mut roomy = String::with_capacity(256);
+                roomy.push_str(base);
+                super::push_short(&mut roomy, v);
+                assert_eq!(roomy, want);
+            }
+        }
+    }
+}
+
 /// The in-place path takes the feed's usual lists (same lengths, tail edits, skips), and
 /// leaves to the others what it cannot read by lengths: a `|` inside what would be a value,
 /// a `%`, a value of another length.

@@ -238,7 +238,7 @@ pub fn encode_update_with_prefix<E>(
     values: impl FnOnce(&mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let start = out.len();
-    out.push_str(prefix);
+    crate::fields::push_short(out, prefix);
     finish_update(start, out, values)
 }
 
