@@ -124,6 +124,7 @@ impl Generator {
 
     /// Rewrites the text of value `i` in place: `<integer part, zero-padded>.<2 decimals>`
     /// from a width of 4, the zero-padded value below.
+    #[inline(always)]
     fn write_value(&mut self, i: usize) {
         let v = self.values[i];
         let at = PAYLOAD + i * self.size;
@@ -287,6 +288,15 @@ impl DecimalText {
         let len = self.len;
         if len == 0 || v < self.value || self.limit.is_some_and(|l| v >= l) {
             return self.set(v);
+        }
+        // One more, last digit below 9 (`seq`, nine times in ten): one byte.
+        if v - self.value == 1
+            && let Some(last) = self.digits.get_mut(len - 1)
+            && *last < b'9'
+        {
+            *last += 1;
+            self.value = v;
+            return;
         }
         if len <= 8 {
             let d = digits8(v).to_le_bytes();
@@ -624,6 +634,14 @@ mod tests {
             v /= 3;
             t.move_to(v);
             check(&t, v);
+        }
+        // Counting one by one (`seq`), through every carry up to six digits.
+        t.move_to(0);
+        for v in 1..=1_000_100 {
+            t.move_to(v);
+            if v % 10 == 0 || v % 10 == 9 || v < 200 {
+                check(&t, v);
+            }
         }
         for (from, to) in [(9, 10), (99_999, 100_000), (999, 1_000_000), (5, 5)] {
             t.move_to(from);
