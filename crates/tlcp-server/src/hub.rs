@@ -355,17 +355,17 @@ impl SharedEncodings {
 pub(crate) struct Changes<'a> {
     /// The update number of the row this describes.
     pub(crate) seq: u64,
-    /// Per item field: the update number that last changed it.
-    changed_at: &'a [u64],
-    /// Per item field: its value before that change.
-    prev: &'a [Option<String>],
+    /// Per item field: the update number that last changed it, and its value before.
+    meta: &'a [FieldMeta],
 }
 
 impl<'a> Changes<'a> {
     /// Whether item field `field` changed with update `seq`.
     #[inline]
     pub(crate) fn changed(&self, field: usize) -> bool {
-        self.changed_at.get(field) == Some(&self.seq)
+        self.meta
+            .get(field)
+            .is_some_and(|m| m.changed_at == self.seq)
     }
 
     /// The value of item field `field` at update `seq - 1`, given `row`, the row at `seq`.
@@ -375,7 +375,7 @@ impl<'a> Changes<'a> {
         'a: 'r,
     {
         if self.changed(field) {
-            self.prev.get(field)?.as_deref()
+            self.meta.get(field)?.prev.as_deref()
         } else {
             row.get(field)?.as_deref()
         }
@@ -481,13 +481,9 @@ struct ItemState {
     next_listener: u64,
     /// Number of updates applied to `row`.
     seq: u64,
-    /// Per field of `row`: its value before the update that last changed it (the update
-    /// number in `changed_at`). Listeners rebuild the previous row from it.
-    prev: Row,
-    changed_at: Vec<u64>,
-    /// Per field: the update number that last set it, changed or not (COMMAND rows by
-    /// key take exactly the fields the current update sets).
-    set_at: Vec<u64>,
+    /// Per field of `row` (as many): when it last changed and was last set, and the value
+    /// it replaced.
+    meta: Vec<FieldMeta>,
     shared: std::cell::RefCell<SharedEncodings>,
     /// The same, for COMMAND listeners (which get rows by key).
     shared_command: std::cell::RefCell<SharedEncodings>,
@@ -498,9 +494,7 @@ impl ItemState {
     fn widen(&mut self, width: usize) {
         if self.row.len() < width {
             self.row.resize(width, None);
-            self.prev.resize(width, None);
-            self.changed_at.resize(width, 0);
-            self.set_at.resize(width, 0);
+            self.meta.resize_with(width, FieldMeta::default);
         }
     }
 
@@ -508,28 +502,42 @@ impl ItemState {
     /// it replaces for the listeners.
     #[inline(always)]
     fn write(&mut self, i: usize, value: Option<&str>, seq: u64) {
-        self.set_at[i] = seq;
-        let slot = &mut self.row[i];
+        let (Some(slot), Some(meta)) = (self.row.get_mut(i), self.meta.get_mut(i)) else {
+            return;
+        };
+        meta.set_at = seq;
         if tlcp_proto::fields::eq_values(slot.as_deref(), value) {
             return;
         }
         // The replaced value moves to `prev` (the slot it leaves held an older value,
         // whose buffer the new value reuses).
-        if self.changed_at[i] != seq {
-            std::mem::swap(slot, &mut self.prev[i]);
-            self.changed_at[i] = seq;
+        if meta.changed_at != seq {
+            std::mem::swap(slot, &mut meta.prev);
+            meta.changed_at = seq;
         }
-        put(&mut self.row[i], value);
+        put(slot, value);
     }
 
     /// What changed with the current update.
     fn changes(&self) -> Changes<'_> {
         Changes {
             seq: self.seq,
-            changed_at: &self.changed_at,
-            prev: &self.prev,
+            meta: &self.meta,
         }
     }
+}
+
+/// What an item keeps per field besides its value.
+#[derive(Debug, Default, Clone)]
+struct FieldMeta {
+    /// The update number that last changed the field.
+    changed_at: u64,
+    /// The update number that last set it, changed or not (COMMAND rows by key take
+    /// exactly the fields the current update sets).
+    set_at: u64,
+    /// Its value before the update that last changed it: listeners rebuild the previous
+    /// row from it.
+    prev: Option<String>,
 }
 
 /// One item of one data adapter: state plus listeners.
@@ -578,9 +586,7 @@ impl ItemHub {
                 listeners: Vec::new(),
                 next_listener: 0,
                 seq: 0,
-                prev: Vec::new(),
-                changed_at: Vec::new(),
-                set_at: Vec::new(),
+                meta: Vec::new(),
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
                 shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
@@ -738,11 +744,11 @@ impl ItemHub {
         // snapshot from `subscribe`, before the first listener is added.
         if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
-            let (history, changed_at) = (&st.history, &st.changed_at);
+            let (history, meta) = (&st.history, &st.meta);
             let from_last = match history.back() {
-                Some(last) if st.history_seq + 1 == seq => {
-                    row.copy_changed(last, &st.row, |i| changed_at.get(i) == Some(&seq))
-                }
+                Some(last) if st.history_seq + 1 == seq => row.copy_changed(last, &st.row, |i| {
+                    meta.get(i).is_some_and(|m| m.changed_at == seq)
+                }),
                 _ => false,
             };
             if !from_last {
@@ -815,11 +821,11 @@ impl ItemHub {
             });
         }
         let seq = st.seq + 1;
-        for i in 0..st.row.len() {
-            if st.row[i].is_some() {
-                std::mem::swap(&mut st.row[i], &mut st.prev[i]);
-                st.changed_at[i] = seq;
-                st.row[i] = None;
+        for (value, meta) in st.row.iter_mut().zip(&mut st.meta) {
+            if value.is_some() {
+                std::mem::swap(value, &mut meta.prev);
+                meta.changed_at = seq;
+                *value = None;
             }
         }
         st.seq = seq;
@@ -899,7 +905,7 @@ fn apply_command(st: &mut ItemState, kf: usize, cf: usize, seq: u64) -> bool {
     }
     st.key_row.resize(width, None);
     for i in 0..width {
-        if st.set_at[i] == seq {
+        if st.meta.get(i).is_some_and(|m| m.set_at == seq) {
             assign(&mut st.key_row[i], st.row[i].as_deref());
         }
     }
@@ -964,10 +970,10 @@ impl RowWriter<'_> {
 
     #[inline(always)]
     fn put(&mut self, field: FieldId, value: Option<&str>) -> &mut Self {
-        let i = field.index as usize;
-        // Ids are only made by `ItemFeed::field`, which gives the row that width.
-        if field.hub == self.hub && i < self.st.row.len() {
-            self.st.write(i, value, self.seq);
+        // Ids are only made by `ItemFeed::field`, which gives the row that width (and
+        // `write` ignores one beyond it).
+        if field.hub == self.hub {
+            self.st.write(field.index as usize, value, self.seq);
         }
         self
     }
