@@ -78,8 +78,9 @@ struct Generator {
     /// The text of `ts` and of `seq` of this update.
     ts_text: DecimalText,
     seq_text: DecimalText,
-    /// Which payload fields changed in this update.
-    changed: Vec<bool>,
+    /// Which payload fields changed in this update: bit `i % 64` of word `i / 64`
+    /// (visited by their set bits, so that no stage branches on each field).
+    changed: Vec<u64>,
     /// The ids of `ts`, `seq` and the payload fields in the item being fed (resolved on
     /// the first push).
     ids: Vec<FieldId>,
@@ -96,7 +97,7 @@ impl Generator {
             .collect();
         let mut producer = Self {
             texts: vec![b'0'; PAYLOAD + size * names.len()],
-            changed: vec![true; names.len()],
+            changed: vec![0; names.len().div_ceil(64)],
             names,
             values,
             size,
@@ -176,18 +177,26 @@ impl Generator {
         let first = self.seq == 0;
         self.seq += 1;
         self.last_ts = (self.last_ts + 1).max(now);
-        // Random bits, one draw per 32 fields: whether each field changes, and the
-        // direction of its move.
-        let mut bits = 0u64;
-        for i in 0..self.names.len() {
-            if i % 32 == 0 {
-                bits = self.rng.next_u64();
-            }
-            let (changes, up) = (bits & 1 == 1, bits & 2 == 2);
-            bits >>= 2;
-            self.changed[i] = first || i == 0 || changes;
-            if self.changed[i] && !first {
-                self.move_value(i, up);
+        // Two random words per 64 fields: whether each field changes, and the direction
+        // of its move.
+        let n = self.names.len();
+        for w in 0..self.changed.len() {
+            let width = (n - 64 * w).min(64);
+            let all = if width == 64 { !0 } else { (1u64 << width) - 1 };
+            let (changes, ups) = (self.rng.next_u64(), self.rng.next_u64());
+            let word = if first {
+                all
+            } else {
+                (changes & all) | u64::from(w == 0)
+            };
+            self.changed[w] = word;
+            if !first {
+                let mut m = word;
+                while m != 0 {
+                    let b = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    self.move_value(64 * w + b, ups >> b & 1 == 1);
+                }
             }
         }
         self.ts_text
@@ -209,11 +218,9 @@ impl Generator {
             1,
             texts.get(NUM..NUM + self.seq_text.len).unwrap_or_default(),
         );
-        for (i, &changed) in self.changed.iter().enumerate() {
-            if changed {
-                let at = PAYLOAD + i * self.size;
-                f(2 + i, texts.get(at..at + self.size).unwrap_or_default());
-            }
+        for i in changed_fields(&self.changed) {
+            let at = PAYLOAD + i * self.size;
+            f(2 + i, texts.get(at..at + self.size).unwrap_or_default());
         }
     }
 
@@ -236,10 +243,15 @@ impl Generator {
             if let [ts_id, seq_id, payload @ ..] = ids.as_slice() {
                 row.set(*ts_id, texts.get(..ts).unwrap_or_default());
                 row.set(*seq_id, texts.get(NUM..NUM + seq).unwrap_or_default());
-                for (i, (&id, &changed)) in payload.iter().zip(changed).enumerate() {
-                    if changed {
-                        let at = PAYLOAD + i * size;
-                        row.set(id, texts.get(at..at + size).unwrap_or_default());
+                for (w, &word) in changed.iter().enumerate() {
+                    let mut m = word;
+                    while m != 0 {
+                        let i = 64 * w + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        if let Some(&id) = payload.get(i) {
+                            let at = PAYLOAD + i * size;
+                            row.set(id, texts.get(at..at + size).unwrap_or_default());
+                        }
                     }
                 }
             }
@@ -261,6 +273,21 @@ impl Generator {
         });
         update
     }
+}
+
+/// The positions of the set bits of `words` (bit `i % 64` of word `i / 64`), in order.
+#[cfg(test)]
+fn changed_fields(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(w, &word)| {
+        let mut m = word;
+        std::iter::from_fn(move || {
+            (m != 0).then(|| {
+                let b = m.trailing_zeros() as usize;
+                m &= m - 1;
+                64 * w + b
+            })
+        })
+    })
 }
 
 /// A number kept as its decimal text, moved forward by small steps without writing every
@@ -601,6 +628,39 @@ mod tests {
         for n in [99_999_999, 12_345_678, 10_000_000, 99_990_000] {
             check(n);
         }
+    }
+
+    #[test]
+    fn more_than_64_payload_fields_change_like_the_first_ones() {
+        let names: Arc<[String]> = (1..=70).map(|i| format!("f{i}")).collect();
+        let mut producer = Generator::new(names, 8, Rng::new(3));
+        let mut counts = [0u32; 70];
+        // The first update has every field, as they start.
+        producer.advance(wall_ns());
+        let mut n = 0;
+        producer.for_each_field(|_, _| n += 1);
+        assert_eq!(n, 72);
+        let mut last: Vec<String> = (0..70).map(|i| producer.text(i).to_owned()).collect();
+        for _ in 0..2_000 {
+            producer.advance(wall_ns());
+            let mut fields = Vec::new();
+            producer.for_each_field(|k, v| fields.push((k, v.to_owned())));
+            let payload: Vec<_> = fields.iter().filter(|(k, _)| *k >= 2).collect();
+            assert!(payload.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+            assert_eq!(payload.first().map(|p| p.0), Some(2), "f1 always");
+            for (k, v) in payload {
+                let i = k - 2;
+                assert_ne!(&last[i], v, "f{} set but unchanged", i + 1);
+                assert_eq!(producer.text(i), v);
+                last[i] = v.clone();
+                counts[i] += 1;
+            }
+        }
+        assert_eq!(counts[0], 2_000);
+        assert!(
+            counts[1..].iter().all(|c| (850..=1_150).contains(c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
