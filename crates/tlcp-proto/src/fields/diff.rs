@@ -144,7 +144,7 @@ pub(crate) fn encode_ascii(old: &str, new: &str, out: &mut String) {
 
 /// The length of the longest common prefix of `a` and `b`, compared eight bytes at a time
 /// (a server computes it for every long value it sends).
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
@@ -205,9 +205,20 @@ pub(crate) fn utf16_len(s: &str) -> usize {
     }
 }
 
+/// The length of the letter encoding of `n` ([`push_count`]).
+#[inline]
+pub(crate) fn count_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 26 {
+        n /= 26;
+        len += 1;
+    }
+    len
+}
+
 /// Appends the letter encoding of `n` to `out`.
 #[inline]
-fn push_count(n: usize, out: &mut String) {
+pub(crate) fn push_count(n: usize, out: &mut String) {
     if n < 26 {
         // One letter, inlined: most counts of a diff between two short values.
         out.push(char::from(b'a' + n as u8));
@@ -289,6 +300,15 @@ fn advance(s: &str, from: usize, units: usize) -> Option<Result<usize, DiffError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_len_is_the_length_push_count_writes() {
+        for n in (0..2_000).chain([17_575, 17_576, 456_975, 456_976, usize::MAX]) {
+            let mut s = String::new();
+            push_count(n, &mut s);
+            assert_eq!(count_len(n), s.len(), "{n}");
+        }
+    }
 
     #[test]
     fn word_wise_prefix_and_suffix_agree_with_bytewise() {
