@@ -1,6 +1,7 @@
 //! Quick measurement: how many FEED updates/s one WS session receives from an
 //! in-process server (the reader only splits lines). `cargo run --release -p tlcp-server
-//! --example feed_rate -- [seconds] [MERGE|DISTINCT]`
+//! --example feed_rate -- [seconds] [MERGE|DISTINCT] [batch] [items]` (items: FEED items
+//! of the one subscription, each pushed by its own task; 1 by default).
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,11 @@ async fn main() {
         .nth(3)
         .and_then(|s| s.parse().ok())
         .unwrap_or(64);
-    let (_server, mut ws) = feed_session::session(&mode, batch).await;
+    let items = std::env::args()
+        .nth(4)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let (_server, mut ws) = feed_session::session_items(&mode, batch, items).await;
     let start = Instant::now();
     let mut lines = 0u64;
     let mut bytes = 0u64;
@@ -35,7 +40,7 @@ async fn main() {
     }
     let el = start.elapsed().as_secs_f64();
     println!(
-        "{mode}: {:.2} M lines/s, {:.0} MB/s, {:.0} bytes/frame, {:.1} bytes/line",
+        "{mode}, {items} item(s): {:.2} M lines/s, {:.0} MB/s, {:.0} bytes/frame, {:.1} bytes/line",
         lines as f64 / el / 1e6,
         bytes as f64 / el / 1e6,
         bytes as f64 / frames as f64,

@@ -11,8 +11,26 @@ use tokio::net::TcpStream;
 pub(crate) type Ws = tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<TcpStream>>;
 
 /// A server with the FEED as fast as possible (`batch` updates between back-pressure
-/// checks), and a session subscribed in `mode` (`MERGE` or `DISTINCT`).
+/// checks), and a session subscribed in `mode` (`MERGE` or `DISTINCT`) to one item.
+#[allow(dead_code)]
 pub(crate) async fn session(mode: &str, batch: usize) -> (tlcp_server::ServerHandle, Ws) {
+    session_items(mode, batch, 1).await
+}
+
+/// [`session`], subscribed to `items` FEED items (each pushed by its own task).
+pub(crate) async fn session_items(
+    mode: &str,
+    batch: usize,
+    items: usize,
+) -> (tlcp_server::ServerHandle, Ws) {
+    let group = if items <= 1 {
+        "bench".to_owned()
+    } else {
+        (1..=items)
+            .map(|i| format!("bench{i}"))
+            .collect::<Vec<_>>()
+            .join("%20")
+    };
     let demo = DemoConfig {
         feed: FeedConfig {
             rate: FeedRate::AsFastAsPossible,
@@ -45,8 +63,9 @@ pub(crate) async fn session(mode: &str, batch: usize) -> (tlcp_server::ServerHan
     .await
     .expect("send");
     ws.send(m(format!(
-        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode={mode}&LS_group=bench&\
-         LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED"
+        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode={mode}&LS_group={group}&\
+         LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED",
+        group = group
     )))
     .await
     .expect("send");
