@@ -231,27 +231,15 @@ impl HistoryRow {
         }
     }
 
-    /// Becomes `last` (the row of the update before) with the fields for which `changed`
-    /// holds taken from `row`, each written over the value it replaces: two copies of
-    /// buffers instead of one per value. `false` (and anything in `self`): `row` has
-    /// another width, or a changed value another length or nullness.
-    fn copy_changed(
-        &mut self,
-        last: &HistoryRow,
-        row: &[Option<String>],
-        changed: impl Fn(usize) -> bool,
-    ) -> bool {
-        if last.spans.len() != row.len() {
+    /// Becomes a copy of `row` by writing each value over the one it holds, when this row
+    /// has the same layout (the same nulls, and values of the same lengths: a recycled
+    /// history row, for values that keep their lengths): no buffer rebuilt, and no branch
+    /// on which fields changed. `false` (and anything in `self`): another layout.
+    fn overwrite_with(&mut self, row: &[Option<String>]) -> bool {
+        if self.spans.len() != row.len() {
             return false;
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(&last.buf);
-        self.spans.clear();
-        self.spans.extend_from_slice(&last.spans);
-        for (i, (span, value)) in self.spans.iter().zip(row).enumerate() {
-            if !changed(i) {
-                continue;
-            }
+        for (span, value) in self.spans.iter().zip(row) {
             match (*span, value) {
                 (Some((a, b)), Some(v)) if b - a == v.len() => match self.buf.get_mut(a..b) {
                     Some(dst) => tlcp_proto::fields::copy_short(dst, v.as_bytes()),
@@ -464,8 +452,6 @@ struct ItemState {
     keep_history: bool,
     history: VecDeque<HistoryRow>,
     spare_rows: Vec<HistoryRow>,
-    /// The update the last row of `history` is the row of.
-    history_seq: u64,
     history_len: usize,
     /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
     command_fields: Option<(usize, usize)>,
@@ -576,7 +562,6 @@ impl ItemHub {
                 keep_history: false,
                 history: VecDeque::new(),
                 spare_rows: Vec::new(),
-                history_seq: 0,
                 history_len,
                 command_fields: None,
                 command_searched: 0,
@@ -744,18 +729,10 @@ impl ItemHub {
         // snapshot from `subscribe`, before the first listener is added.
         if st.keep_history || snapshot {
             let mut row = st.spare_rows.pop().unwrap_or_default();
-            let (history, meta) = (&st.history, &st.meta);
-            let from_last = match history.back() {
-                Some(last) if st.history_seq + 1 == seq => row.copy_changed(last, &st.row, |i| {
-                    meta.get(i).is_some_and(|m| m.changed_at == seq)
-                }),
-                _ => false,
-            };
-            if !from_last {
+            if !row.overwrite_with(&st.row) {
                 row.copy_from(&st.row);
             }
             st.history.push_back(row);
-            st.history_seq = seq;
             while st.history.len() > st.history_len {
                 if let Some(old) = st.history.pop_front() {
                     st.spare_rows.push(old);
@@ -1337,8 +1314,8 @@ mod tests {
         assert_eq!(full.take().len(), 4, "history is capped at 3 + EOS");
     }
 
-    /// DISTINCT history rows are built from the row before with the changed values
-    /// written over it when they keep their length: after every kind of update (same
+    /// DISTINCT history rows are recycled rows with every value written over the one
+    /// they held when the layout is the same: after every kind of update (same
     /// length, other length, to and from null, unchanged, a field added, a clear), a late
     /// listener's snapshot is exactly the last rows pushed.
     #[test]
