@@ -227,6 +227,15 @@ impl ClientSession {
             return Flow::Continue;
         }
         let from_stream = self.stream.as_ref().is_some_and(|s| s.conn == conn);
+        // `U` lines (the hot path), without building a `Notification` to match on: what
+        // the general way below does with one (counted for recovery, then `on_update`).
+        if let Some((sub_id, item, values)) = text.and_then(Notification::update_parts) {
+            if from_stream && self.count_data() {
+                return Flow::Continue;
+            }
+            let item = usize::try_from(item).unwrap_or(usize::MAX);
+            return self.on_update(conn, sub_id, item, values);
+        }
         let parsed = match text {
             Some(text) => Notification::parse_str(text),
             None => Notification::parse_bytes(line),

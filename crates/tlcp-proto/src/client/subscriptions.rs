@@ -93,6 +93,7 @@ impl Subscriptions {
         self.last_wire
     }
 
+    #[inline]
     pub(super) fn last_update(&self, id: SubscriptionId) -> Option<ItemUpdate<'_>> {
         self.entries.get(&id)?.model.as_ref()?.last_update()
     }

@@ -458,6 +458,7 @@ fn diff_count(mut n: usize) -> String {
 fn in_place_entry(old: Option<String>) -> impl Strategy<Value = String> {
     let len = old.as_ref().map_or(0, String::len);
     let chars = prop::sample::select(vec!['0', '7', 'a', '.', '|', '%', '#', '$', '^']);
+    let replace_chars = chars.clone();
     let same_len = prop::collection::vec(chars.clone(), len..=len)
         .prop_map(|v| v.into_iter().collect::<String>());
     let edit = (0..=len).prop_flat_map(move |keep| {
@@ -470,6 +471,43 @@ fn in_place_entry(old: Option<String>) -> impl Strategy<Value = String> {
             }
         })
     });
+    // Replacements inside the value: *copy*, *add* text, *delete* as many (or one more or
+    // one fewer), *copy* the rest (or one less, or one more), and now and then a second
+    // *add* at the end.
+    let replace = (0..=len)
+        .prop_flat_map(move |keep| (Just(keep), 0..=len - keep))
+        .prop_flat_map(move |(keep, m)| {
+            let text = prop::collection::vec(replace_chars.clone(), m..=m);
+            let tail = prop::collection::vec(replace_chars.clone(), 0..=2);
+            (
+                Just((keep, m)),
+                text,
+                -1i64..=1,
+                -1i64..=1,
+                tail,
+                any::<bool>(),
+            )
+        })
+        .prop_map(move |((keep, m), text, del_skew, rest_skew, tail, more)| {
+            let text: String = text.into_iter().collect();
+            let skewed = |n: usize, by: i64| usize::try_from(n as i64 + by).unwrap_or(0);
+            // Mostly exact: a skew one time in three each.
+            let del = skewed(m, del_skew);
+            let rest = skewed(len - keep - m, rest_skew);
+            let mut d = format!(
+                "^T{}{}{text}{}{}",
+                diff_count(keep),
+                diff_count(m),
+                diff_count(del),
+                diff_count(rest)
+            );
+            if more {
+                let tail: String = tail.into_iter().collect();
+                d.push_str(&diff_count(tail.len()));
+                d.push_str(&tail);
+            }
+            d
+        });
     prop_oneof![
         4 => same_len,
         2 => Just(String::new()),
@@ -477,6 +515,7 @@ fn in_place_entry(old: Option<String>) -> impl Strategy<Value = String> {
         1 => Just("$".to_owned()),
         1 => (1usize..4).prop_map(|n| format!("^{n}")),
         2 => edit,
+        2 => replace,
         1 => "[0-9a-z|%#$^T]{0,6}",
     ]
 }

@@ -506,30 +506,29 @@ impl Row {
     /// that changes keeps its length (prices, times, counters), so the new bytes are
     /// written over the old ones and unchanged values cost nothing. Conditions: no `%`
     /// anywhere in the list, every new value, `^T` result and `$` has the length of the
-    /// value it replaces, and every `^T` is the usual tail edit.
+    /// value it replaces, and every `^T` edits its value in place (see [`edit_in_place`]).
     ///
     /// The entries are not looked for separator by separator: each one is read from its
     /// first byte, and a new value is taken to be as long as the one it replaces (a tail
     /// edit says its own length), so that the next separator is expected at a known
     /// offset and checked there. That reading is the list's only if no entry holds a
-    /// `|` of its own: one pass over the whole list ([`bars_and_escapes`]) counts its
-    /// `|`, which must be exactly the separators met. The new text is written in the
-    /// spare buffer (a copy of the current one), then checked once and swapped in (the
-    /// check cannot fail: whole values are replaced by whole values). `None`: anything
-    /// else, the row untouched.
+    /// `|` (nor a `%`) of its own: every byte of the list is looked at once, as a
+    /// separator, a marker, a count, or a byte of a new value or of a `^T`'s added text
+    /// (checked to be neither, [`check_value`]). The new text is written in the spare buffer (a
+    /// copy of the current one), then checked once and swapped in (the check cannot fail:
+    /// whole values are replaced by whole values). `None`: anything else, the row
+    /// untouched.
     #[inline]
     fn apply_in_place(&mut self, encoded: &str) -> Option<u64> {
         let bytes = encoded.as_bytes();
-        if self.ends.len() > 64 || bytes.len() > IN_PLACE_MAX_LEN {
-            return None;
-        }
-        let (bars, escaped) = bars_and_escapes(bytes);
-        if escaped {
+        if self.ends.len() > 64 {
             return None;
         }
         let mut buf = std::mem::take(&mut self.next_text).into_bytes();
         buf.clear();
-        let walked = self.walk_in_place(bytes, bars, &mut buf);
+        let old_nulls = *self.nulls.first()?;
+        let walked =
+            Self::walk_in_place(self.text.as_bytes(), &self.ends, old_nulls, bytes, &mut buf);
         let Some((changed, new_nulls)) = walked else {
             self.give_back(buf);
             return None;
@@ -562,79 +561,64 @@ impl Row {
         self.next_text = String::from_utf8(buf).unwrap_or_default();
     }
 
-    /// The walk of [`apply_in_place`](Self::apply_in_place) over a list of `bars`
-    /// separators: checks every entry, writing the values that change into `buf` (a copy
-    /// of the text, made at the first write; left empty when nothing is written). Returns
-    /// the changed fields and the new null ones; `None` when the list is not one for this
-    /// path.
-    #[inline(always)]
-    fn walk_in_place(&self, bytes: &[u8], bars: usize, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
-        let Self {
-            text, ends, nulls, ..
-        } = self;
-        let n = ends.len();
-        let len = bytes.len();
-        let old = text.as_bytes();
-        let old_nulls = *nulls.first()?;
+    /// The walk of [`apply_in_place`](Self::apply_in_place) (a row of at most 64 fields):
+    /// checks every entry, writing the values that change into `buf` (a copy of the text,
+    /// made at the first write; left empty when nothing is written). Returns the changed
+    /// fields and the new null ones; `None` when the list is not one for this path.
+    ///
+    /// Out of line, on slices: the compiler then keeps the walk's state in registers
+    /// (inlined into [`apply`](Self::apply), it reloaded the row's fields after every
+    /// write).
+    #[inline(never)]
+    fn walk_in_place(
+        old: &[u8],
+        ends: &[usize],
+        old_nulls: u64,
+        bytes: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<(u64, u64)> {
         let (mut changed, mut new_nulls) = (0u64, old_nulls);
-        // The field the entry starts at, where its current value starts, where the entry
-        // starts, and the separators met.
+        // The field the entry starts at, where its current value starts, and where the
+        // entry starts.
         let mut i = 0;
         let mut old_start = 0;
         let mut pos = 0;
-        let mut seps = 0;
         loop {
-            if i >= n {
-                return None;
-            }
-            let old_end = *ends.get(i)?;
+            let mut old_end = *ends.get(i)?;
+            // (`i` < 64: the row has at most 64 fields.)
             let bit = 1u64 << i;
             let old_null = old_nulls & bit != 0;
             // Where the entry ends (its separator, or the end of the list).
-            let end;
-            match bytes.get(pos) {
+            let end = match bytes.get(pos) {
                 // Unchanged.
-                None | Some(b'|') => end = pos,
-                Some(b'^') => match bytes.get(pos + 1) {
-                    Some(b'T') => {
+                None | Some(b'|') => pos,
+                Some(b'^') => {
+                    if bytes.get(pos + 1) == Some(&b'T') {
                         if old_null {
                             return None;
                         }
-                        let (at, added, stop) =
-                            tail_edit_at(old, old_start, old_end, bytes, pos + 2)?;
-                        end = stop;
-                        let new = bytes.get(added..stop)?;
-                        if !eq_bytes(old.get(at..old_end)?, new) {
+                        let (stop, differs) =
+                            edit_in_place(old, old_start, old_end, bytes, pos + 2, buf)?;
+                        if differs {
                             changed |= bit;
-                            write_at(buf, old, at, new)?;
                         }
-                    }
-                    // `^N`: N unchanged values.
-                    _ => {
+                        stop
+                    } else {
+                        // `^N`: N unchanged values (the last of them ends the entry).
                         let (count, stop) = skip_count(bytes, pos + 1)?;
-                        let last = *ends.get(i.checked_add(count)? - 1)?;
-                        i += count;
-                        old_start = last + 1;
-                        if stop == len {
-                            break;
-                        }
-                        if bytes.get(stop) != Some(&b'|') {
-                            return None;
-                        }
-                        seps += 1;
-                        pos = stop + 1;
-                        continue;
+                        i = i.checked_add(count - 1)?;
+                        old_end = *ends.get(i)?;
+                        stop
                     }
-                },
+                }
                 Some(b'#') if matches!(bytes.get(pos + 1), None | Some(b'|')) => {
-                    end = pos + 1;
                     if !old_null {
                         changed |= bit;
                     }
                     new_nulls |= bit;
+                    pos + 1
                 }
                 Some(b'$') if matches!(bytes.get(pos + 1), None | Some(b'|')) => {
-                    end = pos + 1;
                     if old_end != old_start {
                         return None;
                     }
@@ -642,33 +626,37 @@ impl Row {
                         changed |= bit;
                     }
                     new_nulls &= !bit;
+                    pos + 1
                 }
                 // A new value, as long as the current one (an empty one cannot be: its
                 // entry would be empty).
                 Some(_) => {
-                    end = pos + (old_end - old_start);
+                    let end = pos.checked_add(old_end.checked_sub(old_start)?)?;
                     let new = bytes.get(pos..end)?;
-                    if old_null || !eq_bytes(old.get(old_start..old_end)?, new) {
-                        changed |= bit;
-                        new_nulls &= !bit;
+                    let differs = check_value::<false>(old.get(old_start..old_end)?, new)?;
+                    if differs {
                         write_at(buf, old, old_start, new)?;
                     }
+                    if old_null || differs {
+                        changed |= bit;
+                        new_nulls &= !bit;
+                    }
+                    end
                 }
-            }
+            };
             i += 1;
             old_start = old_end + 1;
-            if end == len {
-                break;
+            match bytes.get(end) {
+                // (`end` is at most the length: past the last entry.)
+                None => break,
+                Some(b'|') => pos = end + 1,
+                Some(_) => return None,
             }
-            if bytes.get(end) != Some(&b'|') {
-                return None;
-            }
-            seps += 1;
-            pos = end + 1;
         }
-        // Every field covered, and every `|` of the list a separator met.
-        (i == n && seps == bars).then_some((changed, new_nulls))
+        // Every field covered.
+        (i == ends.len()).then_some((changed, new_nulls))
     }
+
     /// The common case of [`Row::apply`], in one lean pass: a row already set, of at most
     /// 64 fields, a list of at most 128 bytes without `%` escapes nor `^P` entries, with at
     /// most one `^T` entry, whose entries cover exactly the fields.
@@ -945,62 +933,141 @@ fn tail_edit(old: &[u8], diff: &[u8]) -> Option<(usize, usize)> {
     (added.len() == add && is_ascii(added)).then_some((keep, pos))
 }
 
-/// The longest list [`Row::apply_in_place`] takes (its separator count must fit a byte
-/// lane of [`bars_and_escapes`]).
-const IN_PLACE_MAX_LEN: usize = 8 * 255;
-
-/// The number of `|` in `bytes`, and whether it holds a `%`: eight bytes at a time, the
-/// `|` counted in byte lanes (exact: no carry between bytes), added up at the end.
+/// Applies the TLCP-diff whose counts start at `from` of `bytes` (up to the entry's end, the
+/// next `|` or the end of the list) to the current value `old[start..end]`, in place: the
+/// diff must give a value as long, each text it adds replacing as many bytes (a *delete*
+/// of its length follows it, or the value's end), in ASCII (counts of characters are then
+/// counts of bytes), so that *copies* leave their bytes where they are. The added texts
+/// that differ from the bytes they replace are written into `buf` ([`write_at`]). Returns
+/// where the entry ends and whether the value changes; `None` for any other diff (a bad
+/// one included), the general decoder's.
 #[inline(always)]
-fn bars_and_escapes(bytes: &[u8]) -> (usize, bool) {
-    let (mut bars, mut escapes) = (0u64, 0u64);
-    let mut add = |x: u64| {
-        bars += eq_mask(x, b'|') >> 7;
-        let y = x ^ (ONES * u64::from(b'%'));
-        // High bit set in some byte when one is zero (exact as to whether there is one).
-        escapes |= y.wrapping_sub(ONES) & !y;
-    };
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        add(u64::from_le_bytes(w.try_into().unwrap_or_default()));
-    }
-    let tail = words.remainder().len();
-    if tail > 0 {
-        // (The last 8 bytes shifted, when there are 8: zeros in, none of the bytes.)
-        add(word_at(bytes, bytes.len() - tail));
-    }
-    // (Each lane holds at most 255: `len` is bounded by `IN_PLACE_MAX_LEN`.)
-    let total = (bars.wrapping_mul(ONES) >> 56) as usize;
-    (total, escapes & (ONES << 7) != 0)
-}
-
-/// Reads the tail edit `^T<keep><add><text>` whose counts start at `from` of `bytes`,
-/// against the current value `old[start..end]`: *copy* `keep` characters, *add* the text
-/// (ASCII both, so that counts are bytes; no text: the value is cut to `keep`). Returns
-/// where the new text goes in `old`, where it is in `bytes` and where the entry ends;
-/// `None` for any other diff, or for a result not as long as the current value.
-#[inline(always)]
-fn tail_edit_at(
+fn edit_in_place(
     old: &[u8],
     start: usize,
     end: usize,
     bytes: &[u8],
     from: usize,
-) -> Option<(usize, usize, usize)> {
+    buf: &mut Vec<u8>,
+) -> Option<(usize, bool)> {
+    let at_end = |pos: usize| matches!(bytes.get(pos), None | Some(b'|'));
     let mut pos = from;
-    let keep = diff::read_count(bytes, &mut pos).ok()?;
-    if !is_ascii(old.get(start..start.checked_add(keep)?)?) {
+    // Where the next bytes of the new value go, and where the next ones of the current
+    // value are read from: equal at every copy.
+    let mut at = start;
+    let mut differs = false;
+    loop {
+        // Copy.
+        let n = diff_count(bytes, &mut pos)?;
+        let to = at.checked_add(n)?;
+        if to > end || !is_ascii(old.get(at..to)?) {
+            return None;
+        }
+        at = to;
+        if at_end(pos) {
+            break;
+        }
+        // Add.
+        let n = diff_count(bytes, &mut pos)?;
+        let stop = pos.checked_add(n)?;
+        let added = bytes.get(pos..stop)?;
+        let to = at.checked_add(n)?;
+        if to > end {
+            return None;
+        }
+        if check_value::<true>(old.get(at..to)?, added)? {
+            differs = true;
+            write_at(buf, old, at, added)?;
+        }
+        pos = stop;
+        if at_end(pos) {
+            // The rest of the current value is dropped: what was added must end it.
+            at = to;
+            break;
+        }
+        // Delete: as many bytes as were added (of the current value, in ASCII).
+        let n_del = diff_count(bytes, &mut pos)?;
+        if n_del != n || !is_ascii(old.get(at..to)?) {
+            return None;
+        }
+        at = to;
+        if at_end(pos) {
+            break;
+        }
+    }
+    (at == end).then_some((pos, differs))
+}
+
+/// A TLCP-diff count at `pos` of `bytes` (moving `pos` past it): a single digit (a
+/// lowercase letter, the usual count of a short value) read inline, longer ones by
+/// [`diff::read_count`]. `None`: not a count.
+#[inline(always)]
+fn diff_count(bytes: &[u8], pos: &mut usize) -> Option<usize> {
+    match bytes.get(*pos) {
+        Some(&c @ b'a'..=b'z') => {
+            *pos += 1;
+            Some(usize::from(c - b'a'))
+        }
+        _ => diff::read_count(bytes, pos).ok(),
+    }
+}
+
+/// Checks a new value `new` that is to replace `cur` byte for byte: `None` when the two
+/// differ in length, or when `new` holds a `|` or a `%` (or, with `ASCII`, a non-ASCII
+/// byte); otherwise whether it differs from `cur`. Short ones as (overlapping) words,
+/// each byte of `new` loaded once for both questions, without a call.
+#[inline(always)]
+fn check_value<const ASCII: bool>(cur: &[u8], new: &[u8]) -> Option<bool> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = new.len();
+    if cur.len() != n {
         return None;
     }
-    let (added, stop) = match bytes.get(pos) {
-        None | Some(b'|') => (pos, pos),
-        Some(_) => {
-            let add = diff::read_count(bytes, &mut pos).ok()?;
-            (pos, pos.checked_add(add)?)
+    // 0x80 in the bytes of `x` that `new` must not hold.
+    let bad = |x: u64| {
+        let b = eq_mask(x, b'|') | eq_mask(x, b'%');
+        if ASCII { b | (x & HIGH) } else { b }
+    };
+    #[inline(always)]
+    fn w4(s: &[u8], at: usize) -> u64 {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&s[at..at + 4]);
+        u64::from(u32::from_le_bytes(b))
+    }
+    #[inline(always)]
+    fn w8(s: &[u8], at: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(b)
+    }
+    // (Bytes packed into words: the zero bytes added are none of the bytes looked for.)
+    let (wrong, differs) = match n {
+        0 => (0, false),
+        1..=3 => {
+            let pack = |s: &[u8]| {
+                u64::from(s[0]) | (u64::from(s[n / 2]) << 8) | (u64::from(s[n - 1]) << 16)
+            };
+            let (a, b) = (pack(new), pack(cur));
+            (bad(a), a != b)
+        }
+        4..=7 => {
+            let pack = |s: &[u8]| w4(s, 0) | (w4(s, n - 4) << 32);
+            let (a, b) = (pack(new), pack(cur));
+            (bad(a), a != b)
+        }
+        8..=16 => {
+            let (a0, a1) = (w8(new, 0), w8(new, n - 8));
+            let (b0, b1) = (w8(cur, 0), w8(cur, n - 8));
+            (bad(a0) | bad(a1), (a0 ^ b0) | (a1 ^ b1) != 0)
+        }
+        _ => {
+            let ok = new
+                .iter()
+                .all(|&b| b != b'|' && b != b'%' && (!ASCII || b.is_ascii()));
+            (u64::from(!ok), cur != new)
         }
     };
-    let at = start + keep;
-    (is_ascii(bytes.get(added..stop)?) && at + (stop - added) == end).then_some((at, added, stop))
+    (wrong == 0).then_some(differs)
 }
 
 /// The count of a `^N` entry whose digits start at `from` of `bytes` (N >= 1), and where

@@ -640,3 +640,46 @@ fn in_place_path_takes_same_length_lists_only() {
     assert!(row.apply("y|a|", &mut ch).is_err());
     assert_eq!(row.to_vec(), [Some("x".into()), Some("ab".into())]);
 }
+
+/// The in-place path also applies a `^T` that replaces bytes in the middle (*copy*, *add*
+/// as many as it *deletes*, *copy*), as the server sends when a counter's digits change
+/// inside; any other diff is left to the other paths, with the same outcome.
+#[test]
+fn in_place_path_takes_replacements_in_the_middle() {
+    let mut row = Row::new(3);
+    let mut ch = ChangedFields::new();
+    row.apply("1796198280569083577|9|a\u{e9}b", &mut ch)
+        .unwrap();
+    // (list, taken in place, the first value after it)
+    for (list, in_place, ts) in [
+        // Copy 16, "90" for "57", copy 1.
+        ("^Tqc90cb||", true, Some("1796198280569083907")),
+        // The same on the new value: unchanged.
+        ("^Tqc90cb||", true, Some("1796198280569083907")),
+        // Two replacements, the second one ending the value.
+        ("^Tbb8bpc12|3|", true, Some("1896198280569083912")),
+        // From the start, and letters added.
+        ("^Tabxbs||", true, Some("x896198280569083912")),
+        // Deleting one more than added: shorter.
+        ("^Tqb5cb||", false, Some("x89619828056908352")),
+        // Past the end of the current value: an error.
+        ("^Tqc90eb||", false, None),
+        // A deletion of a non-ASCII character (2 bytes for 1).
+        ("||^Tbbzbb", false, Some("x89619828056908352")),
+    ] {
+        assert_eq!(row.takes_in_place(list), in_place, "{list:?}");
+        let mut general = row.clone();
+        let mut ch2 = ChangedFields::new();
+        let before = row.clone();
+        let a = row.apply(list, &mut ch);
+        let b = general.apply_general(list, &mut ch2);
+        assert_eq!(a, b, "{list:?}");
+        assert_eq!(row, general, "{list:?}");
+        assert_eq!(ch, ch2, "{list:?}");
+        match ts {
+            Some(ts) => assert_eq!(row.get(0), Some(ts), "{list:?}"),
+            None => assert_eq!(row, before, "{list:?}"),
+        }
+    }
+    assert_eq!(row.get(2), Some("azb"));
+}

@@ -597,6 +597,7 @@ impl SubscriptionModel {
     /// assert_eq!(u.changed_positions().collect::<Vec<_>>(), [2]);
     /// # Ok::<(), tlcp_proto::model::ModelError>(())
     /// ```
+    #[inline]
     pub fn last_update(&self) -> Option<ItemUpdate<'_>> {
         let last = self.last?;
         let it = self.items.get(last.index)?;

@@ -211,6 +211,18 @@ impl<'a> Notification<'a> {
         }
     }
 
+    /// The subscription id, item and values of a `U` line as the fast path of
+    /// [`parse_str`](Self::parse_str) reads them, for a caller that only wants those:
+    /// `None` for any other line, and for a `U` line that the fast path leaves to the
+    /// general way (whatever `parse_str` then gives, its own fast path gives this).
+    #[inline(always)]
+    pub(crate) fn update_parts(line: &'a str) -> Option<(u32, u32, &'a str)> {
+        let r = line.strip_prefix("U,")?;
+        let (sub_id, at) = short_id(r.as_bytes(), 0)?;
+        let (item, at) = short_id(r.as_bytes(), at)?;
+        Some((sub_id, item, r.get(at..)?))
+    }
+
     /// Parses one line given as bytes (without its CRLF), checking UTF-8 first (once).
     ///
     /// ```

@@ -243,6 +243,11 @@ proptest! {
             Ok(s) => {
                 // The fast path for lines known to be UTF-8 agrees with the general one.
                 prop_assert_eq!(Notification::parse_str(s), Notification::parse(s));
+                // So does the client's shortcut for `U` lines, whenever it takes one.
+                if let Some((sub_id, item, values)) = Notification::update_parts(s) {
+                    let n = Notification::Update { sub_id, item, values };
+                    prop_assert_eq!(Ok(n), Notification::parse(s));
+                }
                 Notification::parse(s)
             }
             Err(e) => Err(NotificationError::InvalidUtf8 { valid_up_to: e.valid_up_to() }),

@@ -591,3 +591,34 @@ fn update_lines_from_a_kept_prefix_are_the_same_lines() {
         assert_eq!(kept, format!("x{whole}"));
     }
 }
+
+/// The client's shortcut for `U` lines takes the usual ones (with what `parse` gives) and
+/// leaves the others to `parse`.
+#[test]
+fn update_parts_take_the_usual_update_lines() {
+    for (line, want) in [
+        (
+            "U,1,1,^Tpe12345|7|01234.56||",
+            Some((1, 1, "^Tpe12345|7|01234.56||")),
+        ),
+        ("U,123456789,42,", Some((123_456_789, 42, ""))),
+        ("U,3,1,a,b", Some((3, 1, "a,b"))),
+        ("U,1234567890,1,x", None), // 10 digits: the general way
+        ("U,,1,x", None),
+        ("U,1,x", None),
+        ("U,+1,1,x", None),
+        ("UNSUB,1", None),
+        ("EOS,1,1", None),
+    ] {
+        let got = Notification::update_parts(line);
+        assert_eq!(got, want, "{line:?}");
+        if let Some((sub_id, item, values)) = got {
+            let n = Notification::Update {
+                sub_id,
+                item,
+                values,
+            };
+            assert_eq!(Notification::parse(line), Ok(n), "{line:?}");
+        }
+    }
+}
