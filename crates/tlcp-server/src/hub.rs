@@ -832,16 +832,10 @@ pub(crate) fn short_eq(a: &str, b: &str) -> bool {
     tlcp_proto::fields::eq_bytes(a.as_bytes(), b.as_bytes())
 }
 
+/// Sets `slot` to `value` unless it already holds it.
 fn assign(slot: &mut Option<String>, value: Option<&str>) {
-    match (slot.as_mut(), value) {
-        (Some(s), Some(v)) => {
-            if !short_eq(s, v) {
-                s.clear();
-                s.push_str(v);
-            }
-        }
-        (None, Some(v)) => *slot = Some(v.to_owned()),
-        (_, None) => *slot = None,
+    if !tlcp_proto::fields::eq_values(slot.as_deref(), value) {
+        put(slot, value);
     }
 }
 

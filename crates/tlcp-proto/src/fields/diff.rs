@@ -142,9 +142,33 @@ pub(crate) fn encode_ascii(old: &str, new: &str, out: &mut String) {
     push_count(suffix, out);
 }
 
+/// The usual diff, as a tail edit: when `old` and `new` are ASCII, as long as each other,
+/// and differ in their last byte (a counter, a time, a price), the diff copies their
+/// common prefix and adds the rest of `new`: what [`encode_ascii`] writes for them.
+/// Returns the prefix length and the diff's length, for [`push_tail_edit`].
+#[inline]
+pub(crate) fn tail_edit(old: &str, new: &str) -> Option<(usize, usize)> {
+    let (ob, nb) = (old.as_bytes(), new.as_bytes());
+    if ob.len() != nb.len() || ob.last() == nb.last() || !ob.is_ascii() || !nb.is_ascii() {
+        return None;
+    }
+    let same = common_prefix(ob, nb);
+    let added = nb.len() - same;
+    Some((same, count_len(same) + count_len(added) + added))
+}
+
+/// Appends the diff [`tail_edit`] measured (`same`: its prefix length).
+#[inline]
+pub(crate) fn push_tail_edit(new: &str, same: usize, out: &mut String) {
+    let added = new.get(same..).unwrap_or_default();
+    push_count(same, out);
+    push_count(added.len(), out);
+    super::push_short(out, added);
+}
+
 /// The length of the longest common prefix of `a` and `b`, compared eight bytes at a time
 /// (a server computes it for every long value it sends).
-pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
@@ -207,7 +231,7 @@ pub(crate) fn utf16_len(s: &str) -> usize {
 
 /// The length of the letter encoding of `n` ([`push_count`]).
 #[inline]
-pub(crate) fn count_len(mut n: usize) -> usize {
+fn count_len(mut n: usize) -> usize {
     let mut len = 1;
     while n >= 26 {
         n /= 26;
@@ -218,7 +242,7 @@ pub(crate) fn count_len(mut n: usize) -> usize {
 
 /// Appends the letter encoding of `n` to `out`.
 #[inline]
-pub(crate) fn push_count(n: usize, out: &mut String) {
+fn push_count(n: usize, out: &mut String) {
     if n < 26 {
         // One letter, inlined: most counts of a diff between two short values.
         out.push(char::from(b'a' + n as u8));
@@ -307,6 +331,33 @@ mod tests {
             let mut s = String::new();
             push_count(n, &mut s);
             assert_eq!(count_len(n), s.len(), "{n}");
+        }
+    }
+
+    #[test]
+    fn tail_edit_is_what_encode_ascii_writes() {
+        let pairs = [
+            ("1764697200123456789", "1764697200123499998"),
+            ("1764697200123456789", "2764697200123456780"),
+            (
+                "abcdefghijklmnopqrstuvwxyz0123456789",
+                "abcdefghijklmnopqrstuvwxyz012345678X",
+            ),
+            ("00000.01", "99999.99"),
+            ("x", "y"),
+        ];
+        for (old, new) in pairs {
+            let (same, len) = tail_edit(old, new).expect(new);
+            let mut ours = String::new();
+            push_tail_edit(new, same, &mut ours);
+            let mut reference = String::new();
+            encode_ascii(old, new, &mut reference);
+            assert_eq!(ours, reference, "{old} -> {new}");
+            assert_eq!(len, ours.len());
+        }
+        // Not a tail edit: another length, the same last byte, non-ASCII.
+        for (old, new) in [("12345", "123456"), ("12345", "22345"), ("1é5", "1é6")] {
+            assert_eq!(tail_edit(old, new), None, "{old} -> {new}");
         }
     }
 

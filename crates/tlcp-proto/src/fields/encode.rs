@@ -269,25 +269,18 @@ impl Encoder {
         };
         let best_len = out.len() - start;
 
-        // The usual diff first, written straight out: a value copied as it is, ASCII, as
-        // long as the one it replaces, whose last byte changed (a counter, a time, a
-        // price): copy the common prefix, add the rest. What `diff::encode_ascii` makes
-        // of it (a value like a JSON text takes the path below).
-        if COPY && old.len() == value.len() && !old.starts_with(['{', '[']) {
-            let (ob, nb) = (old.as_bytes(), value.as_bytes());
-            if ob.last() != nb.last() && ob.is_ascii() && nb.is_ascii() {
-                let same = diff::common_prefix(ob, nb);
-                let added = value.get(same..).unwrap_or_default();
-                let diff_len = diff::count_len(same) + diff::count_len(added.len()) + added.len();
-                if diff_len + 2 < best_len {
-                    out.truncate(start);
-                    out.push_str("^T");
-                    diff::push_count(same, out);
-                    diff::push_count(added.len(), out);
-                    super::push_short(out, added);
-                }
-                return true;
+        // The usual diff first, written straight out (no scratch buffer): a tail edit of
+        // a value copied as it is (a value like a JSON text takes the path below).
+        if COPY
+            && !old.starts_with(['{', '['])
+            && let Some((same, diff_len)) = diff::tail_edit(old, value)
+        {
+            if diff_len + 2 < best_len {
+                out.truncate(start);
+                out.push_str("^T");
+                diff::push_tail_edit(value, same, out);
             }
+            return true;
         }
 
         // A value patched with `^P` is held as JSON by the official clients, which then

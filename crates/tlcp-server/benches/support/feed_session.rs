@@ -64,8 +64,7 @@ pub(crate) async fn session_items(
     .expect("send");
     ws.send(m(format!(
         "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode={mode}&LS_group={group}&\
-         LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED",
-        group = group
+         LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED"
     )))
     .await
     .expect("send");
