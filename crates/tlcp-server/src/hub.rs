@@ -345,6 +345,9 @@ pub(crate) struct Changes<'a> {
     pub(crate) seq: u64,
     /// Per item field: the update number that last changed it, and its value before.
     meta: &'a [FieldMeta],
+    /// The same as bits (bit `i`: field `i` changed with `seq`), for items of at most 64
+    /// fields whose mask was kept for this update.
+    mask: Option<u64>,
 }
 
 impl<'a> Changes<'a> {
@@ -354,6 +357,13 @@ impl<'a> Changes<'a> {
         self.meta
             .get(field)
             .is_some_and(|m| m.changed_at == self.seq)
+    }
+
+    /// The fields that changed with update `seq` as a bit mask (bit `i`: item field `i`),
+    /// when the item has at most 64 fields.
+    #[inline]
+    pub(crate) fn mask(&self) -> Option<u64> {
+        self.mask
     }
 
     /// The value of item field `field` at update `seq - 1`, given `row`, the row at `seq`.
@@ -470,6 +480,9 @@ struct ItemState {
     /// Per field of `row` (as many): when it last changed and was last set, and the value
     /// it replaced.
     meta: Vec<FieldMeta>,
+    /// The fields changed by update `mask_seq`, as bits (fields from 64 on: not kept).
+    changed_mask: u64,
+    mask_seq: u64,
     shared: std::cell::RefCell<SharedEncodings>,
     /// The same, for COMMAND listeners (which get rows by key).
     shared_command: std::cell::RefCell<SharedEncodings>,
@@ -485,23 +498,29 @@ impl ItemState {
     }
 
     /// Sets field `i` (within the width) to `value` in update `seq`, keeping the value
-    /// it replaces for the listeners.
+    /// it replaces for the listeners. Returns the field's bit for the mask of changed
+    /// fields (0 when it did not change, or changed already in this update; fields from
+    /// 64 on fold onto the low bits, the mask then not being used).
     #[inline(always)]
-    fn write(&mut self, i: usize, value: Option<&str>, seq: u64) {
+    fn write(&mut self, i: usize, value: Option<&str>, seq: u64) -> u64 {
         let (Some(slot), Some(meta)) = (self.row.get_mut(i), self.meta.get_mut(i)) else {
-            return;
+            return 0;
         };
         meta.set_at = seq;
         if tlcp_proto::fields::eq_values(slot.as_deref(), value) {
-            return;
+            return 0;
         }
         // The replaced value moves to `prev` (the slot it leaves held an older value,
         // whose buffer the new value reuses).
-        if meta.changed_at != seq {
+        let bit = if meta.changed_at != seq {
             std::mem::swap(slot, &mut meta.prev);
             meta.changed_at = seq;
-        }
+            1 << (i % 64)
+        } else {
+            0
+        };
         put(slot, value);
+        bit
     }
 
     /// What changed with the current update.
@@ -509,6 +528,7 @@ impl ItemState {
         Changes {
             seq: self.seq,
             meta: &self.meta,
+            mask: (self.meta.len() <= 64 && self.mask_seq == self.seq).then_some(self.changed_mask),
         }
     }
 }
@@ -572,6 +592,8 @@ impl ItemHub {
                 next_listener: 0,
                 seq: 0,
                 meta: Vec::new(),
+                changed_mask: 0,
+                mask_seq: u64::MAX,
                 shared: std::cell::RefCell::new(SharedEncodings::default()),
                 shared_command: std::cell::RefCell::new(SharedEncodings::default()),
             }),
@@ -683,7 +705,7 @@ impl ItemHub {
                 let i = w.st.fields.index_guessed(name, guess);
                 guess = i + 1;
                 w.st.widen(i + 1);
-                w.st.write(i, value, w.seq);
+                w.mask |= w.st.write(i, value, w.seq);
             }
         });
     }
@@ -713,11 +735,17 @@ impl ItemHub {
             }
         }
         let seq = st.seq + 1;
-        write(&mut RowWriter {
+        // The mask is kept in the writer (a register, once inlined), not in the item.
+        let mut writer = RowWriter {
             st,
             hub: self.id,
             seq,
-        });
+            mask: 0,
+        };
+        write(&mut writer);
+        let mask = writer.mask;
+        st.changed_mask = mask;
+        st.mask_seq = seq;
         st.has_row = true;
         if st.command_fields.is_none() && st.command_searched != st.fields.names.len() {
             st.command_searched = st.fields.names.len();
@@ -916,6 +944,8 @@ pub struct RowWriter<'a> {
     st: &'a mut ItemState,
     hub: u64,
     seq: u64,
+    /// The fields changed so far, as bits.
+    mask: u64,
 }
 
 impl std::fmt::Debug for RowWriter<'_> {
@@ -944,7 +974,7 @@ impl RowWriter<'_> {
         // Ids are only made by `ItemFeed::field`, which gives the row that width (and
         // `write` ignores one beyond it).
         if field.hub == self.hub {
-            self.st.write(field.index as usize, value, self.seq);
+            self.mask |= self.st.write(field.index as usize, value, self.seq);
         }
         self
     }
@@ -1194,6 +1224,65 @@ mod tests {
             o.push('c');
         });
         assert_eq!(calls, 3, "a new update starts a new cache");
+    }
+
+    /// Records, for each update, whether the hub gave a mask of changed fields, and
+    /// checks that it says what `changed` says of every field.
+    #[derive(Default)]
+    struct MaskCheck(Mutex<Vec<Option<u64>>>);
+
+    impl ItemListener for MaskCheck {
+        fn on_event(&self, event: ItemEvent<'_>) {
+            if let ItemEvent::Update {
+                row,
+                changes: Some(c),
+                live: Some(_),
+                ..
+            } = event
+            {
+                let bits = (0..row.len())
+                    .filter(|&k| c.changed(k))
+                    .fold(0u64, |m, k| m | 1 << (k % 64));
+                if let Some(m) = c.mask() {
+                    assert_eq!(m, bits, "row {row:?}");
+                }
+                self.0.lock().unwrap().push(c.mask());
+            }
+        }
+    }
+
+    #[test]
+    fn changed_field_masks_agree_with_changed() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("i").unwrap();
+        let check = Arc::new(MaskCheck::default());
+        hub.add_listener(check.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["i"].clone();
+        let (a, b) = (feed.field("a"), feed.field("b"));
+        feed.update_with(|r| {
+            r.set(a, "1").set(b, "2");
+        });
+        // Set twice in one update, back to its value: changed all the same (as `changed`
+        // says), and `b` set to what it holds.
+        feed.update_with(|r| {
+            r.set(a, "5").set(a, "1").set(b, "2");
+        });
+        feed.update(&upd(&[("b", Some("3")), ("c", None), ("d", Some("x"))]));
+        feed.clear_snapshot();
+        feed.update(&upd(&[("a", Some("1"))]));
+        // Past 64 fields: no mask.
+        let mut wide = Update::new();
+        for k in 0..70 {
+            wide.set(&format!("w{k}"), "v");
+        }
+        feed.update(&wide);
+        feed.update(&upd(&[("w69", Some("z")), ("a", Some("2"))]));
+        let masks = check.0.lock().unwrap().clone();
+        assert_eq!(
+            masks,
+            [Some(0b11), Some(0b01), Some(0b1010), Some(0b1), None, None]
+        );
     }
 
     #[test]

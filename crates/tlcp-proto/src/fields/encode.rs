@@ -163,6 +163,125 @@ impl Encoder {
         Ok(())
     }
 
+    /// Like [`encode_changes`](Self::encode_changes), with the changed fields given as a
+    /// bit mask: field `i` changed when bit `i % 64` of `changed[i / 64]` is set (missing
+    /// words: unchanged). The output is the same as `encode_changes`'s, but the encoder
+    /// visits only the changed fields, by their set bits, and writes each run of unchanged
+    /// fields at once: no branch per field on whether it changed. When fields change at
+    /// random (market data), that branch was a misprediction every other field.
+    ///
+    /// ```
+    /// use tlcp_proto::fields::Encoder;
+    /// let prev = [Some("20:04:16"), Some("3.02"), Some("-0.65"), Some("2.41"), Some("3.67")];
+    /// let new = [Some("20:04:40"), Some("3.02"), Some("-0.60"), Some("2.41"), Some("3.67")];
+    /// let mut out = String::new();
+    /// Encoder::new().encode_changed_mask(&prev, &new, &[0b00101], &mut out).unwrap();
+    /// assert_eq!(out, "20:04:40||-0.60||");
+    /// ```
+    pub fn encode_changed_mask<P, N>(
+        &mut self,
+        previous: &P,
+        new: &N,
+        changed: &[u64],
+        out: &mut String,
+    ) -> Result<(), EncodeError>
+    where
+        P: FieldValues + ?Sized,
+        N: FieldValues + ?Sized,
+    {
+        let n = new.field_count();
+        check_counts(Some(previous.field_count()), n)?;
+        let start = out.len();
+        if let Some(entries) = self.mask_entries(n, changed, previous, new, out)
+            && out
+                .as_bytes()
+                .get(start..)
+                .is_some_and(|list| list_plain(list, entries.saturating_sub(1)))
+        {
+            return Ok(());
+        }
+        // Something to escape: value by value, as `encode_changes` writes it.
+        out.truncate(start);
+        let bit = |i: usize| changed.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1);
+        self.encode_entries::<false>(
+            n,
+            &mut |i| {
+                if bit(i) {
+                    Step::Changed(new.field(i))
+                } else {
+                    Step::Unchanged
+                }
+            },
+            &|i| previous.field(i),
+            out,
+        );
+        Ok(())
+    }
+
+    /// The entries of [`encode_changed_mask`](Self::encode_changed_mask), values copied
+    /// unchecked (as `encode_entries::<true>`): returns how many, `None` when a value
+    /// starts with a byte that needs an escape there.
+    #[inline]
+    fn mask_entries<P, N>(
+        &mut self,
+        n: usize,
+        changed: &[u64],
+        previous: &P,
+        new: &N,
+        out: &mut String,
+    ) -> Option<usize>
+    where
+        P: FieldValues + ?Sized,
+        N: FieldValues + ?Sized,
+    {
+        // Entries written, and the first field not yet written (`next > 0` exactly when
+        // an entry was written: every field up to `next` is in one).
+        let mut entries = 0;
+        let mut next = 0;
+        for (w, &word) in changed.iter().enumerate().take(n.div_ceil(64)) {
+            let width = (n - 64 * w).min(64);
+            let mut m = if width == 64 {
+                word
+            } else {
+                word & ((1u64 << width) - 1)
+            };
+            while m != 0 {
+                let i = 64 * w + m.trailing_zeros() as usize;
+                m &= m - 1;
+                let run = i - next;
+                if run < 4 {
+                    // The run's empty entries and this entry's separator: one `|` per
+                    // field from `next` to `i`, less the one the first field has not.
+                    // Written as four, then cut (no branch on the count).
+                    let bars = run + usize::from(next > 0);
+                    out.push_str("||||");
+                    out.truncate(out.len() - 4 + bars);
+                    entries += run + 1;
+                } else {
+                    if next > 0 {
+                        out.push('|');
+                    }
+                    out.push('^');
+                    crate::notification::push_u64(run as u64, out);
+                    out.push('|');
+                    entries += 2;
+                }
+                next = i + 1;
+                match new.field(i) {
+                    None => out.push('#'),
+                    Some("") => out.push('$'),
+                    Some(v) => {
+                        if !self.push_value::<true>(|| previous.field(i), v, out) {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        push_unchanged(n - next, &mut entries, out);
+        Some(entries)
+    }
+
     /// The value list of `n` fields, with `step` telling for each whether it is unchanged
     /// or, if changed, its new value; `old(i)` is the previous value of field `i` (read
     /// only for a value long enough to try a diff).

@@ -82,6 +82,16 @@ fn counter_rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<Stri
     prop::collection::vec(pair, 1..12).prop_map(|v| v.into_iter().unzip())
 }
 
+/// Rows of 60 to 150 fields (one to three mask words), most values unchanged.
+fn wide_rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<String>>)> {
+    let pair = prop_oneof![
+        4 => "[0-9.]{1,8}".prop_map(|v| (Some(v.clone()), Some(v))),
+        2 => ("[0-9.]{1,8}", "[0-9.]{1,8}").prop_map(|(a, b)| (Some(a), Some(b))),
+        1 => (value(), value()),
+    ];
+    prop::collection::vec(pair, 60..150).prop_map(|v| v.into_iter().unzip())
+}
+
 fn rows() -> impl Strategy<Value = (Vec<Option<String>>, Vec<Option<String>>)> {
     prop::collection::vec(value(), 1..12).prop_flat_map(|prev| {
         let next: Vec<_> = prev.iter().cloned().map(next_value).collect();
@@ -119,6 +129,34 @@ proptest! {
         enc.encode(Some(&prev), &new, &mut compared).unwrap();
         enc.encode_changes(&prev, &new, |i| prev[i] != new[i], &mut told).unwrap();
         prop_assert_eq!(compared, told);
+    }
+
+    /// Told the changed fields as a bit mask, `encode_changed_mask` writes what
+    /// `encode_changes` writes when told the same fields, whichever fields those are (also
+    /// equal ones), for rows of any width (more than 64 fields: several words) and values
+    /// with or without something to escape.
+    #[test]
+    fn encode_changed_mask_matches_encode_changes(
+        (prev, new) in prop_oneof![rows(), plain_rows(), counter_rows(), wide_rows()],
+        told in prop::collection::vec(any::<bool>(), 150),
+        exact in any::<bool>(),
+        allow_diff in any::<bool>(),
+    ) {
+        let n = prev.len();
+        let changed = |i: usize| if exact { prev[i] != new[i] } else { told[i] };
+        let mut words = vec![0u64; n.div_ceil(64)];
+        for i in (0..n).filter(|&i| changed(i)) {
+            words[i / 64] |= 1 << (i % 64);
+        }
+        // Bits beyond the last field mean nothing.
+        if let Some(last) = words.last_mut() && n % 64 != 0 {
+            *last |= !0 << (n % 64);
+        }
+        let mut enc = Encoder::new().with_diff(allow_diff);
+        let (mut by_mask, mut by_fn) = (String::from("U,1,1,"), String::from("U,1,1,"));
+        enc.encode_changed_mask(&prev, &new, &words, &mut by_mask).unwrap();
+        enc.encode_changes(&prev, &new, changed, &mut by_fn).unwrap();
+        prop_assert_eq!(by_mask, by_fn);
     }
 
     /// Counters and times: what the copying encoder writes (with its direct `^T` for tail

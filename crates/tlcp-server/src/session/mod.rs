@@ -482,7 +482,11 @@ impl State {
                                 idx: &idx,
                                 changes: c,
                             };
-                            encoder.encode_changes(&old, row, |k| c.changed(k), out)
+                            match c.mask() {
+                                // Only the changed fields visited, by their bits.
+                                Some(m) => encoder.encode_changed_mask(&old, row, &[m], out),
+                                None => encoder.encode_changes(&old, row, |k| c.changed(k), out),
+                            }
                         }
                         Some(c) => {
                             let old = Before {
