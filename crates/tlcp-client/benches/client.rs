@@ -3,6 +3,10 @@
 //! * `throughput`: updates per second from the `FEED` adapter (`AsFastAsPossible`) to one
 //!   subscription stream, consumed (values read) by the application, in MERGE and
 //!   DISTINCT;
+//! * `throughput_client_alone`: the same reading of every update (DISTINCT, back-pressure
+//!   delivery so that none is dropped), from tlcp-testkit's scripted peer blasting
+//!   pre-encoded `FEED`-like lines (a cycle of 4,096, in 64 KiB frames): the server side
+//!   then costs next to nothing, and the figure is the client's own limit;
 //! * `open_10k_subscriptions`: the time to open 10,000 MERGE subscriptions (one `FEED`
 //!   item each, no updates) until every one is `Subscribed`; prints the process RSS after
 //!   (it includes the in-process server).
@@ -17,7 +21,9 @@ use std::time::{Duration, Instant};
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use futures_util::StreamExt;
-use tlcp_client::{Client, ForcedTransport, Subscription, SubscriptionEvent, SubscriptionStream};
+use tlcp_client::{
+    Client, Delivery, ForcedTransport, Subscription, SubscriptionEvent, SubscriptionStream,
+};
 use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate};
 use tlcp_server::{ServerConfig, ServerHandle};
 use tokio::runtime::Runtime;
@@ -128,6 +134,47 @@ fn throughput(bencher: Bencher<'_, '_>, mode: &str) {
         after.conflated - before.conflated,
         (after.bytes - before.bytes) as f64 / elapsed / 1e6,
         (after.bytes - before.bytes) as f64 / (after.chunks - before.chunks).max(1) as f64,
+    );
+    drop(sub);
+    drop(client);
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn throughput_client_alone(bencher: Bencher<'_, '_>) {
+    let rt = runtime();
+    let (client, mut sub, peer) = rt.block_on(async {
+        let (first, cycle) = tlcp_testkit::scripted::feed_cycle(4096, 8, 2026);
+        let peer = tlcp_testkit::scripted::ScriptedPeer::blasting(FIELDS.len(), first, cycle).await;
+        let client = Client::builder(&peer.url(), "DEMO")
+            .forced_transport(ForcedTransport::WsStreaming)
+            .build()
+            .unwrap();
+        client.connect();
+        client.connected().await.unwrap();
+        let s = Subscription::distinct(["bench"], FIELDS)
+            .snapshot(false)
+            .delivery(Delivery::Backpressure {
+                capacity: tlcp_client::DEFAULT_QUEUE_CAPACITY,
+            });
+        let mut sub = client.subscribe(s).await.unwrap();
+        consume(&mut sub, 10_000).await; // warm up
+        (client, sub, peer)
+    });
+    let before = client.stats();
+    let started = Instant::now();
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| black_box(rt.block_on(consume(&mut sub, N))));
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = client.stats();
+    eprintln!(
+        "client alone: received {:.2} M updates/s ({} updates, {} dropped, {:.1} MB/s; the peer wrote {})",
+        (after.updates - before.updates) as f64 / elapsed / 1e6,
+        after.updates - before.updates,
+        after.dropped_by_slow_consumers - before.dropped_by_slow_consumers,
+        (after.bytes - before.bytes) as f64 / elapsed / 1e6,
+        peer.updates_sent(),
     );
     drop(sub);
     drop(client);

@@ -12,144 +12,35 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
 use common::*;
-use futures_util::{SinkExt, StreamExt};
 use tlcp_client::{Client, ConnectionEvent, Delivery, Status, Subscription, SubscriptionEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tokio_websockets::Message;
+use tlcp_testkit::scripted::ScriptedPeer;
 
-/// The scripted server's handle: lines to send, and the wire id of the live
-/// subscription (changes when the client subscribes again).
-struct Hostile {
-    addr: std::net::SocketAddr,
-    out: mpsc::UnboundedSender<Message>,
-    sub_id: watch::Receiver<Option<u32>>,
-    requests: watch::Receiver<Vec<String>>,
-}
+/// The scripted server (tlcp-testkit's peer, two fields per subscription), with the
+/// waits bounded.
+struct Hostile(ScriptedPeer);
 
 impl Hostile {
     async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (out, mut rx) = mpsc::unbounded_channel::<Message>();
-        let (sub_tx, sub_id) = watch::channel(None);
-        let (req_tx, requests) = watch::channel(Vec::new());
-        let replies = out.clone();
-        tokio::spawn(async move {
-            let (mut tcp, _) = listener.accept().await.unwrap();
-            // The upgrade, by hand (the TLCP subprotocol must be echoed).
-            let mut head = Vec::new();
-            while !head.ends_with(b"\r\n\r\n") {
-                let mut b = [0u8; 1];
-                if tcp.read(&mut b).await.unwrap() == 0 {
-                    return;
-                }
-                head.push(b[0]);
-            }
-            let head = String::from_utf8(head).unwrap();
-            let key = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("sec-websocket-key")
-                        .then(|| v.trim().to_owned())
-                })
-                .unwrap();
-            let mut sha = sha1_smol::Sha1::new();
-            sha.update(key.as_bytes());
-            sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-            let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
-            tcp.write_all(
-                format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                     Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: TLCP-2.5.0.lightstreamer.com\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .await
-            .unwrap();
-            let ws = tokio_websockets::ServerBuilder::new().serve(tcp);
-            let (mut sink, mut stream) = ws.split();
-            tokio::spawn(async move {
-                while let Some(m) = rx.recv().await {
-                    if sink.send(m).await.is_err() {
-                        return;
-                    }
-                }
-            });
-            while let Some(Ok(m)) = stream.next().await {
-                let Some(text) = m.as_text() else { continue };
-                req_tx.send_modify(|r| r.push(text.to_owned()));
-                let mut lines = text.split("\r\n");
-                let name = lines.next().unwrap_or("");
-                let reply = |s: String| {
-                    let _ = replies.send(Message::text(s));
-                };
-                match name {
-                    "wsok" => reply("WSOK\r\n".into()),
-                    "create_session" | "bind_session" => {
-                        reply("CONOK,S1,50000,50000,*\r\n".into());
-                    }
-                    _ => {
-                        for params in lines.filter(|l| !l.is_empty()) {
-                            let get = |k: &str| {
-                                params.split('&').find_map(|kv| {
-                                    kv.strip_prefix(k)?.strip_prefix('=').map(str::to_owned)
-                                })
-                            };
-                            if let Some(req) = get("LS_reqId") {
-                                reply(format!("REQOK,{req}\r\n"));
-                            }
-                            let sub = get("LS_subId").and_then(|s| s.parse::<u32>().ok());
-                            match (get("LS_op").as_deref(), sub) {
-                                (Some("add"), Some(sub)) => {
-                                    reply(format!("SUBOK,{sub},1,2\r\n"));
-                                    sub_tx.send_replace(Some(sub));
-                                }
-                                (Some("delete"), Some(sub)) => reply(format!("UNSUB,{sub}\r\n")),
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        Self {
-            addr,
-            out,
-            sub_id,
-            requests,
-        }
+        Self(ScriptedPeer::start(2).await)
     }
 
     fn send(&self, text: impl Into<String>) {
-        self.out.send(Message::text(text.into())).unwrap();
+        self.0.send(text);
     }
 
     fn send_bytes(&self, bytes: Vec<u8>) {
-        self.out.send(Message::binary(bytes)).unwrap();
+        self.0.send_bytes(bytes);
     }
 
     /// The live subscription's wire id, waiting for one.
     async fn sub(&mut self) -> u32 {
-        within("a subscription", self.sub_id.wait_for(Option::is_some))
-            .await
-            .unwrap()
-            .unwrap()
+        within("a subscription", self.0.sub()).await
     }
 
     /// Waits until the client subscribed again (a new wire id).
     async fn resubscribed(&mut self, old: u32) -> u32 {
-        within(
-            "the subscription again",
-            self.sub_id.wait_for(|s| s.is_some_and(|s| s != old)),
-        )
-        .await
-        .unwrap()
-        .unwrap()
+        within("the subscription again", self.0.resubscribed(old)).await
     }
 }
 
@@ -188,7 +79,7 @@ async fn issue(events: &mut tlcp_client::ConnectionEvents, what: &str) -> String
 #[tokio::test]
 async fn hostile_lines_are_reported_and_the_session_goes_on() {
     let mut server = Hostile::start().await;
-    let client = Client::builder(&format!("http://{}", server.addr), "HOSTILE")
+    let client = Client::builder(&server.0.url(), "HOSTILE")
         .forced_transport(tlcp_client::ForcedTransport::WsStreaming)
         .session_config(|c| c.max_line_len = 64 * 1024)
         .build()
@@ -308,7 +199,7 @@ async fn hostile_lines_are_reported_and_the_session_goes_on() {
         eprintln!("{what}: {text}");
     }
     eprintln!("subscription events besides updates: {others:?}");
-    let requests = server.requests.borrow().len();
+    let requests = server.0.requests().len();
     eprintln!("{requests} requests from the client");
     drop(client);
     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -9,9 +9,11 @@
 //!   (RST, also after exactly `n` bytes), stalls that hold or drop the bytes, latency,
 //!   throttling, refused connections, with counters.
 //! - [`nats`]: a real `nats-server` on a loopback port, for the bridge tests.
-//!
-//! Still to come: a scripted peer.
+//! - [`scripted`]: a scripted TLCP peer (WebSocket): answers the session and subscription
+//!   requests, then sends exactly what a test gives it (hostile input), or pre-encoded
+//!   updates as fast as the client reads them (the client measured alone).
 
 pub mod fault;
 pub mod nats;
 pub mod official;
+pub mod scripted;
