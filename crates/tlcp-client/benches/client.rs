@@ -120,24 +120,53 @@ fn throughput(bencher: Bencher<'_, '_>, mode: &str) {
         consume(&mut sub, 10_000).await; // warm up
         (client, sub)
     });
-    let before = client.stats();
-    let started = Instant::now();
-    bencher
-        .counter(ItemsCount::new(N))
-        .bench_local(|| black_box(rt.block_on(consume(&mut sub, N))));
-    let elapsed = started.elapsed().as_secs_f64();
-    let after = client.stats();
+    let (elapsed, d) = measure(bencher, rt, &client, &mut sub);
     eprintln!(
         "{mode}: client received {:.2} M updates/s ({} updates, {} conflated, {:.1} MB/s, {:.0} B/chunk)",
-        (after.updates - before.updates) as f64 / elapsed / 1e6,
-        after.updates - before.updates,
-        after.conflated - before.conflated,
-        (after.bytes - before.bytes) as f64 / elapsed / 1e6,
-        (after.bytes - before.bytes) as f64 / (after.chunks - before.chunks).max(1) as f64,
+        d.updates as f64 / elapsed / 1e6,
+        d.updates,
+        d.conflated,
+        d.bytes as f64 / elapsed / 1e6,
+        d.bytes as f64 / d.chunks.max(1) as f64,
     );
     drop(sub);
     drop(client);
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+}
+
+/// How much the client's counters moved during a measurement.
+struct Moved {
+    updates: u64,
+    bytes: u64,
+    chunks: u64,
+    conflated: u64,
+    dropped_by_slow_consumers: u64,
+}
+
+/// Benchmarks reading `N` updates of `sub`; returns the seconds taken by all the
+/// iterations and how much the client's counters moved meanwhile.
+fn measure(
+    bencher: Bencher<'_, '_>,
+    rt: &Runtime,
+    client: &Client,
+    sub: &mut SubscriptionStream,
+) -> (f64, Moved) {
+    let before = client.stats();
+    let started = Instant::now();
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| black_box(rt.block_on(consume(sub, N))));
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = client.stats();
+    let moved = Moved {
+        updates: after.updates - before.updates,
+        bytes: after.bytes - before.bytes,
+        chunks: after.chunks - before.chunks,
+        conflated: after.conflated - before.conflated,
+        dropped_by_slow_consumers: after.dropped_by_slow_consumers
+            - before.dropped_by_slow_consumers,
+    };
+    (elapsed, moved)
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
@@ -161,19 +190,13 @@ fn throughput_client_alone(bencher: Bencher<'_, '_>) {
         consume(&mut sub, 10_000).await; // warm up
         (client, sub, peer)
     });
-    let before = client.stats();
-    let started = Instant::now();
-    bencher
-        .counter(ItemsCount::new(N))
-        .bench_local(|| black_box(rt.block_on(consume(&mut sub, N))));
-    let elapsed = started.elapsed().as_secs_f64();
-    let after = client.stats();
+    let (elapsed, d) = measure(bencher, rt, &client, &mut sub);
     eprintln!(
         "client alone: received {:.2} M updates/s ({} updates, {} dropped, {:.1} MB/s; the peer wrote {})",
-        (after.updates - before.updates) as f64 / elapsed / 1e6,
-        after.updates - before.updates,
-        after.dropped_by_slow_consumers - before.dropped_by_slow_consumers,
-        (after.bytes - before.bytes) as f64 / elapsed / 1e6,
+        d.updates as f64 / elapsed / 1e6,
+        d.updates,
+        d.dropped_by_slow_consumers,
+        d.bytes as f64 / elapsed / 1e6,
         peer.updates_sent(),
     );
     drop(sub);
