@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -395,10 +394,7 @@ async fn raw_ws_server() -> (SocketAddr, tokio::sync::mpsc::Sender<()>) {
             head.contains("sec-websocket-protocol: TLCP-2.5.0.lightstreamer.com\r\n"),
             "{head}"
         );
-        let mut sha = sha1_smol::Sha1::new();
-        sha.update(key.as_bytes());
-        sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-        let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+        let accept = tlcp_testkit::scripted::websocket_accept(&key);
         let mut first = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: TLCP-2.5.0.lightstreamer.com\r\n\r\n"
         )

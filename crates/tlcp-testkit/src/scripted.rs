@@ -198,16 +198,22 @@ async fn upgrade(mut tcp: TcpStream) -> Option<TcpStream> {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "TLCP-2.5.0.lightstreamer.com".into());
-    let mut sha = sha1_smol::Sha1::new();
-    sha.update(key.as_bytes());
-    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+    let accept = websocket_accept(&key);
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n"
     );
     tcp.write_all(response.as_bytes()).await.ok()?;
     Some(tcp)
+}
+
+/// The `Sec-WebSocket-Accept` value answering a client's `Sec-WebSocket-Key` (RFC 6455,
+/// section 4.2.2), for test servers that do the upgrade by hand.
+pub fn websocket_accept(key: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
 }
 
 /// Answers one request message: `WSOK` to `wsok`, `CONOK` to a session request, and for
@@ -392,6 +398,15 @@ pub fn feed_cycle(len: usize, payload: usize, seed: u64) -> (String, Vec<String>
 mod tests {
     use super::*;
     use tlcp_proto::fields::{ChangedFields, Row};
+
+    #[test]
+    fn the_accept_value_is_the_rfc_example() {
+        // RFC 6455, section 1.3.
+        assert_eq!(
+            websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
 
     #[test]
     fn a_feed_cycle_decodes_over_and_over_to_where_it_started() {
