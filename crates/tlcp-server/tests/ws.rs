@@ -807,3 +807,153 @@ async fn schemas_in_item_order_and_in_another_order_get_the_same_values() {
     other.expect_exact("U,1,1,|20|10").await;
     server.shutdown().await.unwrap();
 }
+
+/// The items of one session are encoded by their own producers, in parallel (each in its
+/// lane, outside the session's lock): each item's updates still arrive whole and in
+/// order, a recovery replays exactly what was missed of all of them, and nothing of a
+/// subscription follows its `UNSUB`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_pushed_in_parallel_keep_their_order_through_recovery_and_unsub() {
+    use std::collections::HashMap;
+    use tlcp_proto::fields::{ChangedFields, Row};
+
+    const ITEMS: usize = 3;
+    const PUSHES: u64 = 20_000;
+    // A small output limit, so that the session also holds events and releases them
+    // (its lanes closing and opening again); no limit on held events, so none is lost.
+    let mut config = common::config();
+    config.congestion_bytes = 16 * 1024;
+    config.max_pending_events = 1 << 20;
+    let (server, manual) = start(config).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    let sid = c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send(
+        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=p1%20p2%20p3&\
+         LS_schema=n%20x&LS_snapshot=false",
+    )
+    .await;
+    c.expect_exact("REQOK,1").await;
+    let mut feeds = Vec::new();
+    for i in 1..=ITEMS {
+        feeds.push(manual.wait_feed(&format!("p{i}")).await);
+    }
+    // One OS thread per item: the producers really run at the same time. `x` repeats
+    // itself often, so unchanged fields are encoded as such.
+    let push_all = |feeds: Vec<tlcp_server::ItemFeed>, from: u64, to: u64| {
+        feeds
+            .into_iter()
+            .map(move |feed| {
+                std::thread::spawn(move || {
+                    for n in from..to {
+                        feed.update(
+                            tlcp_server::Update::new()
+                                .set("n", &n.to_string())
+                                .set("x", &(n / 3).to_string()),
+                        );
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let producers = push_all(feeds.clone(), 0, PUSHES);
+
+    // Decodes the `U` lines of each item, checking each is the next update of its item.
+    struct Check {
+        rows: Vec<Row>,
+        changed: ChangedFields,
+        next: Vec<u64>,
+        data: u64,
+    }
+    impl Check {
+        fn line(&mut self, l: &str) {
+            const DATA: [&str; 10] = [
+                "U,", "SUBOK,", "SUBCMD,", "UNSUB,", "EOS,", "CS,", "OV,", "CONF,", "MSGDONE,",
+                "MSGFAIL,",
+            ];
+            if DATA.iter().any(|p| l.starts_with(p)) {
+                self.data += 1;
+            }
+            let Some(rest) = l.strip_prefix("U,1,") else {
+                return;
+            };
+            let (item, values) = rest.split_once(',').unwrap();
+            let i = item.parse::<usize>().unwrap() - 1;
+            self.rows[i]
+                .apply(values, &mut self.changed)
+                .unwrap_or_else(|e| panic!("{l:?}: {e}"));
+            let row = self.rows[i].to_vec();
+            let n = self.next[i];
+            assert_eq!(
+                row,
+                vec![Some(n.to_string()), Some((n / 3).to_string())],
+                "item {}: {l:?}",
+                i + 1
+            );
+            self.next[i] += 1;
+        }
+    }
+    let mut check = Check {
+        rows: (0..ITEMS).map(|_| Row::new(2)).collect(),
+        changed: ChangedFields::new(),
+        next: vec![0; ITEMS],
+        data: 0,
+    };
+    for l in &c.log {
+        check.line(l);
+    }
+    // Read some, then cut the stream connection mid-flow.
+    while check.next.iter().sum::<u64>() < PUSHES {
+        let l = c.next_line().await.expect("stream open");
+        check.line(&l);
+    }
+    server.drop_stream_connections();
+    while let Some(l) = c.next_line().await {
+        check.line(&l);
+    }
+    let seen = check.data;
+
+    let mut r = WsPeer::connect(&server, "2.5.0").await;
+    r.send("wsok").await;
+    r.send(&format!(
+        "bind_session\r\nLS_session={sid}&LS_recovery_from={seen}&LS_send_sync=false"
+    ))
+    .await;
+    r.expect("CONOK,").await;
+    assert_eq!(r.expect("PROG,").await, format!("PROG,{seen}"));
+    while check.next.iter().any(|&n| n < PUSHES) {
+        let l = r.next_line().await.expect("stream open");
+        check.line(&l);
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+
+    // Delete the subscription while its producers push: nothing of it after `UNSUB`.
+    let producers = push_all(feeds, PUSHES, 4 * PUSHES);
+    while check.next.iter().sum::<u64>() < 4 * PUSHES {
+        let l = r.next_line().await.expect("stream open");
+        check.line(&l);
+    }
+    r.send("control\r\nLS_reqId=2&LS_op=delete&LS_subId=1")
+        .await;
+    loop {
+        let l = r.next_line().await.expect("stream open");
+        if l == "UNSUB,1" {
+            break;
+        }
+        check.line(&l);
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    r.send("control\r\nLS_reqId=3&LS_op=destroy").await;
+    let mut counts: HashMap<bool, usize> = HashMap::new();
+    while let Some(l) = r.next_line().await {
+        *counts.entry(l.starts_with("U,")).or_default() += 1;
+        if l.starts_with("END,") {
+            break;
+        }
+    }
+    assert_eq!(counts.get(&true), None, "updates after UNSUB: {:?}", r.log);
+    server.shutdown().await.unwrap();
+}

@@ -127,7 +127,7 @@ impl Session {
             match data.acquire(name) {
                 Ok(hub) => {
                     let idx = hub.resolve_fields(&fields);
-                    sub_items.push(SubItem::new(hub, idx));
+                    sub_items.push(SubItem::new(hub, idx, self.allows_diff()));
                 }
                 Err(refusal) => {
                     for it in &sub_items {
@@ -142,6 +142,7 @@ impl Session {
             .map(|it| key_cmd.map(|(k, c)| (it.field_idx[k], it.field_idx[c])))
             .collect();
         let hubs: Vec<_> = sub_items.iter().map(|it| Arc::clone(&it.hub)).collect();
+        let lanes: Vec<_> = sub_items.iter().map(|it| Arc::clone(&it.lane)).collect();
         let field_idx: Vec<Vec<usize>> = sub_items.iter().map(|it| it.field_idx.clone()).collect();
         {
             let mut st = self.lock();
@@ -206,7 +207,7 @@ impl Session {
                     idx: field_idx[i].clone(),
                 })
             });
-            let listener = self.listener(req.sub_id, i, filter);
+            let listener = self.listener((req.sub_id, i), Arc::clone(&lanes[i]), filter);
             let token = hub.add_listener(listener, mode, snapshot, command_idx[i]);
             let mut st = self.lock();
             match st.subs.get_mut(&req.sub_id) {
@@ -228,6 +229,8 @@ impl Session {
             let mut st = self.lock();
             // Deleted while being set up: `SUBOK` still goes before `UNSUB`.
             st.announce(sub_id);
+            // What the items' producers staged goes before `UNSUB`.
+            st.close_lanes(sub_id);
             let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
             if let Some(a) = ack {
                 st.push(a);
@@ -274,6 +277,9 @@ impl Session {
         .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
         sub.max_frequency = effective;
         sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        // The next events are the session's to space out (it opens the lanes again when
+        // there is nothing to decide).
+        st.close_lanes(sub_id);
         let max_frequency =
             effective.map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond);
         if let Some(a) = ack {

@@ -1,7 +1,8 @@
 //! Per-subscription dispatch: from item events to encoded notifications.
 //!
-//! Each subscribed item of a session ([`SubItem`]) either encodes an event straight into
-//! the session's output (the common case: client keeping up, no frequency limit), or
+//! Each subscribed item of a session ([`SubItem`]) either encodes an event straight away
+//! (the common case: client keeping up, no frequency limit; by the producer into the
+//! item's [`Lane`] when nothing is for the session to decide), or
 //! holds it in a small pending queue whose overflow policy is the mode's semantics:
 //!
 //! | mode | pending capacity | on overflow |
@@ -16,12 +17,14 @@
 //! maximum frequency spaces them out.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tlcp_proto::Mode;
+use tlcp_proto::fields::{Encoder, FieldValues};
 use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
+use super::recovery::RecoveryLog;
 use crate::hub::{Changes, DataAdapterHub, ItemHub};
 
 /// An event waiting to be encoded.
@@ -42,9 +45,8 @@ pub(crate) struct SubItem {
     pub(crate) token: Option<u64>,
     /// Item field index of each schema field.
     pub(crate) field_idx: Vec<usize>,
-    /// What the client last received for this item (schema order), the base of deltas.
-    pub(crate) last_sent: crate::hub::FlatRow,
-    pub(crate) has_sent: bool,
+    /// What encoding the item's updates needs, shared with the item's listener.
+    pub(crate) lane: Arc<LaneCell>,
     pub(crate) pending: VecDeque<Pending>,
     /// How many of `pending` are updates (the overflow policy compares it to the
     /// capacity on every held update).
@@ -57,25 +59,182 @@ pub(crate) struct SubItem {
     pub(crate) timer_set: bool,
     /// Earliest time the next update may be sent (maximum frequency).
     pub(crate) next_at: Option<Instant>,
+    /// COMMAND with a maximum frequency: the earliest time of each key's next UPDATE
+    /// (the limit applies to UPDATEs per key; ADD and DELETE are never delayed).
+    pub(crate) key_next: HashMap<String, Instant>,
+}
+
+/// A [`Lane`] behind its own lock.
+pub(crate) type LaneCell = Mutex<Lane>;
+
+/// Locks a lane (a panic elsewhere while it was locked leaves it usable: its state is
+/// only ever updated whole).
+pub(crate) fn lock_lane(cell: &LaneCell) -> MutexGuard<'_, Lane> {
+    cell.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The encoding side of one subscribed item, behind a lock of its own.
+///
+/// While the session lets it (`open`: the subscription is announced and unlimited in
+/// frequency, nothing of the item is held, the session keeps up), the item's producer
+/// encodes its live updates straight into `staged` without taking the session's lock, so
+/// that the items of one session are encoded in parallel. The session moves staged lines
+/// into its output (and its recovery log) whenever it locks the lane: before writing
+/// anything else of the item, so the item's order is kept.
+///
+/// Lock order: the session, then a lane (a producer holding its lane takes no other lock
+/// than the session's short [`Staging`] list).
+pub(crate) struct Lane {
+    /// Item field index of each schema field.
+    pub(crate) field_idx: Vec<usize>,
+    /// `field_idx` is `0..n`: the schema is the item's fields in their order.
+    pub(crate) idx_identity: bool,
+    /// What the client last received for this item (schema order), the base of deltas.
+    pub(crate) last_sent: crate::hub::FlatRow,
+    pub(crate) has_sent: bool,
     /// The item update number whose row `last_sent` holds, when it was sent as it came
     /// (not conflated or held): the next live delta can then be shared with the other
     /// sessions in the same position.
     pub(crate) synced_seq: Option<u64>,
     /// `last_sent` is out of date: what the client last received is the item's row at
-    /// update `synced_seq`, which the next event lets [`SubItem::settle`] rebuild. Kept
+    /// update `synced_seq`, which the next event lets [`Lane::settle`] rebuild. Kept
     /// so while the item is sent update by update, so that no copy is made per update.
     pub(crate) sent_in_hub: bool,
-    /// COMMAND with a maximum frequency: the earliest time of each key's next UPDATE
-    /// (the limit applies to UPDATEs per key; ADD and DELETE are never delayed).
-    pub(crate) key_next: HashMap<String, Instant>,
     /// `U,<sub id>,<item position>,`, the start of this item's `U` lines (made by the
     /// first update sent).
     pub(crate) u_prefix: String,
-    /// `field_idx` is `0..n`: the schema is the item's fields in their order.
-    pub(crate) idx_identity: bool,
+    pub(crate) encoder: Encoder,
+    /// The producer may encode live updates in step with the client into `staged`.
+    pub(crate) open: bool,
+    /// Encoded lines not yet in the session's output, and where each ends.
+    pub(crate) staged: String,
+    pub(crate) staged_ends: Vec<u32>,
 }
 
-impl SubItem {
+impl Lane {
+    fn new(field_idx: Vec<usize>, allow_diff: bool) -> Self {
+        let width = field_idx.len();
+        let idx_identity = field_idx.iter().enumerate().all(|(k, &f)| k == f);
+        Self {
+            field_idx,
+            idx_identity,
+            last_sent: crate::hub::FlatRow::nulls(width),
+            has_sent: false,
+            synced_seq: None,
+            sent_in_hub: false,
+            u_prefix: String::new(),
+            encoder: Encoder::new().with_diff(allow_diff),
+            open: false,
+            staged: String::new(),
+            staged_ends: Vec::new(),
+        }
+    }
+
+    /// Moves the staged lines to the end of the session's output and logs them.
+    pub(crate) fn flush_into(&mut self, out: &mut String, log: &mut RecoveryLog) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let mut start = 0;
+        for &end in &self.staged_ends {
+            let end = end as usize;
+            log.push(&self.staged[start..end]);
+            start = end;
+        }
+        out.push_str(&self.staged);
+        self.staged.clear();
+        self.staged_ends.clear();
+    }
+
+    /// Encodes an update sent as it comes and appends its `U` line to `out`. `changes`
+    /// is given when the client is in step with the item (it got update `seq - 1` as it
+    /// came): the hub then says what changed, so nothing is compared and no copy of the
+    /// row is kept, and `shared` lets the sessions in the same position share the delta.
+    /// Otherwise the delta is from `last_sent`. Returns whether a line was written (not
+    /// with a schema of zero fields, which the metadata refuses).
+    pub(crate) fn encode_live(
+        &mut self,
+        (sub_id, i): (u32, usize),
+        row: &[Option<String>],
+        live: Option<u64>,
+        changes: Option<Changes<'_>>,
+        shared: Option<&std::cell::RefCell<crate::hub::SharedEncodings>>,
+        out: &mut String,
+    ) -> bool {
+        let Lane {
+            field_idx: idx,
+            idx_identity,
+            last_sent,
+            has_sent,
+            synced_seq,
+            sent_in_hub,
+            u_prefix,
+            encoder,
+            ..
+        } = self;
+        if u_prefix.is_empty() {
+            tlcp_proto::notification::encode_update_prefix(sub_id, i as u32 + 1, u_prefix);
+        }
+        let new = super::Projected { row, idx };
+        let allow = encoder.allows_diff();
+        // Schema fields in the item's order (the usual case): no projection.
+        let direct = *idx_identity && idx.len() == row.len();
+        let prev = has_sent.then_some(&*last_sent);
+        let mut encode = |out: &mut String| match changes {
+            Some(c) if direct => {
+                let old = super::Before {
+                    row,
+                    idx,
+                    changes: c,
+                };
+                match c.mask() {
+                    // Only the changed fields visited, by their bits.
+                    Some(m) => encoder.encode_changed_mask(&old, row, &[m], out),
+                    None => encoder.encode_changes(&old, row, |k| c.changed(k), out),
+                }
+            }
+            Some(c) => {
+                let old = super::Before {
+                    row,
+                    idx,
+                    changes: c,
+                };
+                encoder.encode_changes(&old, &new, |k| c.changed(idx[k]), out)
+            }
+            None => encoder.encode(prev, &new, out),
+        };
+        let written = match shared {
+            Some(cache) => {
+                // Same previous row as every caught-up session: reuse the delta the first
+                // of them computed.
+                let mut cache = cache.borrow_mut();
+                let encoded = cache.get_or_encode(idx, allow, |out| {
+                    let _ = encode(out);
+                });
+                tlcp_proto::notification::encode_update_with_prefix::<()>(u_prefix, out, |out| {
+                    out.push_str(encoded);
+                    Ok(())
+                })
+                .is_ok()
+            }
+            None => {
+                tlcp_proto::notification::encode_update_with_prefix(u_prefix, out, encode).is_ok()
+            }
+        };
+        if !written {
+            return false;
+        }
+        if changes.is_some() {
+            *sent_in_hub = true;
+        } else {
+            let width = last_sent.field_count();
+            last_sent.copy_values(width, |k| new.field(k));
+        }
+        *has_sent = true;
+        *synced_seq = live;
+        true
+    }
+
     /// Makes `last_sent` hold what the client last received again, from the item's
     /// `row` at update `changes.seq` (`changes.seq - 1` or `changes.seq` being the one
     /// the client last received). Call before anything but a sent-as-it-came update
@@ -140,6 +299,18 @@ pub(crate) enum Offer {
 }
 
 impl Subscription {
+    /// Whether item `i`'s producer may encode its live updates itself (see [`Lane`]):
+    /// nothing about them is for the session to decide.
+    pub(crate) fn lane_may_open(&self, i: usize) -> bool {
+        self.announce.is_none()
+            && !self.closing
+            && self.min_interval.is_none()
+            && self.mode != Mode::Command
+            && self.items.get(i).is_some_and(|it| {
+                it.pending.is_empty() && !it.queued && !it.timer_set && it.next_at.is_none()
+            })
+    }
+
     /// Decides what to do with an update of item `i` (0-based); `item_row` is the item's
     /// full row (by item field index).
     pub(crate) fn offer_update(
@@ -344,26 +515,19 @@ fn held(item: &mut SubItem, was_empty: bool, rate_blocked: bool) -> Offer {
 }
 
 impl SubItem {
-    pub(crate) fn new(hub: Arc<ItemHub>, field_idx: Vec<usize>) -> Self {
-        let width = field_idx.len();
-        let idx_identity = field_idx.iter().enumerate().all(|(k, &f)| k == f);
+    pub(crate) fn new(hub: Arc<ItemHub>, field_idx: Vec<usize>, allow_diff: bool) -> Self {
         Self {
             hub,
             token: None,
+            lane: Arc::new(Mutex::new(Lane::new(field_idx.clone(), allow_diff))),
             field_idx,
-            last_sent: crate::hub::FlatRow::nulls(width),
-            has_sent: false,
             pending: VecDeque::new(),
             pending_updates: 0,
             spare: Vec::new(),
             queued: false,
             timer_set: false,
             next_at: None,
-            synced_seq: None,
-            sent_in_hub: false,
             key_next: HashMap::new(),
-            u_prefix: String::new(),
-            idx_identity,
         }
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! A [`Session`] owns everything a client's session needs on the server: its
 //! subscriptions, the output waiting for the stream connection, the recovery log, message
-//! sequences. Item listeners (called by the hub when adapters push) append encoded
-//! notifications to the output; the stream connection currently bound takes them with
+//! sequences. Item listeners (called by the hub when adapters push) encode the updates:
+//! a live update the client is in step with goes into the item's own [`Lane`], by the
+//! producer, without the session's lock (so the items of one session are encoded on as
+//! many cores as push them); every other event is decided under the session's lock. The
+//! stream connection currently bound takes the output, lanes' lines included, with
 //! [`Session::take_output`]. A session outlives its stream connections: it can be bound
 //! again (after `LOOP`, for polling, or with `LS_recovery_from` after a drop) until it is
 //! destroyed or stays unbound for too long.
@@ -16,9 +19,10 @@ pub(crate) mod stream;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tlcp_proto::fields::{Encoder, FieldValues};
+use tlcp_proto::fields::FieldValues;
 use tlcp_proto::notification::Notification;
 use tlcp_proto::{BandwidthLimit, ProtocolVersion, SessionId};
 use tokio::sync::Notify;
@@ -28,7 +32,7 @@ use crate::adapter::ClientInfo;
 use crate::config::ServerConfig;
 use crate::hub::{Changes, ItemEvent, ItemListener};
 use crate::server::AdapterSetRuntime;
-use dispatch::{Offer, Pending, SubItem, Subscription};
+use dispatch::{Lane, LaneCell, Offer, Pending, Subscription, lock_lane};
 use messages::MessageState;
 use recovery::RecoveryLog;
 
@@ -71,7 +75,78 @@ pub(crate) struct State {
     close_socket: bool,
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
-    encoder: Encoder,
+    /// Lanes whose staged lines are being moved to the output (kept for its capacity).
+    staged_lanes: Vec<Arc<LaneCell>>,
+}
+
+/// What a session shares with its items' producers outside its lock, for the lanes
+/// (see [`Lane`]).
+pub(crate) struct Staging {
+    /// The session holds new events (closed, without a stream connection, or with its
+    /// output over the limit), as of its last critical section: producers then go through
+    /// the session's lock rather than their lane.
+    held: AtomicBool,
+    /// How many bytes a lane stages before its producer takes the session's lock (which
+    /// moves them to the output): the session's output limit, within [`MAX_STAGED`].
+    stage_limit: usize,
+    list: Mutex<StagingList>,
+}
+
+#[derive(Default)]
+struct StagingList {
+    /// Lanes that staged lines since the stream connection last took them.
+    lanes: Vec<Arc<LaneCell>>,
+    /// The bound stream connection's wake-up.
+    wake: Option<Arc<Notify>>,
+}
+
+impl Staging {
+    fn list(&self) -> MutexGuard<'_, StagingList> {
+        self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lists a lane that staged its first line, waking the stream connection.
+    fn note(&self, lane: &Arc<LaneCell>) {
+        let mut list = self.list();
+        list.lanes.push(Arc::clone(lane));
+        // More listed: the stream connection was woken for the first one and has not
+        // taken the list yet.
+        if list.lanes.len() == 1
+            && let Some(w) = &list.wake
+        {
+            w.notify_one();
+        }
+    }
+}
+
+/// The session's state, locked; on unlocking, whether the session holds new events is
+/// published for the producers ([`Staging::held`]).
+pub(crate) struct StateGuard<'a> {
+    st: MutexGuard<'a, State>,
+    held: &'a AtomicBool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.st
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.st
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        let held = self.st.closed.is_some() || self.st.congested();
+        if self.held.load(Ordering::Relaxed) != held {
+            self.held.store(held, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A client session.
@@ -81,6 +156,7 @@ pub(crate) struct Session {
     pub(crate) set: Arc<AdapterSetRuntime>,
     pub(crate) config: Arc<ServerConfig>,
     state: Mutex<State>,
+    staging: Arc<Staging>,
     /// Signalled when a congested session has drained (back-pressure for feeds).
     drained: Arc<Notify>,
     me: Weak<Session>,
@@ -111,7 +187,6 @@ impl Session {
         config: Arc<ServerConfig>,
         now: Instant,
     ) -> Arc<Self> {
-        let allow_diff = client.protocol.supports_diff_encodings() && config.diff_encodings;
         Arc::new_cyclic(|me| Self {
             id,
             state: Mutex::new(State {
@@ -136,7 +211,12 @@ impl Session {
                 close_socket: false,
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
-                encoder: Encoder::new().with_diff(allow_diff),
+                staged_lanes: Vec::new(),
+            }),
+            staging: Arc::new(Staging {
+                held: AtomicBool::new(true),
+                stage_limit: config.congestion_bytes.min(MAX_STAGED),
+                list: Mutex::new(StagingList::default()),
             }),
             client,
             set,
@@ -146,8 +226,16 @@ impl Session {
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            st: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            held: &self.staging.held,
+        }
+    }
+
+    /// Whether the client's version and the configuration allow `^T`/`^P` encodings.
+    pub(crate) fn allows_diff(&self) -> bool {
+        self.client.protocol.supports_diff_encodings() && self.config.diff_encodings
     }
 
     /// The protocol version of the session.
@@ -212,6 +300,7 @@ impl Session {
             generation: st.generation,
             wake: wake.clone(),
         });
+        self.staging.list().wake = Some(wake.clone());
         st.unbound_since = None;
         st.polling_grace = polling_grace;
         Ok((st.generation, wake, replay))
@@ -227,6 +316,7 @@ impl Session {
         {
             st.binding = None;
             st.unbound_since = Some(now);
+            self.staging.list().wake = None;
         }
     }
 
@@ -234,6 +324,9 @@ impl Session {
     /// the stream connection of `generation`.
     pub(crate) fn take_output(&self, generation: u64, max_bytes: usize, now: Instant) -> Output {
         let mut st = self.lock();
+        // Lines the producers staged are output like any other, also for a closed or
+        // superseded connection (the next one takes them).
+        st.collect_staged(&self.staging);
         if let Some(c) = &st.closed {
             // What was queued before the close (e.g. the REQOK of the destroy) goes first.
             if !st.out.is_empty() {
@@ -341,12 +434,14 @@ impl Session {
 
     fn listener(
         &self,
-        sub_id: u32,
-        item: usize,
+        (sub_id, item): (u32, usize),
+        lane: Arc<LaneCell>,
         selector: Option<Arc<SelectorFilter>>,
     ) -> Arc<dyn ItemListener> {
         Arc::new(SubItemListener {
             session: self.me.clone(),
+            staging: Arc::clone(&self.staging),
+            lane,
             sub_id,
             item,
             selector,
@@ -393,6 +488,37 @@ impl State {
         self.wake();
     }
 
+    /// Moves the lines that producers staged in their lanes to the output.
+    fn collect_staged(&mut self, staging: &Staging) {
+        let mut lanes = std::mem::take(&mut self.staged_lanes);
+        std::mem::swap(&mut lanes, &mut staging.list().lanes);
+        for cell in lanes.drain(..) {
+            lock_lane(&cell).flush_into(&mut self.out, &mut self.log);
+        }
+        self.staged_lanes = lanes;
+    }
+
+    /// Locks the lane of item `i` of subscription `sub_id`, its staged lines moved to the
+    /// output first (so that nothing of the item written now overtakes them).
+    fn lane(&mut self, sub_id: u32, i: usize) -> Option<Arc<LaneCell>> {
+        let cell = Arc::clone(&self.subs.get(&sub_id)?.items.get(i)?.lane);
+        lock_lane(&cell).flush_into(&mut self.out, &mut self.log);
+        Some(cell)
+    }
+
+    /// Closes the lanes of a subscription (their staged lines moved to the output): the
+    /// session decides about its next events.
+    pub(crate) fn close_lanes(&mut self, sub_id: u32) {
+        let Some(sub) = self.subs.get(&sub_id) else {
+            return;
+        };
+        for item in &sub.items {
+            let mut lane = lock_lane(&item.lane);
+            lane.flush_into(&mut self.out, &mut self.log);
+            lane.open = false;
+        }
+    }
+
     /// An update of item `i` of subscription `sub_id` that is not for this client (its
     /// selector refused it).
     fn skip_item_event(
@@ -402,13 +528,25 @@ impl State {
         row: &[Option<String>],
         changes: Option<Changes<'_>>,
     ) {
-        if let Some(item) = self.subs.get_mut(&sub_id).and_then(|s| s.items.get_mut(i)) {
-            item.settle(row, changes);
-            item.synced_seq = None;
+        if let Some(cell) = self.lane(sub_id, i) {
+            let mut lane = lock_lane(&cell);
+            lane.settle(row, changes);
+            lane.synced_seq = None;
         }
     }
 
+    /// An event of item `i` of subscription `sub_id`, decided by the session (its lane
+    /// is closed, or the producer found the session holding events).
     fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
+        let Some(cell) = self.lane(sub_id, i) else {
+            return;
+        };
+        let mut lane = lock_lane(&cell);
+        self.item_event(sub_id, i, event, &mut lane);
+        lane.open = self.subs.get(&sub_id).is_some_and(|s| s.lane_may_open(i));
+    }
+
+    fn item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>, lane: &mut Lane) {
         // (Sub ids are the client's: a `BTreeMap` is cheaper than hashing them with
         // SipHash on every event, and as safe against colliding ids.)
         let Some(sub) = self.subs.get_mut(&sub_id) else {
@@ -440,106 +578,32 @@ impl State {
                 changes,
             } => {
                 if snapshot && !sub.snapshot_requested {
-                    let item = &mut sub.items[i];
-                    item.settle(row, changes);
-                    item.synced_seq = None;
+                    lane.settle(row, changes);
+                    lane.synced_seq = None;
                     return;
                 }
                 let offer = sub.offer_update(i, row, congested, now);
-                let item = &mut sub.items[i];
                 let in_sync = offer == Offer::SendNow
-                    && item.has_sent
-                    && live.is_some_and(|(seq, _)| item.synced_seq == Some(seq.wrapping_sub(1)));
+                    && lane.has_sent
+                    && live.is_some_and(|(seq, _)| lane.synced_seq == Some(seq.wrapping_sub(1)));
                 if !in_sync || changes.is_none() {
-                    item.settle(row, changes);
+                    lane.settle(row, changes);
                 }
                 if offer != Offer::SendNow {
-                    item.synced_seq = None;
+                    lane.synced_seq = None;
                     offer
                 } else {
-                    if item.u_prefix.is_empty() {
-                        tlcp_proto::notification::encode_update_prefix(
-                            sub_id,
-                            i as u32 + 1,
-                            &mut item.u_prefix,
-                        );
-                    }
-                    let idx = std::mem::take(&mut item.field_idx);
-                    let new = Projected { row, idx: &idx };
                     let shared = live.and_then(|(_, cache)| cache).filter(|_| in_sync);
                     let changes = changes.filter(|_| in_sync);
-                    let allow = self.encoder.allows_diff();
-                    let encoder = &mut self.encoder;
-                    // In step with the item (it got update `seq - 1` as it came): the hub
-                    // says what changed, so nothing is compared and no copy of the row is
-                    // kept; otherwise, the delta from what the client last received.
-                    // Schema fields in the item's order (the usual case): no projection.
-                    let direct = item.idx_identity && idx.len() == row.len();
-                    let mut encode = |out: &mut String| match changes {
-                        Some(c) if direct => {
-                            let old = Before {
-                                row,
-                                idx: &idx,
-                                changes: c,
-                            };
-                            match c.mask() {
-                                // Only the changed fields visited, by their bits.
-                                Some(m) => encoder.encode_changed_mask(&old, row, &[m], out),
-                                None => encoder.encode_changes(&old, row, |k| c.changed(k), out),
-                            }
-                        }
-                        Some(c) => {
-                            let old = Before {
-                                row,
-                                idx: &idx,
-                                changes: c,
-                            };
-                            encoder.encode_changes(&old, &new, |k| c.changed(idx[k]), out)
-                        }
-                        None => encoder.encode(item.has_sent.then_some(&item.last_sent), &new, out),
-                    };
                     // Output already waiting means its writer was woken and has not taken
                     // it yet (it waits only after finding the output empty, and takes
                     // what is there whenever it runs): no wake-up per update.
                     let was_empty = self.out.is_empty();
-                    match shared {
-                        Some(cache) => {
-                            // Same previous row as every caught-up session: reuse the
-                            // delta the first of them computed.
-                            let mut cache = cache.borrow_mut();
-                            let encoded = cache.get_or_encode(&idx, allow, |out| {
-                                let _ = encode(out);
-                            });
-                            push_encoded_update(
-                                &mut self.out,
-                                &mut self.log,
-                                &item.u_prefix,
-                                encoded,
-                            );
-                        }
-                        None => {
-                            // Straight into the output. An error is only possible with a
-                            // schema of zero fields, which the metadata refuses.
-                            let start = self.out.len();
-                            let line = tlcp_proto::notification::encode_update_with_prefix(
-                                &item.u_prefix,
-                                &mut self.out,
-                                encode,
-                            );
-                            if line.is_ok() {
-                                self.log.push(&self.out[start..]);
-                            }
-                        }
+                    let start = self.out.len();
+                    let seq = live.map(|(seq, _)| seq);
+                    if lane.encode_live((sub_id, i), row, seq, changes, shared, &mut self.out) {
+                        self.log.push(&self.out[start..]);
                     }
-                    if changes.is_some() {
-                        item.sent_in_hub = true;
-                    } else {
-                        let width = item.last_sent.field_count();
-                        item.last_sent.copy_values(width, |k| new.field(k));
-                    }
-                    item.has_sent = true;
-                    item.synced_seq = live.map(|(seq, _)| seq);
-                    item.field_idx = idx;
                     if was_empty {
                         self.wake();
                     }
@@ -568,13 +632,12 @@ impl State {
                 }
             }
             ItemEvent::ClearSnapshot { row, changes } => {
-                let item = &mut sub.items[i];
-                item.settle(row, Some(changes));
-                item.synced_seq = None;
+                lane.settle(row, Some(changes));
+                lane.synced_seq = None;
                 if sub.mode == tlcp_proto::Mode::Merge {
                     let width = sub.items[i].field_idx.iter().max().map_or(0, |m| m + 1);
                     let nulls = vec![None; width];
-                    return self.on_item_event(
+                    return self.item_event(
                         sub_id,
                         i,
                         ItemEvent::Update {
@@ -583,6 +646,7 @@ impl State {
                             live: None,
                             changes: None,
                         },
+                        lane,
                     );
                 }
                 if sub.mode == tlcp_proto::Mode::Raw {
@@ -683,18 +747,14 @@ impl State {
                 let cmd = row.get(c).cloned().flatten();
                 dispatch::note_command_sent(item, key.as_deref(), cmd.as_deref(), now, iv);
             }
+            // The item's staged lines, if any, go first.
+            let cell = Arc::clone(&item.lane);
+            let mut lane = lock_lane(&cell);
+            lane.flush_into(&mut self.out, &mut self.log);
             match item.pending.remove(index) {
                 Some(Pending::Update { row }) => {
                     item.pending_updates -= 1;
-                    encode_update(
-                        &mut self.out,
-                        &mut self.log,
-                        &mut self.encoder,
-                        sub_id,
-                        i,
-                        item,
-                        &row,
-                    );
+                    encode_update(&mut self.out, &mut self.log, sub_id, i, &mut lane, &row);
                     item.spare.push(row);
                     if let (Some(iv), None) = (min_interval, command_limited) {
                         item.next_at = Some(now + iv);
@@ -776,14 +836,14 @@ impl FieldValues for Before<'_> {
 fn encode_update(
     out: &mut String,
     log: &mut RecoveryLog,
-    encoder: &mut Encoder,
     sub_id: u32,
     i: usize,
-    item: &mut SubItem,
+    lane: &mut Lane,
     new: &impl FieldValues,
 ) {
     let start = out.len();
-    let prev = item.has_sent.then_some(&item.last_sent);
+    let prev = lane.has_sent.then_some(&lane.last_sent);
+    let encoder = &mut lane.encoder;
     let line = tlcp_proto::notification::encode_update_with(sub_id, i as u32 + 1, out, |out| {
         encoder.encode(prev, new, out)
     });
@@ -792,19 +852,9 @@ fn encode_update(
         return;
     }
     log.push(&out[start..]);
-    let width = item.last_sent.field_count();
-    item.last_sent.copy_values(width, |k| new.field(k));
-    item.has_sent = true;
-}
-
-/// Writes and logs a `U` line with an already encoded value list.
-fn push_encoded_update(out: &mut String, log: &mut RecoveryLog, prefix: &str, encoded: &str) {
-    let start = out.len();
-    let _ = tlcp_proto::notification::encode_update_with_prefix::<()>(prefix, out, |out| {
-        out.push_str(encoded);
-        Ok(())
-    });
-    log.push(&out[start..]);
+    let width = lane.last_sent.field_count();
+    lane.last_sent.copy_values(width, |k| new.field(k));
+    lane.has_sent = true;
 }
 
 /// A subscription's selector, applied by the metadata adapter to each event of an item.
@@ -836,16 +886,64 @@ const UNBOUND_PACING: Duration = Duration::from_secs(1);
 /// The most capacity kept in advance for a session's next output.
 const MAX_OUT_RESERVE: usize = 256 * 1024;
 
+/// The most bytes a lane stages before its producer moves them to the session's output
+/// itself (the stream connection usually takes them sooner).
+const MAX_STAGED: usize = 64 * 1024;
+
 /// The hub's view of one subscribed item of a session.
 struct SubItemListener {
     session: Weak<Session>,
+    staging: Arc<Staging>,
+    lane: Arc<LaneCell>,
     sub_id: u32,
     item: usize,
     selector: Option<Arc<SelectorFilter>>,
 }
 
+impl SubItemListener {
+    /// Encodes a live update in step with the client into the lane, when the lane is
+    /// open and the session keeps up; otherwise gives the event back, for the session.
+    fn stage<'e>(&self, event: ItemEvent<'e>) -> Option<ItemEvent<'e>> {
+        let ItemEvent::Update {
+            snapshot: false,
+            row,
+            live: Some((seq, shared)),
+            changes: Some(changes),
+        } = event
+        else {
+            return Some(event);
+        };
+        if self.selector.is_some() || self.staging.held.load(Ordering::Relaxed) {
+            return Some(event);
+        }
+        let mut lane = lock_lane(&self.lane);
+        if !lane.open
+            || !lane.has_sent
+            || lane.synced_seq != Some(seq.wrapping_sub(1))
+            || lane.staged.len() >= self.staging.stage_limit
+        {
+            return Some(event);
+        }
+        let mut staged = std::mem::take(&mut lane.staged);
+        let was_empty = staged.is_empty();
+        let at = (self.sub_id, self.item);
+        if lane.encode_live(at, row, Some(seq), Some(changes), shared, &mut staged) {
+            // Lines are far shorter than 4 GiB, and so is the staging buffer.
+            lane.staged_ends.push(staged.len() as u32);
+        }
+        lane.staged = staged;
+        if was_empty {
+            self.staging.note(&self.lane);
+        }
+        None
+    }
+}
+
 impl ItemListener for SubItemListener {
     fn on_event(&self, event: ItemEvent<'_>) {
+        let Some(event) = self.stage(event) else {
+            return;
+        };
         if let (Some(filter), ItemEvent::Update { row, changes, .. }) = (&self.selector, &event)
             && !filter.passes(row)
         {
