@@ -1,6 +1,7 @@
 //! `tlcp bench`: the client benchmark, against the embedded server or any other.
 //!
-//! * Throughput (default): one subscription; counts the updates the application reads and
+//! * Throughput (default): one subscription (of one item, or of each `--item` given);
+//!   counts the updates the application reads and
 //!   the bytes received for `--duration` seconds, then prints one JSON line
 //!   (`"event":"bench"`) with the rates and the client's counters.
 //! * `--subscriptions N`: N subscriptions of one item each (`<prefix>1..N`); prints the
@@ -45,9 +46,10 @@ pub(crate) struct BenchArgs {
     /// Data Adapter of the items.
     #[arg(long, default_value = "FEED")]
     data_adapter: String,
-    /// The item (throughput mode).
-    #[arg(long, default_value = "bench1")]
-    item: String,
+    /// The items of the one subscription (throughput mode; space- or comma-separated, or
+    /// repeated). With the embedded server, each FEED item is pushed by its own task.
+    #[arg(long, num_args = 1.., default_value = "bench1")]
+    item: Vec<String>,
     /// Field names (space- or comma-separated, or repeated).
     #[arg(long, num_args = 1.., default_value = "ts seq f1 f2 f3 f4 f5 f6 f7 f8")]
     fields: Vec<String>,
@@ -87,6 +89,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
     let fields = split(&args.fields);
     if fields.is_empty() {
         return Err(Failure::usage("--fields: give at least one field".into()));
+    }
+    if split(&args.item).is_empty() {
+        return Err(Failure::usage("--item: give at least one item".into()));
     }
     if args.subscriptions == Some(0) {
         return Err(Failure::usage("--subscriptions: give at least 1".into()));
@@ -143,7 +148,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Failure> {
     result
 }
 
-fn subscription(args: &BenchArgs, items: [String; 1], fields: &[String]) -> Subscription {
+fn subscription(args: &BenchArgs, items: Vec<String>, fields: &[String]) -> Subscription {
     let sub = match args.mode {
         BenchMode::Merge => Subscription::merge(items, fields.iter().cloned()),
         BenchMode::Distinct => Subscription::distinct(items, fields.iter().cloned()),
@@ -170,7 +175,7 @@ async fn throughput(
     timeout: Duration,
 ) -> Result<(), Failure> {
     let mut stream = client
-        .subscribe(subscription(args, [args.item.clone()], fields))
+        .subscribe(subscription(args, split(&args.item), fields))
         .await
         .map_err(|e| Failure::usage(format!("cannot subscribe: {e}")))?;
     wait_subscribed(&mut stream, timeout).await?;
@@ -224,7 +229,7 @@ async fn throughput(
     let line = Line::event("bench")
         .str("mode", mode_name(args.mode))
         .str("server", server)
-        .str("item", &args.item)
+        .str("item", &split(&args.item).join(" "))
         .num("fields", fields.len())
         .num("updates", updates)
         .num("seconds", round3(seconds))
@@ -254,7 +259,7 @@ async fn subscriptions(
     for i in 1..=n {
         let item = format!("{}{i}", args.item_prefix);
         let stream = client
-            .subscribe(subscription(args, [item], fields))
+            .subscribe(subscription(args, vec![item], fields))
             .await
             .map_err(|e| Failure::usage(format!("cannot subscribe: {e}")))?;
         streams.push(stream);

@@ -87,6 +87,20 @@ fn throughput_against_the_embedded_server() {
 }
 
 #[test]
+fn one_subscription_of_several_items() {
+    let out = tlcp(&[
+        "bench",
+        "--duration",
+        "0.5",
+        "--item",
+        "bench1,bench2 bench3",
+    ]);
+    let v = json_line(&out, "bench");
+    assert_eq!(v["item"], "bench1 bench2 bench3");
+    assert!(number(&v, "updates") > 0.0, "no updates: {v}");
+}
+
+#[test]
 fn merge_mode() {
     let out = tlcp(&[
         "bench",
