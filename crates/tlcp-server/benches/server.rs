@@ -7,6 +7,10 @@
 //! (`ts seq f1..f8`); the reader splits each WebSocket frame into lines and counts the `U`
 //! lines. Each sample reads 200,000 updates; the figure is updates per second. Server and
 //! reader share the machine's cores: a lower bound for the server alone.
+//!
+//! `feed_items_to_one_ws_session`: the same, DISTINCT, with one subscription of 1, 2 or 4
+//! FEED items, each pushed by its own task: the items of one session are encoded on as
+//! many cores as push them (each in its lane, outside the session's lock).
 
 use std::sync::OnceLock;
 
@@ -15,7 +19,7 @@ use futures_util::StreamExt;
 #[path = "support/feed_session.rs"]
 mod feed_session;
 
-use feed_session::{Ws, session};
+use feed_session::{Ws, session, session_items};
 
 const UPDATES: usize = 200_000;
 
@@ -51,6 +55,18 @@ async fn read_updates(ws: &mut Ws, n: usize) {
 fn feed_to_one_ws_session(bencher: divan::Bencher<'_, '_>, mode: &str) {
     let rt = runtime();
     let (server, mut ws) = rt.block_on(session(mode, 1024));
+    rt.block_on(read_updates(&mut ws, 10_000)); // warm up
+    bencher
+        .counter(divan::counter::ItemsCount::new(UPDATES))
+        .bench_local(|| rt.block_on(read_updates(&mut ws, UPDATES)));
+    drop(ws);
+    rt.block_on(server.shutdown()).expect("shutdown");
+}
+
+#[divan::bench(args = [1, 2, 4], sample_count = 10, sample_size = 1)]
+fn feed_items_to_one_ws_session(bencher: divan::Bencher<'_, '_>, items: usize) {
+    let rt = runtime();
+    let (server, mut ws) = rt.block_on(session_items("DISTINCT", 1024, items));
     rt.block_on(read_updates(&mut ws, 10_000)); // warm up
     bencher
         .counter(divan::counter::ItemsCount::new(UPDATES))
