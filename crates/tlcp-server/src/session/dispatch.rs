@@ -64,6 +64,9 @@ pub(crate) struct SubItem {
     pub(crate) key_next: HashMap<String, Instant>,
 }
 
+/// The most capacity a lane keeps for its staged lines once they are moved out.
+const KEPT_STAGED: usize = 4 * 1024;
+
 /// A [`Lane`] behind its own lock.
 pub(crate) type LaneCell = Mutex<Lane>;
 
@@ -144,6 +147,12 @@ impl Lane {
         out.push_str(&self.staged);
         self.staged.clear();
         self.staged_ends.clear();
+        // A burst (a slow stream connection) may have grown the buffers up to the stage
+        // limit: a session of many items does not keep that much per item.
+        if self.staged.capacity() > KEPT_STAGED {
+            self.staged = String::new();
+            self.staged_ends = Vec::new();
+        }
     }
 
     /// Encodes an update sent as it comes and appends its `U` line to `out`. `changes`
@@ -591,4 +600,53 @@ pub(crate) fn first_releasable(
         }
     }
     Err(earliest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_flush_appends_and_logs_each_staged_line_in_order() {
+        let mut lane = Lane::new(vec![0, 1], false);
+        let mut out = String::from("REQOK,1\r\n");
+        let mut log = RecoveryLog::new(1 << 20);
+        for line in ["U,1,1,a|b\r\n", "U,1,1,c|\r\n", "U,1,1,|d\r\n"] {
+            lane.staged.push_str(line);
+            lane.staged_ends.push(lane.staged.len() as u32);
+        }
+        lane.flush_into(&mut out, &mut log);
+        assert_eq!(out, "REQOK,1\r\nU,1,1,a|b\r\nU,1,1,c|\r\nU,1,1,|d\r\n");
+        assert_eq!(log.count(), 3);
+        let mut replay = String::new();
+        assert_eq!(log.replay_from(1, &mut replay), Some(2));
+        assert_eq!(replay, "U,1,1,c|\r\nU,1,1,|d\r\n");
+        assert!(lane.staged.is_empty() && lane.staged_ends.is_empty());
+        // Nothing staged: nothing moves.
+        lane.flush_into(&mut out, &mut log);
+        assert_eq!(log.count(), 3);
+    }
+
+    #[test]
+    fn a_lane_gives_back_what_a_burst_grew() {
+        let mut lane = Lane::new(vec![0], false);
+        let (mut out, mut log) = (String::new(), RecoveryLog::new(0));
+        let line = "U,1,1,0123456789\r\n";
+        while lane.staged.len() < 64 * 1024 {
+            lane.staged.push_str(line);
+            lane.staged_ends.push(lane.staged.len() as u32);
+        }
+        lane.flush_into(&mut out, &mut log);
+        assert!(
+            lane.staged.capacity() <= KEPT_STAGED,
+            "{}",
+            lane.staged.capacity()
+        );
+        // A few lines at a time keep their buffer.
+        lane.staged.push_str(line);
+        lane.staged_ends.push(lane.staged.len() as u32);
+        let cap = lane.staged.capacity();
+        lane.flush_into(&mut out, &mut log);
+        assert_eq!(lane.staged.capacity(), cap);
+    }
 }
