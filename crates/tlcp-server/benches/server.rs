@@ -53,20 +53,21 @@ async fn read_updates(ws: &mut Ws, n: usize) {
 
 #[divan::bench(args = ["MERGE", "DISTINCT"], sample_count = 10, sample_size = 1)]
 fn feed_to_one_ws_session(bencher: divan::Bencher<'_, '_>, mode: &str) {
-    let rt = runtime();
-    let (server, mut ws) = rt.block_on(session(mode, 1024));
-    rt.block_on(read_updates(&mut ws, 10_000)); // warm up
-    bencher
-        .counter(divan::counter::ItemsCount::new(UPDATES))
-        .bench_local(|| rt.block_on(read_updates(&mut ws, UPDATES)));
-    drop(ws);
-    rt.block_on(server.shutdown()).expect("shutdown");
+    measure(bencher, runtime().block_on(session(mode, 1024)));
 }
 
 #[divan::bench(args = [1, 2, 4], sample_count = 10, sample_size = 1)]
 fn feed_items_to_one_ws_session(bencher: divan::Bencher<'_, '_>, items: usize) {
+    measure(
+        bencher,
+        runtime().block_on(session_items("DISTINCT", 1024, items)),
+    );
+}
+
+/// Reads `UPDATES` updates per sample from the session (after a warm-up), then stops the
+/// server.
+fn measure(bencher: divan::Bencher<'_, '_>, (server, mut ws): (tlcp_server::ServerHandle, Ws)) {
     let rt = runtime();
-    let (server, mut ws) = rt.block_on(session_items("DISTINCT", 1024, items));
     rt.block_on(read_updates(&mut ws, 10_000)); // warm up
     bencher
         .counter(divan::counter::ItemsCount::new(UPDATES))
