@@ -474,6 +474,10 @@ struct ItemState {
     key_row: Row,
     /// Listeners, with whether they subscribed in COMMAND mode.
     listeners: Vec<(u64, bool, Arc<dyn ItemListener>)>,
+    /// Acquisitions ([`DataAdapterHub::acquire`]) whose listener is not added yet: the
+    /// item stays started for them, so that a subscription being set up never gets a hub
+    /// another subscription's release stopped under it.
+    acquired: usize,
     next_listener: u64,
     /// Number of updates applied to `row`.
     seq: u64,
@@ -589,6 +593,7 @@ impl ItemHub {
                 command_order: Vec::new(),
                 key_row: Vec::new(),
                 listeners: Vec::new(),
+                acquired: 0,
                 next_listener: 0,
                 seq: 0,
                 meta: Vec::new(),
@@ -688,14 +693,8 @@ impl ItemHub {
         let token = st.next_listener;
         st.next_listener += 1;
         st.listeners.push((token, mode == Mode::Command, listener));
+        st.acquired = st.acquired.saturating_sub(1);
         token
-    }
-
-    /// Removes a listener; returns how many remain.
-    pub(crate) fn remove_listener(&self, token: u64) -> usize {
-        let mut st = self.lock();
-        st.listeners.retain(|(t, _, _)| *t != token);
-        st.listeners.len()
     }
 
     fn push(&self, update: &Update, snapshot: bool) {
@@ -1105,11 +1104,12 @@ impl DataAdapterHub {
 
     /// The hub of `item`, asking the adapter to start it if it has no subscriber yet.
     ///
-    /// The caller must then add its listener; if it does not, it must call
-    /// [`DataAdapterHub::release`].
+    /// The caller must then add its listener ([`ItemHub::add_listener`]); if it does not,
+    /// it must call [`DataAdapterHub::release`] without a token.
     pub(crate) fn acquire(&self, item: &str) -> Result<Arc<ItemHub>, Refusal> {
         let mut items = self.items();
         if let Some(hub) = items.get(item) {
+            hub.lock().acquired += 1;
             return Ok(hub.clone());
         }
         let hub = Arc::new(ItemHub::new(item, self.history_len));
@@ -1119,20 +1119,32 @@ impl DataAdapterHub {
                 hub: Arc::clone(&hub),
             },
         )?;
+        hub.lock().acquired += 1;
         items.insert(item.to_owned(), hub.clone());
         Ok(hub)
     }
 
-    /// Removes a listener; stops the item at the adapter when it was the last one.
+    /// Removes a listener (`token`), or gives back an acquisition that got no listener
+    /// (`None`); stops the item at the adapter when nothing holds it any more.
     pub(crate) fn release(&self, hub: &Arc<ItemHub>, token: Option<u64>) {
         let mut items = self.items();
-        let remaining = match token {
-            Some(t) => hub.remove_listener(t),
-            None => hub.lock().listeners.len(),
+        let stopped = {
+            let mut st = hub.lock();
+            match token {
+                Some(t) => st.listeners.retain(|(l, _, _)| *l != t),
+                None => st.acquired = st.acquired.saturating_sub(1),
+            }
+            let stop = st.active && st.listeners.is_empty() && st.acquired == 0;
+            if stop {
+                st.active = false;
+            }
+            stop
         };
-        if remaining == 0 {
-            hub.lock().active = false;
-            items.remove(hub.name());
+        if stopped {
+            // (The name may already be another hub's, if this one was stopped before.)
+            if items.get(hub.name()).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+                items.remove(hub.name());
+            }
             drop(items);
             self.adapter.unsubscribe(hub.name());
         }
@@ -1353,6 +1365,49 @@ mod tests {
         assert!(!feed.is_active());
         feed.update(&upd(&[("b", Some("y"))]));
         assert!(r.take().is_empty());
+    }
+
+    #[test]
+    fn an_item_being_subscribed_is_not_stopped_by_the_last_listener_leaving() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
+        // A subscription has the item, a second one has acquired it and not yet added
+        // its listener when the first one leaves.
+        let hub = dh.acquire("item1").unwrap();
+        let first = hub.add_listener(
+            Arc::new(Recorder::default()),
+            Mode::Merge,
+            SnapshotRequest::None,
+            None,
+        );
+        let again = dh.acquire("item1").unwrap();
+        assert!(Arc::ptr_eq(&hub, &again));
+        dh.release(&hub, Some(first));
+        assert!(
+            feeds.1.lock().unwrap().is_empty(),
+            "stopped under a subscriber"
+        );
+        let r = Arc::new(Recorder::default());
+        let second = again.add_listener(r.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["item1"].clone();
+        feed.update(&upd(&[("a", Some("1"))]));
+        assert_eq!(r.take(), vec!["EOS", r#"U["1"]"#]);
+        // An acquisition given back without a listener counts the same way; the item
+        // stops once, when nothing holds it.
+        let third = dh.acquire("item1").unwrap();
+        dh.release(&again, Some(second));
+        assert!(feed.is_active());
+        dh.release(&third, None);
+        assert!(!feed.is_active());
+        assert_eq!(*feeds.1.lock().unwrap(), vec!["item1"]);
+        assert_eq!(dh.active_items(), 0);
+        // A stale release of the stopped hub leaves the item's next hub alone.
+        let next = dh.acquire("item1").unwrap();
+        dh.release(&hub, None);
+        assert_eq!(dh.active_items(), 1);
+        assert_eq!(*feeds.1.lock().unwrap(), vec!["item1"]);
+        dh.release(&next, None);
+        assert_eq!(*feeds.1.lock().unwrap(), vec!["item1", "item1"]);
     }
 
     #[test]

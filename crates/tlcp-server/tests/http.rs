@@ -407,3 +407,92 @@ async fn an_unbound_session_expires_and_old_session_frees_the_previous_one() {
     assert_eq!(server.session_count(), 1, "the old session was closed");
     server.shutdown().await.unwrap();
 }
+
+/// Control connections racing on one subscription id (adds of different sizes and
+/// deletes, concurrently, while every item pushes): no request harms the session, no
+/// listener outlives its subscription (each item is released at the adapter as often as
+/// it was subscribed), and the subscription holding the id gets only its own items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_adds_and_deletes_of_one_subscription_id() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = create(&server, "LS_send_sync=false").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pusher = {
+        let (manual, stop) = (manual.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let feeds: Vec<_> = manual.feeds.lock().unwrap().clone();
+                for (_, feed) in feeds.iter().rev().take(8) {
+                    feed.update(tlcp_server::Update::new().set("n", &n.to_string()));
+                }
+            }
+        })
+    };
+    let add = |req: u32, group: &'static str| {
+        format!(
+            "LS_session={sid}&LS_reqId={req}&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group={group}&LS_schema=n"
+        )
+    };
+    let delete = |req: u32| format!("LS_session={sid}&LS_reqId={req}&LS_op=delete&LS_subId=1");
+    for round in 0..150u32 {
+        let r = round * 10;
+        let (big, del, small) = (add(r + 1, "a1%20a2%20a3"), delete(r + 2), add(r + 3, "b1"));
+        let (a, b, c) = tokio::join!(
+            control(&server, "control", "", &big),
+            control(&server, "control", "", &del),
+            control(&server, "control", "", &small),
+        );
+        for resp in [a, b, c] {
+            assert!(
+                resp.len() == 1
+                    && (resp[0].starts_with("REQOK,") || resp[0].starts_with("REQERR,")),
+                "{resp:?}"
+            );
+        }
+        // Whatever holds the id now goes.
+        control(&server, "control", "", &delete(r + 4)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    pusher.join().unwrap();
+    // The session is unharmed: it still answers, and its stream still flows.
+    let resp = control(&server, "control", "", &add(9_001, "b1")).await;
+    assert_eq!(resp, ["REQOK,9001"]);
+    manual.push("b1", &[("n", Some("last"))]);
+    loop {
+        let l = stream.expect("U,1,").await;
+        // One-item subscription: only item 1; its lines come after its own SUBOK.
+        if l == "U,1,1,last" {
+            break;
+        }
+    }
+    let resp = control(&server, "control", "", &delete(9_002)).await;
+    assert_eq!(resp, ["REQOK,9002"]);
+    // Every subscription of an item at the adapter was followed by its release.
+    let subscribed = manual.feeds.lock().unwrap().len();
+    let unsubscribed = manual.unsubscribed.lock().unwrap().len();
+    assert_eq!(
+        subscribed, unsubscribed,
+        "a listener outlived its subscription"
+    );
+    // Every `U` line belongs to an item of the subscription announced before it.
+    let mut items = 0;
+    for l in &stream.log {
+        if let Some(rest) = l.strip_prefix("SUBOK,1,") {
+            items = rest.split(',').next().unwrap().parse().unwrap();
+        } else if l.starts_with("UNSUB,1") {
+            items = 0;
+        } else if let Some(rest) = l.strip_prefix("U,1,") {
+            let item: usize = rest.split(',').next().unwrap().parse().unwrap();
+            assert!(
+                item <= items,
+                "{l:?} while the subscription had {items} item(s)"
+            );
+        }
+    }
+    server.shutdown().await.unwrap();
+}

@@ -27,10 +27,7 @@ impl Session {
         let user = self.client.user.as_deref();
         let meta = &self.set.metadata;
         if self.lock().subs.contains_key(&req.sub_id) {
-            return Err(Refusal::new(
-                65,
-                format!("subscription id {} already in use", req.sub_id),
-            ));
+            return Err(in_use(req.sub_id));
         }
         let data_name = req.data_adapter.as_deref().unwrap_or("DEFAULT");
         let data = self
@@ -146,12 +143,22 @@ impl Session {
         let field_idx: Vec<Vec<usize>> = sub_items.iter().map(|it| it.field_idx.clone()).collect();
         {
             let mut st = self.lock();
-            if st.closed.is_some() {
+            // Checked again now that the items are started: another `add` of the same id,
+            // on another control connection, may have taken it meanwhile (replacing that
+            // subscription would leave its listeners attached for ever).
+            let refusal = if st.closed.is_some() {
+                Some(Refusal::new(20, "session closed"))
+            } else if st.subs.contains_key(&req.sub_id) {
+                Some(in_use(req.sub_id))
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
                 drop(st);
                 for it in &sub_items {
                     data.release(&it.hub, None);
                 }
-                return Err(Refusal::new(20, "session closed"));
+                return Err(refusal);
             }
             if let Some(a) = ack {
                 st.push(a);
@@ -189,7 +196,6 @@ impl Session {
                     key_cmd,
                     items: sub_items,
                     data: data.clone(),
-                    closing: false,
                     snapshot_requested: snapshot != SnapshotRequest::None,
                     announce: Some(vec![subok, conf]),
                 },
@@ -210,9 +216,17 @@ impl Session {
             let listener = self.listener((req.sub_id, i), Arc::clone(&lanes[i]), filter);
             let token = hub.add_listener(listener, mode, snapshot, command_idx[i]);
             let mut st = self.lock();
-            match st.subs.get_mut(&req.sub_id) {
-                Some(sub) if !sub.closing => sub.items[i].token = Some(token),
-                _ => {
+            // The subscription may have been deleted meanwhile, and its id even taken by
+            // another one: the token goes to this very item (known by its lane), or the
+            // listener goes away.
+            let item = st
+                .subs
+                .get_mut(&req.sub_id)
+                .and_then(|sub| sub.items.get_mut(i))
+                .filter(|item| Arc::ptr_eq(&item.lane, &lanes[i]));
+            match item {
+                Some(item) => item.token = Some(token),
+                None => {
                     drop(st);
                     data.release(hub, Some(token));
                 }
@@ -318,6 +332,10 @@ impl Session {
         st.wake();
         Ok(())
     }
+}
+
+fn in_use(sub_id: u32) -> Refusal {
+    Refusal::new(65, format!("subscription id {sub_id} already in use"))
 }
 
 fn not_found() -> Refusal {

@@ -285,8 +285,6 @@ pub(crate) struct Subscription {
     pub(crate) key_cmd: Option<(usize, usize)>,
     pub(crate) items: Vec<SubItem>,
     pub(crate) data: Arc<DataAdapterHub>,
-    /// A delete was requested: further events are dropped.
-    pub(crate) closing: bool,
     /// The client asked for a snapshot (adapter snapshot events are dropped otherwise).
     pub(crate) snapshot_requested: bool,
     /// `SUBOK`/`SUBCMD` and `CONF`, until they are sent: right before the subscription's
@@ -312,7 +310,6 @@ impl Subscription {
     /// nothing about them is for the session to decide.
     pub(crate) fn lane_may_open(&self, i: usize) -> bool {
         self.announce.is_none()
-            && !self.closing
             && self.min_interval.is_none()
             && self.mode != Mode::Command
             && self.items.get(i).is_some_and(|it| {

@@ -452,7 +452,11 @@ impl Session {
 /// Releases a subscription's items at the hub (outside the session lock).
 pub(crate) fn release_items(sub: Subscription) {
     for item in &sub.items {
-        sub.data.release(&item.hub, item.token);
+        // An item without a token is still being set up by its `add`, which releases it
+        // itself once it finds the subscription gone.
+        if let Some(token) = item.token {
+            sub.data.release(&item.hub, Some(token));
+        }
     }
 }
 
@@ -498,12 +502,20 @@ impl State {
         self.staged_lanes = lanes;
     }
 
-    /// Locks the lane of item `i` of subscription `sub_id`, its staged lines moved to the
-    /// output first (so that nothing of the item written now overtakes them).
-    fn lane(&mut self, sub_id: u32, i: usize) -> Option<Arc<LaneCell>> {
-        let cell = Arc::clone(&self.subs.get(&sub_id)?.items.get(i)?.lane);
-        lock_lane(&cell).flush_into(&mut self.out, &mut self.log);
-        Some(cell)
+    /// Whether `lane` is the lane of item `i` of subscription `sub_id` (not that of a
+    /// deleted subscription whose id was taken again, and whose listener is still being
+    /// removed); if so, its staged lines are moved to the output (so that nothing of the
+    /// item written now overtakes them).
+    fn take_lane(&mut self, sub_id: u32, i: usize, lane: &LaneCell) -> bool {
+        let mine = self
+            .subs
+            .get(&sub_id)
+            .and_then(|s| s.items.get(i))
+            .is_some_and(|it| std::ptr::eq(Arc::as_ptr(&it.lane), lane));
+        if mine {
+            lock_lane(lane).flush_into(&mut self.out, &mut self.log);
+        }
+        mine
     }
 
     /// Closes the lanes of a subscription (their staged lines moved to the output): the
@@ -523,13 +535,12 @@ impl State {
     /// selector refused it).
     fn skip_item_event(
         &mut self,
-        sub_id: u32,
-        i: usize,
+        (sub_id, i, cell): (u32, usize, &LaneCell),
         row: &[Option<String>],
         changes: Option<Changes<'_>>,
     ) {
-        if let Some(cell) = self.lane(sub_id, i) {
-            let mut lane = lock_lane(&cell);
+        if self.take_lane(sub_id, i, cell) {
+            let mut lane = lock_lane(cell);
             lane.settle(row, changes);
             lane.synced_seq = None;
         }
@@ -537,11 +548,11 @@ impl State {
 
     /// An event of item `i` of subscription `sub_id`, decided by the session (its lane
     /// is closed, or the producer found the session holding events).
-    fn on_item_event(&mut self, sub_id: u32, i: usize, event: ItemEvent<'_>) {
-        let Some(cell) = self.lane(sub_id, i) else {
+    fn on_item_event(&mut self, (sub_id, i, cell): (u32, usize, &LaneCell), event: ItemEvent<'_>) {
+        if !self.take_lane(sub_id, i, cell) {
             return;
-        };
-        let mut lane = lock_lane(&cell);
+        }
+        let mut lane = lock_lane(cell);
         self.item_event(sub_id, i, event, &mut lane);
         lane.open = self.subs.get(&sub_id).is_some_and(|s| s.lane_may_open(i));
     }
@@ -563,9 +574,6 @@ impl State {
             sub
         };
         let congested = congested(self.binding.as_ref(), self.out.len(), self.congestion_bytes);
-        if sub.closing {
-            return;
-        }
         // The clock is read only when a frequency limit needs it (not per update).
         let now = (sub.min_interval.is_some()
             || sub.items.get(i).is_some_and(|it| it.next_at.is_some()))
@@ -951,12 +959,13 @@ impl ItemListener for SubItemListener {
             // kept before the hub's row no longer tells it.
             if let Some(s) = self.session.upgrade() {
                 s.lock()
-                    .skip_item_event(self.sub_id, self.item, row, *changes);
+                    .skip_item_event((self.sub_id, self.item, &self.lane), row, *changes);
             }
             return;
         }
         if let Some(s) = self.session.upgrade() {
-            s.lock().on_item_event(self.sub_id, self.item, event);
+            s.lock()
+                .on_item_event((self.sub_id, self.item, &self.lane), event);
         }
     }
 
