@@ -232,8 +232,19 @@ impl Session {
                 }
             }
         }
-        // Every item has its listener now: the subscription is in place.
-        self.lock().announce(req.sub_id);
+        // Every item has its listener now: the subscription is in place (if it is still
+        // this one: another may have taken its id since).
+        let mut st = self.lock();
+        let same =
+            st.subs
+                .get(&req.sub_id)
+                .is_some_and(|sub| match (sub.items.first(), lanes.first()) {
+                    (Some(item), Some(lane)) => Arc::ptr_eq(&item.lane, lane),
+                    (first, mine) => first.is_none() && mine.is_none(),
+                });
+        if same {
+            st.announce(req.sub_id);
+        }
         Ok(())
     }
 
