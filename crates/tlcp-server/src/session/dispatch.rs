@@ -86,7 +86,7 @@ pub(crate) fn lock_lane(cell: &LaneCell) -> MutexGuard<'_, Lane> {
 /// anything else of the item, so the item's order is kept.
 ///
 /// Lock order: the session, then a lane (a producer holding its lane takes no other lock
-/// than the session's short [`Staging`] list).
+/// than the session's short [`Staging`](super::Staging) list).
 pub(crate) struct Lane {
     /// Item field index of each schema field.
     pub(crate) field_idx: Vec<usize>,
