@@ -810,8 +810,8 @@ async fn schemas_in_item_order_and_in_another_order_get_the_same_values() {
 
 /// The items of one session are encoded by their own producers, in parallel (each in its
 /// lane, outside the session's lock): each item's updates still arrive whole and in
-/// order, a recovery replays exactly what was missed of all of them, and nothing of a
-/// subscription follows its `UNSUB`.
+/// order, five recoveries mid-flow replay exactly what was missed of all of them, and
+/// nothing of a subscription follows its `UNSUB`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_pushed_in_parallel_keep_their_order_through_recovery_and_unsub() {
     use std::collections::HashMap;
@@ -901,25 +901,27 @@ async fn items_pushed_in_parallel_keep_their_order_through_recovery_and_unsub() 
     for l in &c.log {
         check.line(l);
     }
-    // Read some, then cut the stream connection mid-flow.
-    while check.next.iter().sum::<u64>() < PUSHES {
-        let l = c.next_line().await.expect("stream open");
-        check.line(&l);
+    // Read some, then cut the stream connection mid-flow and recover; five times.
+    let mut r = c;
+    for cut in 1..=5u64 {
+        while check.next.iter().sum::<u64>() < cut * PUSHES / 2 {
+            let l = r.next_line().await.expect("stream open");
+            check.line(&l);
+        }
+        server.drop_stream_connections();
+        while let Some(l) = r.next_line().await {
+            check.line(&l);
+        }
+        let seen = check.data;
+        r = WsPeer::connect(&server, "2.5.0").await;
+        r.send("wsok").await;
+        r.send(&format!(
+            "bind_session\r\nLS_session={sid}&LS_recovery_from={seen}&LS_send_sync=false"
+        ))
+        .await;
+        r.expect("CONOK,").await;
+        assert_eq!(r.expect("PROG,").await, format!("PROG,{seen}"));
     }
-    server.drop_stream_connections();
-    while let Some(l) = c.next_line().await {
-        check.line(&l);
-    }
-    let seen = check.data;
-
-    let mut r = WsPeer::connect(&server, "2.5.0").await;
-    r.send("wsok").await;
-    r.send(&format!(
-        "bind_session\r\nLS_session={sid}&LS_recovery_from={seen}&LS_send_sync=false"
-    ))
-    .await;
-    r.expect("CONOK,").await;
-    assert_eq!(r.expect("PROG,").await, format!("PROG,{seen}"));
     while check.next.iter().any(|&n| n < PUSHES) {
         let l = r.next_line().await.expect("stream open");
         check.line(&l);
