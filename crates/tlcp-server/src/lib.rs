@@ -5,6 +5,14 @@
 //! [`AdapterSet`]) and the [`demo`] adapters (stock quotes, chat, portfolio and a benchmark
 //! feed).
 //!
+//! Adapters push through an [`ItemFeed`], a cheap handle usable from any task or thread.
+//! Each update is applied to its item once and encoded once per schema for the sessions
+//! in step with it; a session's items pushed from different threads are encoded on those
+//! threads, in parallel, and each item's updates keep their order. A slow client's
+//! updates wait in its own session (or are conflated or dropped, as its subscriptions'
+//! modes say); only a producer that asks for back-pressure ([`ItemFeed::ready`]) waits
+//! for it.
+//!
 //! ```no_run
 //! use tlcp_server::{Adapters, AdapterSet, LiteralMetadata, ServerConfig};
 //! # async fn demo(adapter: impl tlcp_server::DataAdapter) -> std::io::Result<()> {
