@@ -193,6 +193,35 @@ async fn reconf_reports_the_frequency_asked_for() {
 }
 
 #[tokio::test]
+async fn lifting_the_frequency_limit_sends_the_next_update_at_once() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    // One update every 20 s at most.
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=0.05&LS_snapshot=false")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    manual.wait_feed("i1").await;
+    manual.push("i1", &[("a", Some("1"))]);
+    c.expect("U,1,1,1").await;
+    c.send("control\r\nLS_reqId=2&LS_op=reconf&LS_subId=1&LS_requested_max_frequency=unlimited")
+        .await;
+    c.expect_exact("REQOK,2").await;
+    c.expect_exact("CONF,1,unlimited,filtered").await;
+    let start = tokio::time::Instant::now();
+    manual.push("i1", &[("a", Some("2"))]);
+    c.expect("U,1,1,2").await;
+    manual.push("i1", &[("a", Some("3"))]);
+    c.expect("U,1,1,3").await;
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "held for the old limit: {:?}",
+        start.elapsed()
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn reconf_stays_within_the_item_frequency_limit() {
     struct Limited;
     impl tlcp_server::MetadataAdapter for Limited {

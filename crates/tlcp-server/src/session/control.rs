@@ -302,6 +302,12 @@ impl Session {
         .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
         sub.max_frequency = effective;
         sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        if sub.min_interval.is_none() {
+            // No limit any more: nothing waits for the spacing of the old one.
+            for item in &mut sub.items {
+                item.next_at = None;
+            }
+        }
         // The next events are the session's to space out (it opens the lanes again when
         // there is nothing to decide).
         st.close_lanes(sub_id);
