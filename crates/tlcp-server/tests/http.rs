@@ -496,3 +496,55 @@ async fn racing_adds_and_deletes_of_one_subscription_id() {
     }
     server.shutdown().await.unwrap();
 }
+
+/// A sequence's messages sent out of order over parallel control connections: each is
+/// processed once, in `LS_msg_prog` order (the outcomes come in that order), none is
+/// skipped while its predecessors arrive within `LS_max_wait`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequence_sent_out_of_order_on_parallel_connections_is_processed_in_order() {
+    const N: u64 = 200;
+    let (server, _manual) = start(common::config()).await;
+    let mut stream = HttpPeer::post(
+        &server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&LS_adapter_set=DEMO&LS_send_sync=false"),
+    )
+    .await;
+    let sid = stream
+        .expect("CONOK,")
+        .await
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    // A fixed shuffle of 1..=N.
+    let mut order: Vec<u64> = (1..=N).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for i in (1..order.len()).rev() {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        order.swap(i, (rng % (i as u64 + 1)) as usize);
+    }
+    let bodies: Vec<String> = order
+        .iter()
+        .map(|n| {
+            format!(
+                "LS_session={sid}&LS_reqId={n}&LS_message=ECHO%7C{n}&LS_sequence=q&\
+                 LS_msg_prog={n}&LS_max_wait=20000"
+            )
+        })
+        .collect();
+    for chunk in bodies.chunks(8) {
+        let answers =
+            futures_util::future::join_all(chunk.iter().map(|b| control(&server, "msg", "", b)))
+                .await;
+        for a in answers {
+            assert!(a.len() == 1 && a[0].starts_with("REQOK,"), "{a:?}");
+        }
+    }
+    for n in 1..=N {
+        assert_eq!(stream.expect("MSG").await, format!("MSGDONE,q,{n},{n}"));
+    }
+    server.shutdown().await.unwrap();
+}
