@@ -548,3 +548,51 @@ async fn a_sequence_sent_out_of_order_on_parallel_connections_is_processed_in_or
     }
     server.shutdown().await.unwrap();
 }
+
+/// A session destroyed while its subscriptions are being added: whatever each add got
+/// to do, every item it started is released at the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_a_session_while_subscriptions_are_added_releases_every_item() {
+    let (server, manual) = start(common::config()).await;
+    for round in 0..60u32 {
+        let (_stream, sid) = create(&server, "LS_send_sync=false").await;
+        let adds: Vec<String> = (1..=3u32)
+            .map(|sub| {
+                format!(
+                    "LS_session={sid}&LS_reqId={sub}&LS_op=add&LS_subId={sub}&LS_mode=MERGE&\
+                     LS_group=d{round}a%20d{round}b%20shared&LS_schema=n"
+                )
+            })
+            .collect();
+        let destroy = format!("LS_session={sid}&LS_reqId=9&LS_op=destroy");
+        let (answers, _) = tokio::join!(
+            futures_util::future::join_all(adds.iter().map(|b| control(&server, "control", "", b))),
+            async {
+                // Let some adds start first.
+                tokio::task::yield_now().await;
+                control(&server, "control", "", &destroy).await
+            }
+        );
+        for a in answers {
+            assert!(
+                a.len() == 1 && (a[0].starts_with("REQOK,") || a[0].starts_with("REQERR,")),
+                "{a:?}"
+            );
+        }
+    }
+    // Sessions close their subscriptions right away; give the releases a moment.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let subscribed = manual.feeds.lock().unwrap().len();
+        let unsubscribed = manual.unsubscribed.lock().unwrap().len();
+        if subscribed == unsubscribed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{subscribed} items started, {unsubscribed} released"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.shutdown().await.unwrap();
+}
