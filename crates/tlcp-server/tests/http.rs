@@ -11,10 +11,19 @@ use common::{HttpPeer, WsPeer, control, start};
 const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
 
 async fn create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
+    create_in(server, "TEST", params).await
+}
+
+/// [`create`], in another adapter set.
+async fn create_in(
+    server: &tlcp_server::ServerHandle,
+    set: &str,
+    params: &str,
+) -> (HttpPeer, String) {
     let mut s = HttpPeer::post(
         server,
         "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
-        &format!("{CID}&LS_adapter_set=TEST&{params}"),
+        &format!("{CID}&LS_adapter_set={set}&{params}"),
     )
     .await;
     assert_eq!(s.status, 200);
@@ -504,19 +513,7 @@ async fn racing_adds_and_deletes_of_one_subscription_id() {
 async fn a_sequence_sent_out_of_order_on_parallel_connections_is_processed_in_order() {
     const N: u64 = 200;
     let (server, _manual) = start(common::config()).await;
-    let mut stream = HttpPeer::post(
-        &server,
-        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
-        &format!("{CID}&LS_adapter_set=DEMO&LS_send_sync=false"),
-    )
-    .await;
-    let sid = stream
-        .expect("CONOK,")
-        .await
-        .split(',')
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let (mut stream, sid) = create_in(&server, "DEMO", "LS_send_sync=false").await;
     // A fixed shuffle of 1..=N.
     let mut order: Vec<u64> = (1..=N).collect();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;

@@ -502,20 +502,26 @@ impl State {
         self.staged_lanes = lanes;
     }
 
-    /// Whether `lane` is the lane of item `i` of subscription `sub_id` (not that of a
-    /// deleted subscription whose id was taken again, and whose listener is still being
-    /// removed); if so, its staged lines are moved to the output (so that nothing of the
-    /// item written now overtakes them).
-    fn take_lane(&mut self, sub_id: u32, i: usize, lane: &LaneCell) -> bool {
+    /// Locks `lane` if it is the lane of item `i` of subscription `sub_id` (not that of
+    /// a deleted subscription whose id was taken again, and whose listener is still being
+    /// removed), its staged lines moved to the output first (so that nothing of the item
+    /// written now overtakes them).
+    fn take_lane<'l>(
+        &mut self,
+        sub_id: u32,
+        i: usize,
+        lane: &'l LaneCell,
+    ) -> Option<MutexGuard<'l, Lane>> {
         let mine = self
             .subs
             .get(&sub_id)
             .and_then(|s| s.items.get(i))
             .is_some_and(|it| std::ptr::eq(Arc::as_ptr(&it.lane), lane));
-        if mine {
-            lock_lane(lane).flush_into(&mut self.out, &mut self.log);
-        }
-        mine
+        mine.then(|| {
+            let mut guard = lock_lane(lane);
+            guard.flush_into(&mut self.out, &mut self.log);
+            guard
+        })
     }
 
     /// Closes the lanes of a subscription (their staged lines moved to the output): the
@@ -539,8 +545,7 @@ impl State {
         row: &[Option<String>],
         changes: Option<Changes<'_>>,
     ) {
-        if self.take_lane(sub_id, i, cell) {
-            let mut lane = lock_lane(cell);
+        if let Some(mut lane) = self.take_lane(sub_id, i, cell) {
             lane.settle(row, changes);
             lane.synced_seq = None;
         }
@@ -549,10 +554,9 @@ impl State {
     /// An event of item `i` of subscription `sub_id`, decided by the session (its lane
     /// is closed, or the producer found the session holding events).
     fn on_item_event(&mut self, (sub_id, i, cell): (u32, usize, &LaneCell), event: ItemEvent<'_>) {
-        if !self.take_lane(sub_id, i, cell) {
+        let Some(mut lane) = self.take_lane(sub_id, i, cell) else {
             return;
-        }
-        let mut lane = lock_lane(cell);
+        };
         self.item_event(sub_id, i, event, &mut lane);
         lane.open = self.subs.get(&sub_id).is_some_and(|s| s.lane_may_open(i));
     }
