@@ -35,6 +35,13 @@ pub struct ServerConfig {
     /// Output bytes waiting for a session's client above which new events are held
     /// (and MERGE updates conflated) instead of encoded.
     pub congestion_bytes: usize,
+    /// The longest DISTINCT snapshot an item keeps (events). The metadata adapter sets
+    /// each item's length ([`ItemLimits::distinct_snapshot_length`], 10 by default) within
+    /// this bound; it is also how many snapshot events an adapter may push for an item
+    /// before its first DISTINCT subscriber says how many to keep.
+    ///
+    /// [`ItemLimits::distinct_snapshot_length`]: crate::ItemLimits::distinct_snapshot_length
+    pub max_distinct_snapshot_length: usize,
     /// Events held per subscribed item at most before the mode's overflow policy applies
     /// (for buffers the client asked to be unlimited, and for RAW).
     pub max_pending_events: usize,
@@ -66,6 +73,7 @@ impl Default for ServerConfig {
             sync_interval: Duration::from_secs(30),
             recovery_buffer_bytes: 8 * 1024 * 1024,
             congestion_bytes: 1024 * 1024,
+            max_distinct_snapshot_length: 1000,
             max_pending_events: 10_000,
             max_bandwidth_kbps: None,
             max_sessions: None,

@@ -462,7 +462,14 @@ struct ItemState {
     keep_history: bool,
     history: VecDeque<HistoryRow>,
     spare_rows: Vec<HistoryRow>,
+    /// The most rows `history` keeps: the longest DISTINCT snapshot length of the item's
+    /// DISTINCT subscribers so far ([`ItemHub::retain_history`]); until the first one,
+    /// the server's bound (an adapter may push snapshot events before any subscriber).
     history_len: usize,
+    /// The server's bound on `history_len`.
+    history_cap: usize,
+    /// A DISTINCT subscriber has set `history_len`.
+    history_set: bool,
     /// Current rows by key for COMMAND snapshots, kept once a COMMAND listener appeared.
     command_fields: Option<(usize, usize)>,
     /// How many fields the item had when `key`/`command` were last looked for (the
@@ -587,6 +594,8 @@ impl ItemHub {
                 history: VecDeque::new(),
                 spare_rows: Vec::new(),
                 history_len,
+                history_cap: history_len,
+                history_set: false,
                 command_fields: None,
                 command_searched: 0,
                 command_rows: HashMap::new(),
@@ -622,6 +631,29 @@ impl ItemHub {
         let n = st.fields.names.len();
         st.widen(n);
         idx
+    }
+
+    /// Keeps at least the last `len` rows for DISTINCT snapshots (the length the metadata
+    /// adapter gives the item; never more than the server's bound given to the hub). The
+    /// first call sets the length, later ones can only raise it: an item shared by
+    /// several subscriptions keeps the longest history any of them was promised.
+    pub(crate) fn retain_history(&self, len: usize) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let len = len.min(st.history_cap);
+        st.history_len = if st.history_set {
+            st.history_len.max(len)
+        } else {
+            len
+        };
+        st.history_set = true;
+        while st.history.len() > st.history_len {
+            if let Some(old) = st.history.pop_front() {
+                st.spare_rows.push(old);
+            }
+        }
+        // A shorter history needs fewer spare rows.
+        st.spare_rows.truncate(1);
     }
 
     /// Registers a listener and delivers its snapshot atomically; returns its token.

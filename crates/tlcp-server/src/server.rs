@@ -32,7 +32,7 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn new(config: ServerConfig, adapters: Adapters) -> Self {
-        let history = 1000;
+        let history = config.max_distinct_snapshot_length;
         let mut sets = HashMap::new();
         for (name, set) in adapters.sets {
             let data = set

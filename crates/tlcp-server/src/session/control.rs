@@ -41,6 +41,9 @@ impl Session {
         let mode = req.mode;
         let mut limit_freq: Option<f64> = None;
         let mut limit_buffer: Option<u32> = None;
+        // Per item: how many recent events its DISTINCT snapshot holds at most.
+        let mut distinct_lens: Vec<usize> = Vec::with_capacity(items.len());
+        let max_distinct = self.config.max_distinct_snapshot_length;
         for item in &items {
             if let Some(selector) = &req.selector {
                 meta.check_selector(user, item, selector)?;
@@ -52,6 +55,7 @@ impl Session {
                 ));
             }
             let limits = meta.item_limits(user, item);
+            distinct_lens.push((limits.distinct_snapshot_length as usize).min(max_distinct));
             if req.requested_max_frequency == Some(MaxFrequency::Unfiltered) && mode != Mode::Raw {
                 if limits.max_frequency.is_some() {
                     return Err(Refusal::new(
@@ -214,6 +218,22 @@ impl Session {
                 })
             });
             let listener = self.listener((req.sub_id, i), Arc::clone(&lanes[i]), filter);
+            // DISTINCT: the item keeps the history its metadata asks for, and a snapshot
+            // is at most that long, whatever the client asked.
+            let snapshot = match (mode, snapshot) {
+                (Mode::Distinct, SnapshotRequest::None) => SnapshotRequest::None,
+                (Mode::Distinct, s) => {
+                    let len = u32::try_from(distinct_lens[i]).unwrap_or(u32::MAX);
+                    match s {
+                        SnapshotRequest::Length(n) => SnapshotRequest::Length(n.min(len)),
+                        _ => SnapshotRequest::Length(len),
+                    }
+                }
+                (_, s) => s,
+            };
+            if mode == Mode::Distinct {
+                hub.retain_history(distinct_lens[i]);
+            }
             let token = hub.add_listener(listener, mode, snapshot, command_idx[i]);
             let mut st = self.lock();
             // The subscription may have been deleted meanwhile, and its id even taken by
