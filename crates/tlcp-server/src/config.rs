@@ -42,6 +42,11 @@ pub struct ServerConfig {
     ///
     /// [`ItemLimits::distinct_snapshot_length`]: crate::ItemLimits::distinct_snapshot_length
     pub max_distinct_snapshot_length: usize,
+    /// The most fields an item may have by subscriptions' schemas (an item is shared by
+    /// every subscriber, and a schema may name fields the adapter never pushes: a
+    /// subscription that would go beyond is refused with code 23). Fields the data
+    /// adapter pushes are not counted against it.
+    pub max_fields_per_item: usize,
     /// Events held per subscribed item at most before the mode's overflow policy applies
     /// (for buffers the client asked to be unlimited, and for RAW).
     pub max_pending_events: usize,
@@ -74,6 +79,7 @@ impl Default for ServerConfig {
             recovery_buffer_bytes: 8 * 1024 * 1024,
             congestion_bytes: 1024 * 1024,
             max_distinct_snapshot_length: 1000,
+            max_fields_per_item: 1024,
             max_pending_events: 10_000,
             max_bandwidth_kbps: None,
             max_sessions: None,

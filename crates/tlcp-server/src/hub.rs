@@ -560,6 +560,8 @@ struct FieldMeta {
 /// One item of one data adapter: state plus listeners.
 pub(crate) struct ItemHub {
     name: String,
+    /// The most fields subscriptions may give the item ([`ItemHub::resolve_fields`]).
+    max_fields: usize,
     /// Tells this hub's [`FieldId`]s from other hubs' ones.
     id: u64,
     state: Mutex<ItemState>,
@@ -580,9 +582,10 @@ pub(crate) enum SnapshotRequest {
 }
 
 impl ItemHub {
-    fn new(name: &str, history_len: usize) -> Self {
+    fn new(name: &str, history_len: usize, max_fields: usize) -> Self {
         Self {
             name: name.to_owned(),
+            max_fields,
             id: NEXT_HUB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(ItemState {
                 active: true,
@@ -625,12 +628,35 @@ impl ItemHub {
     }
 
     /// Maps schema field names to item field indexes, adding unknown fields (null).
-    pub(crate) fn resolve_fields(&self, names: &[String]) -> Vec<usize> {
+    ///
+    /// Refused (code 23, bad field schema) when the item would get more than its bound
+    /// of fields: names a client makes up widen an item that every subscriber shares.
+    pub(crate) fn resolve_fields(&self, names: &[String]) -> Result<Vec<usize>, Refusal> {
         let mut st = self.lock();
+        // The names the item does not have yet, counted until past the bound.
+        let budget = self.max_fields.saturating_sub(st.fields.names.len());
+        let mut new = std::collections::HashSet::new();
+        for n in names {
+            if new.len() > budget {
+                break;
+            }
+            if st.fields.index_of(n).is_none() {
+                new.insert(n.as_str());
+            }
+        }
+        if new.len() > budget {
+            return Err(Refusal::new(
+                23,
+                format!(
+                    "Bad Field schema: item {} would have more than {} fields",
+                    self.name, self.max_fields
+                ),
+            ));
+        }
         let idx: Vec<usize> = names.iter().map(|n| st.fields.index_or_insert(n)).collect();
         let n = st.fields.names.len();
         st.widen(n);
-        idx
+        Ok(idx)
     }
 
     /// Keeps at least the last `len` rows for DISTINCT snapshots (the length the metadata
@@ -1119,7 +1145,11 @@ pub(crate) struct DataAdapterHub {
     adapter: Arc<dyn DataAdapter>,
     items: Mutex<HashMap<String, Arc<ItemHub>>>,
     history_len: usize,
+    max_fields: usize,
 }
+
+/// The default bound on the fields of an item ([`DataAdapterHub::with_max_fields`]).
+pub(crate) const DEFAULT_MAX_FIELDS: usize = 1024;
 
 impl DataAdapterHub {
     pub(crate) fn new(adapter: Arc<dyn DataAdapter>, history_len: usize) -> Self {
@@ -1127,7 +1157,14 @@ impl DataAdapterHub {
             adapter,
             items: Mutex::new(HashMap::new()),
             history_len,
+            max_fields: DEFAULT_MAX_FIELDS,
         }
+    }
+
+    /// Items get at most `max` fields from subscriptions' schemas.
+    pub(crate) fn with_max_fields(mut self, max: usize) -> Self {
+        self.max_fields = max;
+        self
     }
 
     fn items(&self) -> MutexGuard<'_, HashMap<String, Arc<ItemHub>>> {
@@ -1144,7 +1181,7 @@ impl DataAdapterHub {
             hub.lock().acquired += 1;
             return Ok(hub.clone());
         }
-        let hub = Arc::new(ItemHub::new(item, self.history_len));
+        let hub = Arc::new(ItemHub::new(item, self.history_len, self.max_fields));
         self.adapter.subscribe(
             item,
             ItemFeed {
@@ -1382,7 +1419,9 @@ mod tests {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
         let hub = dh.acquire("item1").unwrap();
-        let idx = hub.resolve_fields(&["a".into(), "b".into()]);
+        let idx = hub
+            .resolve_fields(&["a".into(), "b".into()])
+            .expect("fields");
         assert_eq!(idx, vec![0, 1]);
         let feed = feeds.0.lock().unwrap()["item1"].clone();
         feed.update(&upd(&[("a", Some("1")), ("b", None)]));
@@ -1455,7 +1494,7 @@ mod tests {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
         let hub = dh.acquire("news").unwrap();
-        hub.resolve_fields(&["t".into()]);
+        hub.resolve_fields(&["t".into()]).expect("fields");
         let first = Arc::new(Recorder::default());
         hub.add_listener(first.clone(), Mode::Distinct, SnapshotRequest::Full, None);
         let feed = feeds.0.lock().unwrap()["news"].clone();
@@ -1493,7 +1532,8 @@ mod tests {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 4);
         let hub = dh.acquire("i").unwrap();
-        hub.resolve_fields(&["a".into(), "b".into(), "c".into()]);
+        hub.resolve_fields(&["a".into(), "b".into(), "c".into()])
+            .expect("fields");
         let first = Arc::new(Recorder::default());
         hub.add_listener(first.clone(), Mode::Distinct, SnapshotRequest::None, None);
         let feed = feeds.0.lock().unwrap()["i"].clone();
@@ -1560,7 +1600,7 @@ mod tests {
             feed.snapshot(&upd(&[("t", Some(&format!("s{i}")))]));
         }
         feed.end_of_snapshot();
-        hub.resolve_fields(&["t".into()]);
+        hub.resolve_fields(&["t".into()]).expect("fields");
         let r = Arc::new(Recorder::default());
         hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Length(3), None);
         assert_eq!(
@@ -1579,7 +1619,7 @@ mod tests {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
         let hub = dh.acquire("x").unwrap();
-        hub.resolve_fields(&["f".into()]);
+        hub.resolve_fields(&["f".into()]).expect("fields");
         let r = Arc::new(Recorder::default());
         hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Full, None);
         let feed = feeds.0.lock().unwrap()["x"].clone();
@@ -1595,7 +1635,9 @@ mod tests {
         let feed = feeds.0.lock().unwrap()["portfolio"].clone();
         feed.snapshot(&upd(&[("key", Some("a")), ("command", Some("ADD"))]));
         feed.end_of_snapshot();
-        let idx = hub.resolve_fields(&["command".into(), "key".into()]);
+        let idx = hub
+            .resolve_fields(&["command".into(), "key".into()])
+            .expect("fields");
         let r = Arc::new(Recorder::default());
         hub.add_listener(
             r.clone(),
@@ -1623,7 +1665,7 @@ mod tests {
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
         let hub = dh.acquire("book").unwrap();
         let names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-        let idx = hub.resolve_fields(&names);
+        let idx = hub.resolve_fields(&names).expect("fields");
         let cmd = Arc::new(Recorder::default());
         hub.add_listener(
             cmd.clone(),
@@ -1766,7 +1808,9 @@ mod tests {
         let feeds = Arc::new(Feeds::default());
         let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
         let hub = dh.acquire("portfolio").unwrap();
-        let idx = hub.resolve_fields(&["key".into(), "command".into(), "qty".into()]);
+        let idx = hub
+            .resolve_fields(&["key".into(), "command".into(), "qty".into()])
+            .expect("fields");
         let first = Arc::new(Recorder::default());
         hub.add_listener(
             first.clone(),

@@ -38,7 +38,11 @@ impl Server {
             let data = set
                 .data
                 .iter()
-                .map(|(n, a)| (n.clone(), Arc::new(DataAdapterHub::new(a.clone(), history))))
+                .map(|(n, a)| {
+                    let hub = DataAdapterHub::new(a.clone(), history)
+                        .with_max_fields(config.max_fields_per_item);
+                    (n.clone(), Arc::new(hub))
+                })
                 .collect();
             sets.insert(
                 name,

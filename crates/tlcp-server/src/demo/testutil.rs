@@ -91,7 +91,7 @@ impl Sub {
         let hubs = DataAdapterHub::new(Arc::new(adapter), 10);
         let hub = hubs.acquire(item)?;
         let fields: Vec<String> = fields.split_whitespace().map(str::to_owned).collect();
-        let indexes = hub.resolve_fields(&fields);
+        let indexes = hub.resolve_fields(&fields).expect("fields");
         let at = |name: &str| fields.iter().position(|f| f == name).map(|i| indexes[i]);
         let command = match mode {
             Mode::Command => at("key").zip(at("command")),

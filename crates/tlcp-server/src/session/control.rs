@@ -126,10 +126,16 @@ impl Session {
         let mut sub_items = Vec::with_capacity(items.len());
         for name in &items {
             match data.acquire(name) {
-                Ok(hub) => {
-                    let idx = hub.resolve_fields(&fields);
-                    sub_items.push(SubItem::new(hub, idx, self.allows_diff()));
-                }
+                Ok(hub) => match hub.resolve_fields(&fields) {
+                    Ok(idx) => sub_items.push(SubItem::new(hub, idx, self.allows_diff())),
+                    Err(refusal) => {
+                        data.release(&hub, None);
+                        for it in &sub_items {
+                            data.release(&it.hub, None);
+                        }
+                        return Err(refusal);
+                    }
+                },
                 Err(refusal) => {
                     for it in &sub_items {
                         data.release(&it.hub, None);
