@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "official_clients/recovery_refused.rs"]
+mod refusal;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Manual;
+use refusal::recovery_refused;
 use serde_json::{Value, json};
 use tlcp_server::{
     AdapterSet, BoxFuture, ClientInfo, MetadataAdapter, Refusal, ServerConfig, ServerHandle, Update,
@@ -120,6 +123,23 @@ matrix!(
     server_close,
 );
 
+/// Recovery refused, over the streaming transports only: a polling session is not bound
+/// between polls, so a silence loses nothing there and its recovery rightly succeeds
+/// (the recovery request itself is the same HTTP polling bind whatever the transport).
+mod recovery_refused {
+    use super::{Transport, both};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ws_streaming() {
+        both(super::recovery_refused, Transport::WsStreaming).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_streaming() {
+        both(super::recovery_refused, Transport::HttpStreaming).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The server under test
 // ---------------------------------------------------------------------------------------
@@ -192,12 +212,23 @@ impl Fixture {
         set: &str,
         options: Value,
     ) -> OfficialClient {
+        self.connect_to(&self.server.url(), kind, transport, set, options)
+            .await
+    }
+
+    /// [`Fixture::connect`] through `url` (a proxy in front of the server).
+    async fn connect_to(
+        &self,
+        url: &str,
+        kind: OfficialKind,
+        transport: Transport,
+        set: &str,
+        options: Value,
+    ) -> OfficialClient {
         let mut client = OfficialClient::start(kind).await;
         client
-            .send(
-                json!({"cmd": "connect", "url": self.server.url(), "adapter_set": set,
-                         "transport": transport.name(), "options": options}),
-            )
+            .send(json!({"cmd": "connect", "url": url, "adapter_set": set,
+                         "transport": transport.name(), "options": options}))
             .await;
         let seen = client
             .collect_until(&transport.connected(), T, is_status(&transport.connected()))
