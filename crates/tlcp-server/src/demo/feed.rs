@@ -275,6 +275,151 @@ impl Generator {
     }
 }
 
+/// About how many bytes of precomputed values a [`Replay`] keeps.
+const REPLAY_BYTES: usize = 64 * 1024;
+
+/// The updates of an item fed as fast as possible ([`FeedRate::AsFastAsPossible`]): the
+/// moves of a [`Generator`] recorded once, then replayed in a cycle, with `ts` and `seq`
+/// live. A benchmark then measures the server, not the making of random prices.
+///
+/// The cycle walks the recorded states forward, then back (each move undone in reverse
+/// order), so that it ends where it started and goes round without a jump: state `k` of
+/// steps `1..=half`, then states `half - 1` down to `0`. Each step changes `f1` and about
+/// half of the other fields, like the generator.
+struct Replay {
+    names: Arc<[String]>,
+    size: usize,
+    /// The bytes of one state: every payload value, `size` bytes each.
+    stride: usize,
+    /// The recorded forward steps (the cycle has twice as many).
+    half: usize,
+    /// Mask words per step.
+    words: usize,
+    /// States `0..=half`, `stride` bytes each (ASCII digits and `.`).
+    states: String,
+    /// The payload fields forward step `k` (`1..=half`) changes, at `(k - 1) * words`.
+    masks: Vec<u64>,
+    /// The next step: 0 for the first update (every field), then `1..=2 * half`.
+    step: usize,
+    seq: u64,
+    last_ts: u128,
+    ts_text: DecimalText,
+    seq_text: DecimalText,
+    /// The digits of `ts` then of `seq` (one UTF-8 check for both).
+    nums: [u8; PAYLOAD],
+    /// The ids of `ts`, `seq` and the payload fields (resolved on the first push).
+    ids: Vec<FieldId>,
+}
+
+impl Replay {
+    /// Records the moves of `generator` (as many as fit [`REPLAY_BYTES`], between 32 and
+    /// 2,048).
+    fn new(mut generator: Generator) -> Self {
+        let fields = generator.names.len();
+        let size = generator.size;
+        let stride = fields * size;
+        let half = (REPLAY_BYTES / stride.max(1) / 2).clamp(32, 2048);
+        let words = generator.changed.len();
+        let payload = |g: &Generator| {
+            std::str::from_utf8(&g.texts[PAYLOAD..])
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut states = String::with_capacity((half + 1) * stride);
+        let mut masks = Vec::with_capacity(half * words);
+        // State 0: the values as they start (the first update has them all, unmoved).
+        generator.advance(0);
+        states.push_str(&payload(&generator));
+        for _ in 0..half {
+            generator.advance(0);
+            masks.extend_from_slice(&generator.changed);
+            states.push_str(&payload(&generator));
+        }
+        Self {
+            names: generator.names,
+            size,
+            stride,
+            half,
+            words,
+            states,
+            masks,
+            step: 0,
+            seq: 0,
+            last_ts: 0,
+            ts_text: DecimalText::default(),
+            seq_text: DecimalText::default(),
+            nums: [b'0'; PAYLOAD],
+            ids: Vec::new(),
+        }
+    }
+
+    /// The state the next update leaves, and the mask words of the fields it changes
+    /// (`None`: the first update, every field); moves on to the step after.
+    fn next_step(&mut self) -> (usize, Option<usize>) {
+        let (half, step) = (self.half, self.step);
+        self.step = if step == 2 * half { 1 } else { step + 1 };
+        match step {
+            0 => (0, None),
+            s if s <= half => (s, Some((s - 1) * self.words)),
+            // Back: step `half + j` undoes forward step `half - j + 1`.
+            s => (2 * half - s, Some((2 * half - s) * self.words)),
+        }
+    }
+
+    /// Pushes the next update to `feed`, with `ts` at `now` (or one more than the
+    /// previous `ts` if that is not earlier).
+    fn push(&mut self, feed: &ItemFeed, now: u128) {
+        if self.ids.is_empty() {
+            self.ids = ["ts", "seq"]
+                .into_iter()
+                .chain(self.names.iter().map(String::as_str))
+                .map(|n| feed.field(n))
+                .collect();
+        }
+        self.seq += 1;
+        self.last_ts = (self.last_ts + 1).max(now);
+        self.ts_text
+            .move_to(u64::try_from(self.last_ts).unwrap_or(u64::MAX));
+        self.seq_text.move_to(self.seq);
+        self.nums[..NUM].copy_from_slice(&self.ts_text.digits);
+        self.nums[NUM..].copy_from_slice(&self.seq_text.digits);
+        let (state, mask) = self.next_step();
+        let nums = std::str::from_utf8(&self.nums).unwrap_or_default();
+        let (ts, seq) = (self.ts_text.len, self.seq_text.len);
+        let at = state * self.stride;
+        let values = self.states.get(at..at + self.stride).unwrap_or_default();
+        let (ids, size) = (&self.ids, self.size);
+        let masks = mask.and_then(|m| self.masks.get(m..m + self.words));
+        feed.update_with(|row| {
+            let [ts_id, seq_id, payload @ ..] = ids.as_slice() else {
+                return;
+            };
+            row.set(*ts_id, nums.get(..ts).unwrap_or_default());
+            row.set(*seq_id, nums.get(NUM..NUM + seq).unwrap_or_default());
+            let value = |i: usize| values.get(i * size..(i + 1) * size).unwrap_or_default();
+            match masks {
+                None => {
+                    for (i, id) in payload.iter().enumerate() {
+                        row.set(*id, value(i));
+                    }
+                }
+                Some(words) => {
+                    for (w, &word) in words.iter().enumerate() {
+                        let mut m = word;
+                        while m != 0 {
+                            let i = 64 * w + m.trailing_zeros() as usize;
+                            m &= m - 1;
+                            if let Some(&id) = payload.get(i) {
+                                row.set(id, value(i));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 /// The positions of the set bits of `words` (bit `i % 64` of word `i / 64`), in order.
 #[cfg(test)]
 fn changed_fields(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
@@ -463,7 +608,9 @@ impl DataAdapter for Feed {
                 rt.spawn(at_rate(feed.clone(), producer, rate, batch))
             }
             FeedRate::PerSecond(_) => return Ok(()),
-            FeedRate::AsFastAsPossible => rt.spawn(as_fast(feed.clone(), producer, batch)),
+            FeedRate::AsFastAsPossible => {
+                rt.spawn(as_fast(feed.clone(), Replay::new(producer), batch))
+            }
         };
         let mut tasks = lock(&self.inner.tasks);
         let list = tasks.entry(item.to_owned()).or_default();
@@ -530,7 +677,7 @@ async fn at_rate(feed: ItemFeed, mut producer: Generator, rate: f64, batch: usiz
 }
 
 /// Pushes batches as fast as the subscribers take them, until the feed is inactive.
-async fn as_fast(feed: ItemFeed, mut producer: Generator, batch: usize) {
+async fn as_fast(feed: ItemFeed, mut producer: Replay, batch: usize) {
     let mut step: u128 = 0;
     while feed.is_active() {
         // Two clock reads per batch, not one per update: update `k` of the batch gets the
@@ -832,6 +979,63 @@ mod tests {
                 assert_eq!(sub.field(row, name), Some(value.as_str()), "update {k}");
             }
         }
+    }
+
+    #[test]
+    fn a_replay_walks_its_recorded_states_there_and_back() {
+        let names: Arc<[String]> = (1..=4).map(|i| format!("f{i}")).collect();
+        let capture = Capture::default();
+        let sub = Sub::new(capture.clone(), "x", &schema(4), Mode::Raw);
+        let feed = lock(&capture.0).clone().expect("subscribed");
+        let mut replay = Replay::new(Generator::new(names, 7, Rng::new(5)));
+        let half = replay.half;
+        assert!((32..=2048).contains(&half), "{half}");
+        let payload = |sub: &Sub, e: &Ev| -> Vec<String> {
+            let row = e.row().expect("row");
+            (1..=4)
+                .map(|f| sub.field(row, &format!("f{f}")).expect("set").to_owned())
+                .collect()
+        };
+        // The first update, then two whole cycles and a bit.
+        let mut rows = Vec::new();
+        let mut last_ts = 0;
+        for k in 0..=(4 * half + 10) {
+            replay.push(&feed, 1_700_000_000_000_000_000 + k as u128);
+            let events = sub.take();
+            let e = events.last().expect("one update per push");
+            assert_eq!(num(&sub, e, "seq"), k as u128 + 1);
+            let ts = num(&sub, e, "ts");
+            assert!(ts > last_ts);
+            last_ts = ts;
+            rows.push(payload(&sub, e));
+        }
+        for (k, row) in rows.iter().enumerate() {
+            assert!(
+                row.iter().all(|v| v.len() == 7 && v.as_bytes()[4] == b'.'),
+                "{row:?}"
+            );
+            // Forward to state `half`, then back: row `k` is row `2 * half - k`, and
+            // the cycle repeats with a period of `2 * half` steps.
+            if k <= 2 * half {
+                assert_eq!(row, &rows[2 * half - k], "step {k}");
+            }
+            if k + 2 * half < rows.len() {
+                assert_eq!(row, &rows[k + 2 * half], "step {k}");
+            }
+            if k > 0 {
+                // `f1` moves at every step; the others about half of the time.
+                assert_ne!(row[0], rows[k - 1][0], "step {k}");
+            }
+        }
+        let moved = (1..rows.len())
+            .flat_map(|k| (1..4).map(move |f| (k, f)))
+            .filter(|&(k, f)| rows[k][f] != rows[k - 1][f])
+            .count();
+        let total = (rows.len() - 1) * 3;
+        assert!(
+            moved * 10 > total * 3 && moved * 10 < total * 7,
+            "{moved} of {total}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
