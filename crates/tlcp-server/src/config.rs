@@ -42,6 +42,13 @@ pub struct ServerConfig {
     pub max_bandwidth_kbps: Option<f64>,
     /// Maximum number of concurrent sessions (`CONERR,8` beyond).
     pub max_sessions: Option<usize>,
+    /// Messages a session may have accepted and not yet processed: waiting for their
+    /// turn in a sequence, or, unsequenced, being handled by the metadata adapter
+    /// (`REQERR,68` beyond). Default 1,000.
+    pub max_queued_messages: usize,
+    /// Distinct message sequences (`LS_sequence`) a session may use (`REQERR,68` for a
+    /// new one beyond). Default 1,000.
+    pub max_message_sequences: usize,
     /// Bytes of `NOOP` preamble sent at the start of HTTP stream connections.
     pub http_preamble_bytes: usize,
     /// Use the `^T`/`^P` field encodings with clients on TLCP 2.4.0+ when shorter.
@@ -69,6 +76,8 @@ impl Default for ServerConfig {
             max_pending_events: 10_000,
             max_bandwidth_kbps: None,
             max_sessions: None,
+            max_queued_messages: 1_000,
+            max_message_sequences: 1_000,
             http_preamble_bytes: 256,
             diff_encodings: true,
             default_message_max_wait: Duration::from_secs(5),
