@@ -1,5 +1,5 @@
 //! What a peer can make the server hold is bounded, and absurd values are refused or
-//! clamped, never a panic.
+//! clamped, never a panic: message sequences, frequencies and bandwidths.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,7 +7,24 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{WsPeer, start};
+use common::{HttpPeer, WsPeer, control, start};
+
+const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
+/// 1e-20, as a client writes it (`parse_decimal` takes digits and one dot).
+const TINY: &str = "0.00000000000000000001";
+
+async fn http_create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
+    let mut s = HttpPeer::post(
+        server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&{params}"),
+    )
+    .await;
+    assert_eq!(s.status, 200);
+    let conok = s.expect("CONOK,").await;
+    s.expect("CONS,").await;
+    (s, conok.split(',').nth(1).unwrap().to_owned())
+}
 
 // --- 1. Messages ---------------------------------------------------------------------
 
@@ -79,5 +96,196 @@ async fn waiting_messages_and_sequences_are_capped() {
     c.send(&msg(8, "a", 5)).await;
     c.expect_exact("REQOK,8").await;
     c.expect_exact("MSGDONE,a,5,5").await;
+    server.shutdown().await.unwrap();
+}
+
+// --- 2. Decimals -----------------------------------------------------------------------
+
+/// A maximum frequency too small to mean anything is refused before any item is started
+/// (the adapter never hears of it), on `add` and on `reconf`, over WS and HTTP; the
+/// session goes on.
+#[tokio::test]
+async fn tiny_frequencies_are_refused_before_anything_starts() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send(&format!("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=w1&LS_schema=a&LS_requested_max_frequency={TINY}"))
+        .await;
+    c.expect("REQERR,1,65,").await;
+    let huge = format!("1{}", "0".repeat(400));
+    c.send(&format!("control\r\nLS_reqId=2&LS_op=add&LS_subId=2&LS_mode=MERGE&LS_group=w2&LS_schema=a&LS_requested_max_frequency={huge}"))
+        .await;
+    c.expect("REQERR,2,65,").await;
+    c.send("control\r\nLS_reqId=3&LS_op=add&LS_subId=3&LS_mode=MERGE&LS_group=w3&LS_schema=a&LS_requested_max_frequency=0.001")
+        .await;
+    c.expect_exact("REQOK,3").await;
+    c.expect_exact("SUBOK,3,1,1").await;
+    c.expect_exact("CONF,3,0.001,filtered").await;
+    c.send(&format!(
+        "control\r\nLS_reqId=4&LS_op=reconf&LS_subId=3&LS_requested_max_frequency={TINY}"
+    ))
+    .await;
+    c.expect("REQERR,4,65,").await;
+    // One update goes, the next waits 1000 s: no panic, no overflow.
+    manual.wait_feed("w3").await;
+    manual.push("w3", &[("a", Some("1"))]);
+    c.expect_exact("U,3,1,1").await;
+    manual.push("w3", &[("a", Some("2"))]);
+    let feeds: Vec<String> = manual
+        .feeds
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|f| f.0.clone())
+        .collect();
+    assert_eq!(feeds, ["w3"], "refused subscriptions started nothing");
+
+    let (mut stream, sid) = http_create(&server, "LS_adapter_set=TEST&LS_send_sync=false").await;
+    let q = format!("&LS_session={sid}");
+    let resp = control(&server, "control", &q, &format!("LS_reqId=5&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=h1&LS_schema=a&LS_requested_max_frequency={TINY}")).await;
+    assert!(resp[0].starts_with("REQERR,5,65,"), "{resp:?}");
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        "LS_reqId=6&LS_op=add&LS_subId=2&LS_mode=MERGE&LS_group=h2&LS_schema=a",
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,6"]);
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        &format!("LS_reqId=7&LS_op=reconf&LS_subId=2&LS_requested_max_frequency={TINY}"),
+    )
+    .await;
+    assert!(resp[0].starts_with("REQERR,7,65,"), "{resp:?}");
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        "LS_reqId=8&LS_op=reconf&LS_subId=2&LS_requested_max_frequency=0.5",
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,8"]);
+    assert_eq!(stream.expect("CONF,2,").await, "CONF,2,unlimited,filtered");
+    assert_eq!(stream.expect("CONF,2,").await, "CONF,2,0.5,filtered");
+    server.shutdown().await.unwrap();
+}
+
+/// A tiny bandwidth is honoured without a panic (the stream connection just sends very
+/// slowly), and the session still ends at once; a bandwidth `CONS` cannot carry is
+/// refused. Over WS and HTTP, on create and on constrain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_bandwidths_neither_panic_nor_delay_the_end() {
+    let (server, manual) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.send("wsok").await;
+    c.send(&format!("create_session\r\n{CID}&LS_adapter_set=TEST&LS_send_sync=false&LS_requested_max_bandwidth={TINY}"))
+        .await;
+    c.expect("CONOK,").await;
+    assert_eq!(c.expect("CONS,").await, format!("CONS,{TINY}"));
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=b1&LS_schema=a")
+        .await;
+    // Whatever the bucket lets through; the items were taken, the stream lives on.
+    manual.wait_feed("b1").await;
+    for i in 0..20 {
+        manual.push("b1", &[("a", Some(&i.to_string()))]);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    c.send("control\r\nLS_reqId=2&LS_op=destroy").await;
+    c.expect("END,31,").await;
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "END took {:?}",
+        t.elapsed()
+    );
+
+    let (mut stream, sid) = http_create(
+        &server,
+        &format!("LS_adapter_set=TEST&LS_send_sync=false&LS_requested_max_bandwidth={TINY}"),
+    )
+    .await;
+    let q = format!("&LS_session={sid}");
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        "LS_reqId=3&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=b2&LS_schema=a",
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,3"]);
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        &format!("LS_reqId=4&LS_op=constrain&LS_requested_max_bandwidth={TINY}"),
+    )
+    .await;
+    assert_eq!(resp, ["REQOK,4"]);
+    let huge = format!("1{}", "0".repeat(400));
+    let resp = control(
+        &server,
+        "control",
+        &q,
+        &format!("LS_reqId=5&LS_op=constrain&LS_requested_max_bandwidth={huge}"),
+    )
+    .await;
+    assert!(resp[0].starts_with("REQERR,5,65,"), "{resp:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let resp = control(&server, "control", &q, "LS_reqId=6&LS_op=destroy").await;
+    assert_eq!(resp, ["REQOK,6"]);
+    stream.expect("END,31,").await;
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "END took {:?}",
+        t.elapsed()
+    );
+
+    let mut refused = HttpPeer::post(
+        &server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&LS_adapter_set=TEST&LS_requested_max_bandwidth={huge}"),
+    )
+    .await;
+    assert!(refused.expect("CONERR,").await.starts_with("CONERR,65,"));
+    server.shutdown().await.unwrap();
+}
+
+/// A bandwidth limit holding back a busy stream does not hold back its end: `END` comes
+/// as soon as the session is destroyed, not after the queued output trickles out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_stream_ends_at_once() {
+    let (server, manual) = start(common::config()).await;
+    let (mut stream, sid) = http_create(
+        &server,
+        "LS_adapter_set=TEST&LS_send_sync=false&LS_requested_max_bandwidth=1",
+    )
+    .await;
+    let q = format!("&LS_session={sid}");
+    control(
+        &server,
+        "control",
+        &q,
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=t1&LS_schema=a",
+    )
+    .await;
+    manual.wait_feed("t1").await;
+    // 1 kbit/s: these 20 KB would take minutes.
+    let payload = "x".repeat(200);
+    for i in 0..100 {
+        manual.push("t1", &[("a", Some(&format!("{i}{payload}")))]);
+    }
+    stream.expect("U,1,1,0").await;
+    let t = Instant::now();
+    control(&server, "control", &q, "LS_reqId=2&LS_op=destroy").await;
+    stream.expect("END,31,").await;
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "END took {:?}",
+        t.elapsed()
+    );
     server.shutdown().await.unwrap();
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use tlcp_proto::notification::Notification;
 use tlcp_proto::request::Subscribe;
 use tlcp_proto::{BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Snapshot};
-use tokio::time::Duration;
 
-use super::dispatch::{SubItem, Subscription};
+use super::dispatch::{MIN_MAX_FREQUENCY, SubItem, Subscription, update_interval};
 use super::{Session, release_items};
 use crate::adapter::Refusal;
 use crate::hub::SnapshotRequest;
@@ -26,6 +25,9 @@ impl Session {
     ) -> ControlResult {
         let user = self.client.user.as_deref();
         let meta = &self.set.metadata;
+        if let Some(MaxFrequency::PerSecond(f)) = req.requested_max_frequency {
+            check_frequency(f)?;
+        }
         if self.lock().subs.contains_key(&req.sub_id) {
             return Err(in_use(req.sub_id));
         }
@@ -68,7 +70,7 @@ impl Session {
                     ));
                 }
             }
-            if let Some(f) = limits.max_frequency {
+            if let Some(f) = limits.max_frequency.filter(|f| !f.is_nan()) {
                 limit_freq = Some(limit_freq.map_or(f, |g| g.min(f)));
             }
             if let Some(b) = limits.max_buffer_size {
@@ -109,7 +111,7 @@ impl Session {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-        .filter(|f| *f > 0.0);
+        .filter(|f| *f > 0.0 && f.is_finite());
         let hard = self.config.max_pending_events;
         let capacity = match (mode, req.requested_buffer_size, unfiltered) {
             (_, _, true) | (Mode::Raw, _, _) | (Mode::Command, _, _) => hard,
@@ -189,7 +191,7 @@ impl Session {
                 Subscription {
                     mode,
                     unfiltered,
-                    min_interval: freq.map(|f| Duration::from_secs_f64(1.0 / f)),
+                    min_interval: freq.map(update_interval),
                     max_frequency: freq,
                     limit_frequency: limit_freq,
                     capacity,
@@ -284,6 +286,9 @@ impl Session {
                 "frequency reconfiguration not allowed: the subscription is unfiltered",
             ));
         }
+        if let Some(MaxFrequency::PerSecond(f)) = freq {
+            check_frequency(f)?;
+        }
         let requested = match freq {
             Some(MaxFrequency::Unfiltered) => {
                 return Err(Refusal::new(65, "a subscription cannot become unfiltered"));
@@ -299,9 +304,9 @@ impl Session {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-        .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
+        .filter(|f| *f > 0.0 && f.is_finite() && sub.mode != Mode::Raw);
         sub.max_frequency = effective;
-        sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        sub.min_interval = effective.map(update_interval);
         if sub.min_interval.is_none() {
             // No limit any more: nothing waits for the spacing of the old one.
             for item in &mut sub.items {
@@ -331,6 +336,9 @@ impl Session {
         bandwidth: Option<tlcp_proto::Bandwidth>,
         ack: Option<&Notification<'_>>,
     ) -> ControlResult {
+        if let Some(tlcp_proto::Bandwidth::Kbps(k)) = bandwidth {
+            check_bandwidth(k)?;
+        }
         let mut st = self.lock();
         if let Some(a) = ack {
             st.push(a);
@@ -349,6 +357,34 @@ impl Session {
         st.wake();
         Ok(())
     }
+}
+
+/// Refuses a maximum frequency no client means: not a number the notifications can
+/// carry, or below [`MIN_MAX_FREQUENCY`] (`REQERR` 65, invalid value).
+fn check_frequency(f: f64) -> ControlResult {
+    if !f.is_finite() || (f > 0.0 && f < MIN_MAX_FREQUENCY) {
+        return Err(Refusal::new(
+            65,
+            format!(
+                "LS_requested_max_frequency={f} is out of range (0 for no limit, or at least \
+                 {MIN_MAX_FREQUENCY} updates/s)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a bandwidth that `CONS` cannot carry (`REQERR`/`CONERR` 65, invalid value).
+/// Any positive finite value is honoured, however small: the stream connection then
+/// sends that slowly and still ends promptly.
+pub(crate) fn check_bandwidth(kbps: f64) -> ControlResult {
+    if !kbps.is_finite() {
+        return Err(Refusal::new(
+            65,
+            format!("LS_requested_max_bandwidth={kbps} is out of range"),
+        ));
+    }
+    Ok(())
 }
 
 fn in_use(sub_id: u32) -> Refusal {
@@ -396,7 +432,10 @@ impl Session {
 
 impl Session {
     /// The bandwidth requested at session creation (`LS_requested_max_bandwidth`).
-    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) {
+    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) -> ControlResult {
+        if let tlcp_proto::Bandwidth::Kbps(k) = bandwidth {
+            check_bandwidth(k)?;
+        }
         let cap = self.config.max_bandwidth_kbps;
         let limit = match (bandwidth, cap) {
             (tlcp_proto::Bandwidth::Unlimited, None) => BandwidthLimit::Unlimited,
@@ -404,5 +443,6 @@ impl Session {
             (tlcp_proto::Bandwidth::Kbps(k), c) => BandwidthLimit::Kbps(c.map_or(k, |c| k.min(c))),
         };
         self.lock().bandwidth = limit;
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 pub(crate) mod control;
 pub(crate) mod dispatch;
 pub(crate) mod messages;
+mod output;
 pub(crate) mod recovery;
 pub(crate) mod stream;
 
@@ -769,7 +770,7 @@ impl State {
                     encode_update(&mut self.out, &mut self.log, sub_id, i, &mut lane, &row);
                     item.spare.push(row);
                     if let (Some(iv), None) = (min_interval, command_limited) {
-                        item.next_at = Some(now + iv);
+                        item.next_at = Some(dispatch::later(now, iv));
                     }
                 }
                 Some(Pending::Eos) => self.push_item(&Notification::Eos {

@@ -14,6 +14,7 @@ use tlcp_proto::BandwidthLimit;
 use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
+use super::dispatch::later;
 use super::{Output, Session};
 
 /// Where a stream connection's bytes go (a WebSocket text message or an HTTP chunk).
@@ -69,6 +70,8 @@ pub(crate) enum StreamEnd {
 }
 
 const MAX_CHUNK: usize = 256 * 1024;
+/// The longest a bandwidth limit pauses the stream connection before looking again.
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(1);
 /// Room kept for the final `LOOP` within a content length.
 const LOOP_RESERVE: u64 = 32;
 
@@ -112,7 +115,7 @@ pub(crate) async fn run_stream<S: Sink>(
     // Allow for scheduling and network jitter before declaring the client gone.
     let silence_limit = p
         .inactivity
-        .map(|d| d + (d / 2).max(Duration::from_millis(500)));
+        .map(|d| d.saturating_add((d / 2).max(Duration::from_millis(500))));
     let mut head = String::new();
     Notification::ConOk {
         session_id: Cow::Borrowed(session.id.expose()),
@@ -176,19 +179,30 @@ pub(crate) async fn run_stream<S: Sink>(
             budget = budget.min(left as usize);
         }
         let rate = match session.lock().bandwidth {
-            BandwidthLimit::Kbps(k) if k > 0.0 => Some(k * 1000.0 / 8.0),
+            BandwidthLimit::Kbps(k) if k > 0.0 && k.is_finite() => Some(k * 1000.0 / 8.0),
             _ => None,
         };
         if let Some(rate) = rate {
             let burst = (rate / 10.0).max(512.0);
             bucket.tokens = (bucket.tokens + (now - bucket.last).as_secs_f64() * rate).min(burst);
             bucket.last = now;
-            if bucket.tokens < 256.0 {
-                let wait = (256.0 - bucket.tokens) / rate;
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            if bucket.tokens < 256.0 && session.paces(generation) {
+                // However small the rate, the wait is a valid duration; and a wake-up
+                // (the session closed, or another connection took it) ends it early.
+                let wait = Duration::try_from_secs_f64((256.0 - bucket.tokens) / rate)
+                    .unwrap_or(MAX_THROTTLE_WAIT)
+                    .min(MAX_THROTTLE_WAIT);
+                let mut deadline = later(now, wait);
+                if p.send_sync && !p.polling {
+                    deadline = deadline.min(next_sync);
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
                 continue;
             }
-            budget = budget.min(bucket.tokens as usize);
+            budget = budget.min((bucket.tokens.max(1.0)) as usize);
         }
         match session.take_output(generation, budget, now) {
             Output::Data(d) => {
