@@ -40,8 +40,16 @@ pub struct ServerConfig {
     pub max_pending_events: usize,
     /// Maximum bandwidth (kbit/s) a session may use, whatever the client asks.
     pub max_bandwidth_kbps: Option<f64>,
-    /// Maximum number of concurrent sessions (`CONERR,8` beyond).
+    /// Maximum number of concurrent sessions (`CONERR,8` beyond; `None`: no limit).
+    /// Default 10,000.
     pub max_sessions: Option<usize>,
+    /// Subscriptions a session may hold at once (`REQERR,68` beyond). Default 100,000.
+    pub max_subscriptions: usize,
+    /// Items one subscription may have (`REQERR,68` beyond). Default 10,000.
+    pub max_items_per_subscription: usize,
+    /// Subscribed items a session may hold at once, over all its subscriptions
+    /// (`REQERR,68` beyond). Default 100,000.
+    pub max_items_per_session: usize,
     /// Messages a session may have accepted and not yet processed: waiting for their
     /// turn in a sequence, or, unsequenced, being handled by the metadata adapter
     /// (`REQERR,68` beyond). Default 1,000.
@@ -75,7 +83,10 @@ impl Default for ServerConfig {
             congestion_bytes: 1024 * 1024,
             max_pending_events: 10_000,
             max_bandwidth_kbps: None,
-            max_sessions: None,
+            max_sessions: Some(10_000),
+            max_subscriptions: 100_000,
+            max_items_per_subscription: 10_000,
+            max_items_per_session: 100_000,
             max_queued_messages: 1_000,
             max_message_sequences: 1_000,
             http_preamble_bytes: 256,

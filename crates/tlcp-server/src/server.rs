@@ -87,14 +87,7 @@ impl Server {
                 &client,
             )
             .map_err(refusal_to_closed)?;
-        if let Some(max) = self.config.max_sessions
-            && self.sessions().len() >= max
-        {
-            return Err(Closed {
-                code: 8,
-                message: "Configured maximum number of actively started sessions reached".into(),
-            });
-        }
+        self.check_session_room()?;
         let now = Instant::now();
         let session = Session::new(self.new_id(), client, set, self.config.clone(), now);
         if let Some(bw) = req.requested_max_bandwidth {
@@ -123,9 +116,30 @@ impl Server {
             s.close(35, "session replaced by a new session of the same client");
             self.remove(old.expose());
         }
-        self.sessions()
-            .insert(session.id.expose().to_owned(), session.clone());
+        {
+            // Checked again where the session is registered: concurrent creations cannot
+            // all pass the check above and go beyond the limit together.
+            let mut sessions = self.sessions();
+            if let Some(max) = self.config.max_sessions
+                && sessions.len() >= max
+            {
+                drop(sessions);
+                session.close(8, "session count limit reached");
+                return Err(too_many_sessions());
+            }
+            sessions.insert(session.id.expose().to_owned(), session.clone());
+        }
         Ok(session)
+    }
+
+    /// Refuses a new session beyond `max_sessions` (`CONERR` 8).
+    fn check_session_room(&self) -> Result<(), Closed> {
+        if let Some(max) = self.config.max_sessions
+            && self.sessions().len() >= max
+        {
+            return Err(too_many_sessions());
+        }
+        Ok(())
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<Arc<Session>> {
@@ -159,6 +173,13 @@ impl Server {
         for s in expired {
             s.close(34, "session timed out while unbound");
         }
+    }
+}
+
+fn too_many_sessions() -> Closed {
+    Closed {
+        code: 8,
+        message: "Configured maximum number of actively started sessions reached".into(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! What a peer can make the server hold is bounded, and absurd values are refused or
-//! clamped, never a panic: message sequences, frequencies and bandwidths.
+//! clamped, never a panic: message sequences, frequencies and bandwidths, subscriptions,
+//! items and sessions.
 
 #![allow(clippy::unwrap_used)]
 
@@ -287,5 +288,97 @@ async fn a_throttled_stream_ends_at_once() {
         "END took {:?}",
         t.elapsed()
     );
+    server.shutdown().await.unwrap();
+}
+
+// --- 4. Resource limits --------------------------------------------------------------
+
+/// The defaults leave room for the project's own benchmarks: 10,000 subscriptions of one
+/// item in one session, 1,000 sessions.
+#[test]
+fn the_default_limits_fit_the_benchmarks() {
+    let c = tlcp_server::ServerConfig::default();
+    assert!(c.max_subscriptions >= 10_000 && c.max_items_per_session >= 10_000);
+    assert!(c.max_items_per_subscription >= 4);
+    assert!(c.max_sessions.is_some_and(|m| m >= 1_000));
+}
+
+/// Subscriptions and items per session and per subscription are capped (`REQERR,68`),
+/// refused before any item starts; room comes back with a delete.
+#[tokio::test]
+async fn subscriptions_and_items_are_capped() {
+    let mut cfg = common::config();
+    cfg.max_subscriptions = 2;
+    cfg.max_items_per_subscription = 2;
+    cfg.max_items_per_session = 3;
+    let (server, manual) = start(cfg).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    let add = |req: u32, group: &str| {
+        format!(
+            "control\r\nLS_reqId={req}&LS_op=add&LS_subId={req}&LS_mode=MERGE&LS_group={group}&LS_schema=a"
+        )
+    };
+    c.send(&add(1, "x1%20x2%20x3")).await;
+    c.expect("REQERR,1,68,").await;
+    c.send(&add(2, "a1%20a2")).await;
+    c.expect_exact("REQOK,2").await;
+    c.send(&add(3, "b1%20b2")).await;
+    c.expect("REQERR,3,68,").await;
+    c.send(&add(4, "b1")).await;
+    c.expect_exact("REQOK,4").await;
+    c.send(&add(5, "c1")).await;
+    c.expect("REQERR,5,68,").await;
+    c.send("control\r\nLS_reqId=6&LS_op=delete&LS_subId=4")
+        .await;
+    c.expect_exact("REQOK,6").await;
+    c.expect_exact("UNSUB,4").await;
+    c.send(&add(7, "c1")).await;
+    c.expect_exact("REQOK,7").await;
+    manual.wait_feed("c1").await;
+    let mut started: Vec<String> = manual
+        .feeds
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|f| f.0.clone())
+        .collect();
+    started.sort();
+    assert_eq!(
+        started,
+        ["a1", "a2", "b1", "c1"],
+        "refused adds started nothing"
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// Sessions beyond `max_sessions` are refused with `CONERR,8`, over WS and HTTP.
+#[tokio::test]
+async fn sessions_beyond_the_limit_get_conerr_8() {
+    let mut cfg = common::config();
+    cfg.max_sessions = Some(2);
+    let (server, _m) = start(cfg).await;
+    let mut a = WsPeer::connect(&server, "2.5.0").await;
+    a.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    let (_b, _) = http_create(&server, "LS_adapter_set=TEST&LS_send_sync=false").await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.send(&format!("create_session\r\n{CID}&LS_adapter_set=TEST"))
+        .await;
+    c.expect("CONERR,8,").await;
+    let mut h = HttpPeer::post(
+        &server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&LS_adapter_set=TEST"),
+    )
+    .await;
+    assert!(h.expect("CONERR,").await.starts_with("CONERR,8,"));
+    a.send("control\r\nLS_reqId=1&LS_op=destroy").await;
+    a.expect("END,31,").await;
+    c.send(&format!(
+        "create_session\r\n{CID}&LS_adapter_set=TEST&LS_send_sync=false"
+    ))
+    .await;
+    c.expect("CONOK,").await;
+    assert_eq!(server.session_count(), 2);
     server.shutdown().await.unwrap();
 }

@@ -28,8 +28,12 @@ impl Session {
         if let Some(MaxFrequency::PerSecond(f)) = req.requested_max_frequency {
             check_frequency(f)?;
         }
-        if self.lock().subs.contains_key(&req.sub_id) {
-            return Err(in_use(req.sub_id));
+        {
+            let st = self.lock();
+            if st.subs.contains_key(&req.sub_id) {
+                return Err(in_use(req.sub_id));
+            }
+            self.check_room(&st, 0)?;
         }
         let data_name = req.data_adapter.as_deref().unwrap_or("DEFAULT");
         let data = self
@@ -39,6 +43,17 @@ impl Session {
             .cloned()
             .ok_or_else(|| Refusal::new(17, format!("Bad Data Adapter name: {data_name}")))?;
         let items = meta.items(user, &req.group)?;
+        let max_items = self.config.max_items_per_subscription;
+        if items.len() > max_items {
+            return Err(Refusal::new(
+                68,
+                format!(
+                    "too many items in one subscription: {} (limit {max_items})",
+                    items.len()
+                ),
+            ));
+        }
+        self.check_room(&self.lock(), items.len())?;
         let fields = meta.fields(user, &req.group, &req.schema)?;
         let mode = req.mode;
         let mut limit_freq: Option<f64> = None;
@@ -153,7 +168,8 @@ impl Session {
             } else if st.subs.contains_key(&req.sub_id) {
                 Some(in_use(req.sub_id))
             } else {
-                None
+                // Checked again: other adds may have taken the room meanwhile.
+                self.check_room(&st, items.len()).err()
             };
             if let Some(refusal) = refusal {
                 drop(st);
@@ -186,6 +202,7 @@ impl Session {
                     .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
                 filtered: !unfiltered,
             };
+            st.item_count += sub_items.len();
             st.subs.insert(
                 req.sub_id,
                 Subscription {
@@ -259,6 +276,7 @@ impl Session {
             // What the items' producers staged goes before `UNSUB`.
             st.close_lanes(sub_id);
             let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
+            st.item_count = st.item_count.saturating_sub(sub.items.len());
             if let Some(a) = ack {
                 st.push(a);
             }
@@ -355,6 +373,34 @@ impl Session {
         st.bandwidth = limit;
         st.push(&Notification::Cons { bandwidth: limit });
         st.wake();
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Refuses a subscription of `items` more items when the session has no room for it
+    /// (`REQERR` 68).
+    ///
+    /// Appendix B has no code for a server's own limits. 68 ("an unexpected error occurred
+    /// on the Server while managing the request") says the server could not serve the
+    /// request, not that the client's arguments are wrong (65) or that subscriptions are
+    /// forbidden by license terms for the whole session (30); the message says which
+    /// limit was reached.
+    fn check_room(&self, st: &super::State, items: usize) -> ControlResult {
+        let max_subs = self.config.max_subscriptions;
+        if st.subs.len() >= max_subs {
+            return Err(Refusal::new(
+                68,
+                format!("too many subscriptions in this session (limit {max_subs})"),
+            ));
+        }
+        let max_items = self.config.max_items_per_session;
+        if st.item_count.saturating_add(items) > max_items {
+            return Err(Refusal::new(
+                68,
+                format!("too many subscribed items in this session (limit {max_items})"),
+            ));
+        }
         Ok(())
     }
 }

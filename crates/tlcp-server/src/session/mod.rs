@@ -76,6 +76,8 @@ pub(crate) struct State {
     close_socket: bool,
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
+    /// Items of all the subscriptions in `subs`.
+    pub(crate) item_count: usize,
     /// Lanes whose staged lines are being moved to the output (kept for its capacity).
     staged_lanes: Vec<Arc<LaneCell>>,
 }
@@ -212,6 +214,7 @@ impl Session {
                 close_socket: false,
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
+                item_count: 0,
                 staged_lanes: Vec::new(),
             }),
             staging: Arc::new(Staging {
@@ -389,6 +392,7 @@ impl Session {
             st.ready.clear();
             st.timers.clear();
             st.wake();
+            st.item_count = 0;
             std::mem::take(&mut st.subs)
         };
         for sub in subs.into_values() {
