@@ -3,6 +3,11 @@
 use super::Session;
 
 impl Session {
+    /// Why the session was closed, if it was.
+    pub(crate) fn closed_reason(&self) -> Option<super::Closed> {
+        self.lock().closed.clone()
+    }
+
     /// Whether a bandwidth limit should pace the stream connection of `generation` now:
     /// it is still this session's and has output to write. A closed, superseded, looping
     /// or cut connection is not held back (its `END`/`LOOP` goes at once), nor an idle

@@ -95,13 +95,31 @@ pub(crate) async fn run_stream<S: Sink>(
         Ok(b) => b,
         Err(c) => {
             let mut line = String::new();
-            Notification::ConErr {
-                code: c.code,
-                message: Cow::Borrowed(&c.message),
-            }
-            .encode(&mut line);
+            // A session that was closed but is still known answers `END` with its cause
+            // (Chapter 3, bind_session responses: "the requested session has just been
+            // forcibly closed on the Server side"); other refusals are `CONERR`.
+            let end = match session.closed_reason() {
+                Some(closed) => {
+                    // (Releases what its close may have left to release.)
+                    session.close(closed.code, closed.message.clone());
+                    Notification::End {
+                        code: closed.code,
+                        message: Cow::Borrowed(&closed.message),
+                    }
+                    .encode(&mut line);
+                    StreamEnd::Closed
+                }
+                None => {
+                    Notification::ConErr {
+                        code: c.code,
+                        message: Cow::Borrowed(&c.message),
+                    }
+                    .encode(&mut line);
+                    StreamEnd::Refused
+                }
+            };
             let _ = sink.send_last(line).await;
-            return StreamEnd::Refused;
+            return end;
         }
     };
     // Whatever ends this connection (including the task being aborted when the socket
