@@ -57,6 +57,12 @@ pub struct ServerConfig {
     /// Distinct message sequences (`LS_sequence`) a session may use (`REQERR,68` for a
     /// new one beyond). Default 1,000.
     pub max_message_sequences: usize,
+    /// Output bytes waiting for a session's client beyond which the session is closed
+    /// (`END,33`): a client that sends requests and never reads their answers. Events
+    /// are held from `congestion_bytes` on and a WebSocket stops reading its client's
+    /// requests there, so only a client sending on other connections reaches this.
+    /// Default 8 MiB (8 times `congestion_bytes`).
+    pub max_output_bytes: usize,
     /// Bytes of `NOOP` preamble sent at the start of HTTP stream connections.
     pub http_preamble_bytes: usize,
     /// Use the `^T`/`^P` field encodings with clients on TLCP 2.4.0+ when shorter.
@@ -89,6 +95,7 @@ impl Default for ServerConfig {
             max_items_per_session: 100_000,
             max_queued_messages: 1_000,
             max_message_sequences: 1_000,
+            max_output_bytes: 8 * 1024 * 1024,
             http_preamble_bytes: 256,
             diff_encodings: true,
             default_message_max_wait: Duration::from_secs(5),

@@ -130,6 +130,12 @@ impl ServerHandle {
         }
     }
 
+    /// Bytes of output waiting for their clients, over every session (a client that does
+    /// not read makes it grow, up to [`ServerConfig::max_output_bytes`] per session).
+    pub fn queued_output_bytes(&self) -> usize {
+        self.server.all().iter().map(|s| s.output_len()).sum()
+    }
+
     /// Stops the server and waits for its accept loop to end.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {

@@ -1,6 +1,6 @@
 //! What a peer can make the server hold is bounded, and absurd values are refused or
-//! clamped, never a panic: message sequences, frequencies and bandwidths, subscriptions,
-//! items and sessions.
+//! clamped, never a panic: message sequences, frequencies and bandwidths, session output,
+//! subscriptions, items and sessions.
 
 #![allow(clippy::unwrap_used)]
 
@@ -291,6 +291,107 @@ async fn a_throttled_stream_ends_at_once() {
     server.shutdown().await.unwrap();
 }
 
+// --- 3. Session output ---------------------------------------------------------------
+
+/// A WebSocket client that sends and never reads: once its session's output reaches the
+/// congestion mark the server stops reading its requests (its sends block), the session
+/// stays alive and its output stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_never_reads_is_held_back() {
+    let mut cfg = common::config();
+    cfg.congestion_bytes = 16 * 1024;
+    cfg.max_output_bytes = 1024 * 1024;
+    let (server, _m) = start(cfg).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=DEMO&LS_send_sync=false").await;
+    let echo = "e".repeat(4_000);
+    let mut blocked = false;
+    for prog in 1..=20_000u64 {
+        let frame = format!("msg\r\nLS_reqId={prog}&LS_message=ECHO%7C{echo}&LS_msg_prog={prog}");
+        if tokio::time::timeout(Duration::from_secs(1), c.send(&frame))
+            .await
+            .is_err()
+        {
+            blocked = true;
+            break;
+        }
+    }
+    assert!(
+        blocked,
+        "the server read 80 MB of requests from a client that reads nothing"
+    );
+    assert_eq!(server.session_count(), 1, "held back, not closed");
+    let queued = server.queued_output_bytes();
+    assert!(queued <= 1024 * 1024, "{queued} bytes queued");
+    server.shutdown().await.unwrap();
+}
+
+/// Output that grows while nobody takes it (here a session between polls, sent requests
+/// over other connections) closes the session past `max_output_bytes`: the items are
+/// released, requests are refused, and the next bind gets `END,33`.
+#[tokio::test]
+async fn output_beyond_the_hard_cap_ends_the_session() {
+    let mut cfg = common::config();
+    cfg.congestion_bytes = 16 * 1024;
+    cfg.max_output_bytes = 64 * 1024;
+    cfg.unbound_timeout = Duration::from_secs(30);
+    let (server, manual) = start(cfg).await;
+    for attempt in 0.. {
+        assert!(attempt < 10, "the reaper always won the race");
+        let (mut poll, sid) = http_create(
+            &server,
+            "LS_adapter_set=TEST&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0",
+        )
+        .await;
+        poll.expect("LOOP,").await;
+        let q = format!("&LS_session={sid}");
+        let item = format!("cap{attempt}");
+        let add =
+            format!("LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group={item}&LS_schema=a");
+        assert_eq!(control(&server, "control", &q, &add).await, ["REQOK,1"]);
+        manual.wait_feed(&item).await;
+        // Batches of 500 constrains: 4.5 KB of CONS each, which nobody takes.
+        let mut closed_after = None;
+        for batch in 0..40 {
+            let body: Vec<String> = (0..500)
+                .map(|k| {
+                    format!("LS_reqId={batch}_{k}&LS_op=constrain&LS_requested_max_bandwidth=10")
+                })
+                .collect();
+            let resp = control(&server, "control", &q, &body.join("\r\n")).await;
+            if resp.iter().any(|l| l.starts_with("REQERR,")) {
+                let last = resp.last().unwrap();
+                assert!(
+                    last.starts_with(&format!("REQERR,{batch}_499,20,")),
+                    "{last}"
+                );
+                closed_after = Some(batch);
+                break;
+            }
+        }
+        let batch = closed_after.expect("the session was closed");
+        assert!((13..=16).contains(&batch), "closed after {batch} batches");
+        let mut bind = HttpPeer::post(
+            &server,
+            "/lightstreamer/bind_session.txt?LS_protocol=TLCP-2.5.0",
+            &format!("LS_session={sid}&LS_polling=true&LS_idle_millis=0"),
+        )
+        .await;
+        let line = bind.next_line().await.unwrap();
+        if line.starts_with("CONERR,20,") {
+            continue; // reaped in between: the same test again
+        }
+        assert!(line.starts_with("END,33,"), "{line}");
+        assert!(
+            manual.unsubscribed.lock().unwrap().contains(&item),
+            "the items of the closed session are released"
+        );
+        break;
+    }
+    assert_eq!(server.session_count(), 0);
+    server.shutdown().await.unwrap();
+}
+
 // --- 4. Resource limits --------------------------------------------------------------
 
 /// The defaults leave room for the project's own benchmarks: 10,000 subscriptions of one
@@ -301,6 +402,7 @@ fn the_default_limits_fit_the_benchmarks() {
     assert!(c.max_subscriptions >= 10_000 && c.max_items_per_session >= 10_000);
     assert!(c.max_items_per_subscription >= 4);
     assert!(c.max_sessions.is_some_and(|m| m >= 1_000));
+    assert!(c.max_output_bytes > c.congestion_bytes);
 }
 
 /// Subscriptions and items per session and per subscription are capped (`REQERR,68`),

@@ -135,8 +135,18 @@ async fn run<S>(
     let mut cut = false;
     loop {
         let msg = match &mut streaming {
-            Some(Streaming { handle, .. }) if !handle.is_finished() => tokio::select! {
-                m = stream.next() => m,
+            Some(Streaming {
+                handle, session, ..
+            }) if !handle.is_finished() => {
+                // Back-pressure: while the client leaves the output of its session
+                // unread (what was written to the socket is still queued, and the
+                // output is over its congestion mark), its next requests (and the output
+                // they would add) wait. A client that reads is never paused, however
+                // busy its session.
+                let paused = tx.capacity() == 0 && session.output_congested();
+                tokio::select! {
+                m = stream.next(), if !paused => m,
+                () = session.output_drained(DRAIN_RECHECK), if paused => continue,
                 end = handle => {
                     if matches!(end, Ok(StreamEnd::Dropped)) {
                         cut = true;
@@ -149,7 +159,8 @@ async fn run<S>(
                     }
                     continue;
                 }
-            },
+                }
+            }
             _ => stream.next().await,
         };
         let Some(Ok(msg)) = msg else {
@@ -283,6 +294,10 @@ async fn run<S>(
     drop(tx);
     let _ = writer.await;
 }
+
+/// How long a WebSocket whose reading is paused (back-pressure) waits for the output to
+/// drain before looking again.
+const DRAIN_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn streaming_in_place() -> String {
     reply_line(&Notification::ConErr {
