@@ -63,6 +63,9 @@ pub struct ServerConfig {
     /// requests there, so only a client sending on other connections reaches this.
     /// Default 8 MiB (8 times `congestion_bytes`).
     pub max_output_bytes: usize,
+    /// How long a shutdown lets stream connections deliver their `END` before they are
+    /// cut. Default 2 s.
+    pub shutdown_grace: Duration,
     /// Bytes of `NOOP` preamble sent at the start of HTTP stream connections.
     pub http_preamble_bytes: usize,
     /// Use the `^T`/`^P` field encodings with clients on TLCP 2.4.0+ when shorter.
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             max_queued_messages: 1_000,
             max_message_sequences: 1_000,
             max_output_bytes: 8 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(2),
             http_preamble_bytes: 256,
             diff_encodings: true,
             default_message_max_wait: Duration::from_secs(5),

@@ -14,6 +14,7 @@ use crate::adapter::{Adapters, ClientInfo, MetadataAdapter, Refusal};
 use crate::config::ServerConfig;
 use crate::hub::DataAdapterHub;
 use crate::session::{Closed, Session};
+use crate::tasks::{Shutdown, TaskSet};
 
 /// An adapter set with its data adapters' item hubs, shared by all sessions.
 pub(crate) struct AdapterSetRuntime {
@@ -28,6 +29,10 @@ pub(crate) struct Server {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     ids: RandomState,
     counter: AtomicU64,
+    /// Connection tasks (HTTP connections, WebSockets, stream connections).
+    pub(crate) tasks: Arc<TaskSet>,
+    /// Signalled when the server begins to shut down.
+    pub(crate) shutdown: Shutdown,
 }
 
 impl Server {
@@ -54,6 +59,8 @@ impl Server {
             sessions: Mutex::new(HashMap::new()),
             ids: RandomState::new(),
             counter: AtomicU64::new(1),
+            tasks: Arc::default(),
+            shutdown: Shutdown::default(),
         }
     }
 
@@ -132,8 +139,15 @@ impl Server {
         Ok(session)
     }
 
-    /// Refuses a new session beyond `max_sessions` (`CONERR` 8).
+    /// Refuses a new session beyond `max_sessions` (`CONERR` 8), or once the server is
+    /// shutting down (`CONERR` 10, "new sessions temporarily blocked").
     fn check_session_room(&self) -> Result<(), Closed> {
+        if self.shutdown.begun() {
+            return Err(Closed {
+                code: 10,
+                message: "New sessions blocked: the server is shutting down".into(),
+            });
+        }
         if let Some(max) = self.config.max_sessions
             && self.sessions().len() >= max
         {

@@ -1,12 +1,12 @@
-//! How stream connections and sessions end: binding a closed session.
+//! How stream connections and sessions end: shutdown, binding a closed session.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{HttpPeer, WsPeer, start};
+use common::{HttpPeer, WsPeer, control, start};
 
 const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
 
@@ -21,6 +21,76 @@ async fn http_create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpP
     let conok = s.expect("CONOK,").await;
     s.expect("CONS,").await;
     (s, conok.split(',').nth(1).unwrap().to_owned())
+}
+
+// --- 5. Shutdown ---------------------------------------------------------------------
+
+/// On shutdown an HTTP stream and a WebSocket stream both get `END` and are closed
+/// cleanly, an idle WebSocket is closed, and the server returns at once (well within its
+/// grace): no connection task outlives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_delivers_end_on_every_stream_and_returns_promptly() {
+    let (server, _m) = start(common::config()).await;
+    let (mut http, _) = http_create(&server, "LS_send_sync=false").await;
+    let mut ws = WsPeer::connect(&server, "2.5.0").await;
+    ws.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    let mut idle = WsPeer::connect(&server, "2.5.0").await;
+    idle.send("wsok").await;
+    idle.expect_exact("WSOK").await;
+    let t = Instant::now();
+    let shutdown = tokio::spawn(server.shutdown());
+    assert_eq!(http.expect("END").await, "END,32,server shutting down");
+    assert!(http.rest().await.is_empty());
+    assert!(http.ended_cleanly(), "the chunked body was ended, not cut");
+    assert_eq!(ws.expect("END").await, "END,32,server shutting down");
+    let closed = tokio::time::timeout(Duration::from_secs(1), ws.next_line()).await;
+    assert_eq!(closed, Ok(None), "the WebSocket is closed after END");
+    let closed = tokio::time::timeout(Duration::from_secs(1), idle.next_line()).await;
+    assert_eq!(closed, Ok(None), "an idle WebSocket is closed too");
+    // The clients go away, as they do on a close frame (the server's close handshake
+    // completes).
+    drop((ws, idle));
+    shutdown.await.unwrap().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
+
+/// A client that does not read its stream cannot hold the shutdown for longer than the
+/// grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_a_silent_client_only_as_long_as_the_grace() {
+    let mut cfg = common::config();
+    cfg.shutdown_grace = Duration::from_millis(300);
+    cfg.max_pending_events = 100;
+    let (server, manual) = start(cfg).await;
+    let (_unread, sid) = http_create(&server, "LS_send_sync=false").await;
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=big&LS_schema=a",
+    )
+    .await;
+    manual.wait_feed("big").await;
+    // Until the socket buffers are full and output waits in the session.
+    let payload = "x".repeat(10_000);
+    for round in 0.. {
+        assert!(round < 2_000, "the output never backed up");
+        for i in 0..100 {
+            // Each value differs from the last (an unchanged one is sent empty).
+            manual.push("big", &[("a", Some(&format!("{i}{payload}")))]);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if server.queued_output_bytes() > 512 * 1024 {
+            break;
+        }
+    }
+    let t = Instant::now();
+    server.shutdown().await.unwrap();
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 // --- 7. Binding a closed session -------------------------------------------------------

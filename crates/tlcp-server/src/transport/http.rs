@@ -256,8 +256,9 @@ fn stream_request_response(
         _ => return conerr(67, "not a session request".into()),
     };
     let (tx, rx) = mpsc::channel(4);
-    let server = Arc::clone(server);
-    tokio::spawn(async move {
+    let task_server = Arc::clone(server);
+    server.tasks.spawn(async move {
+        let server = task_server;
         let mut sink = HttpSink(tx);
         let end = run_stream(&session, &params, &mut sink).await;
         match &end {

@@ -23,6 +23,7 @@ use crate::adapter::ClientInfo;
 use crate::server::Server;
 use crate::session::Session;
 use crate::session::stream::{Sink, StreamEnd, run_stream};
+use crate::tasks::AbortOnDrop;
 use crate::transport::{execute, parse_error_line, reply_line, stream_params};
 
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -62,7 +63,9 @@ pub(crate) fn upgrade(
     let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
     let on_upgrade = hyper::upgrade::on(req);
     let limit = server.config.request_limit;
-    tokio::spawn(async move {
+    let task_server = Arc::clone(&server);
+    server.tasks.spawn(async move {
+        let server = task_server;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws = tokio_websockets::ServerBuilder::new()
@@ -122,18 +125,27 @@ async fn run<S>(
 {
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(16);
-    let writer = tokio::spawn(async move {
+    let mut writer = AbortOnDrop(tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
             if sink.send(Message::text(text)).await.is_err() {
                 break;
             }
         }
-        let _ = sink.close().await;
-    });
+        // The close handshake waits for the client's answer: not for ever.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, sink.close()).await;
+    }));
     let mut current: Option<Arc<Session>> = None;
     let mut streaming: Option<Streaming> = None;
     let mut cut = false;
+    // On shutdown the socket closes once the stream connection on it (if any) has sent
+    // its `END`.
+    let stop = server.shutdown.wait();
+    tokio::pin!(stop);
+    let mut stopping = false;
     loop {
+        if stopping && streaming.as_ref().is_none_or(|s| s.handle.is_finished()) {
+            break;
+        }
         let msg = match &mut streaming {
             Some(Streaming {
                 handle, session, ..
@@ -145,23 +157,33 @@ async fn run<S>(
                 // busy its session.
                 let paused = tx.capacity() == 0 && session.output_congested();
                 tokio::select! {
-                m = stream.next(), if !paused => m,
-                () = session.output_drained(DRAIN_RECHECK), if paused => continue,
-                end = handle => {
-                    if matches!(end, Ok(StreamEnd::Dropped)) {
-                        cut = true;
-                        break;
+                    m = stream.next(), if !paused => m,
+                    () = session.output_drained(DRAIN_RECHECK), if paused => continue,
+                    () = &mut stop, if !stopping => {
+                        stopping = true;
+                        continue;
                     }
-                    let close = streaming.as_ref().is_some_and(|s| s.session.take_close_socket());
-                    if close {
-                        // LS_close_socket=true: END/LOOP was the last thing on this socket.
-                        break;
+                    end = handle => {
+                        if matches!(end, Ok(StreamEnd::Dropped)) {
+                            cut = true;
+                            break;
+                        }
+                        let close = streaming.as_ref().is_some_and(|s| s.session.take_close_socket());
+                        if close {
+                            // LS_close_socket=true: END/LOOP was the last thing on this socket.
+                            break;
+                        }
+                        continue;
                     }
-                    continue;
-                }
                 }
             }
-            _ => stream.next().await,
+            _ => tokio::select! {
+                m = stream.next() => m,
+                () = &mut stop, if !stopping => {
+                    stopping = true;
+                    continue;
+                }
+            },
         };
         let Some(Ok(msg)) = msg else {
             break;
@@ -283,17 +305,18 @@ async fn run<S>(
             }
         }
     }
-    if let Some(st) = streaming {
-        st.handle.abort();
-    }
+    drop(streaming);
     if cut {
         // No close frame: the client must see a broken connection.
-        writer.abort();
+        writer.0.abort();
         return;
     }
     drop(tx);
-    let _ = writer.await;
+    let _ = (&mut writer.0).await;
 }
+
+/// How long the closing of a WebSocket waits for the client's close frame.
+const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a WebSocket whose reading is paused (back-pressure) waits for the output to
 /// drain before looking again.
@@ -307,12 +330,19 @@ fn streaming_in_place() -> String {
     })
 }
 
-/// The stream connection running on a WebSocket.
+/// The stream connection running on a WebSocket (its task is aborted when this is
+/// dropped: it does not outlive the WebSocket's own task).
 struct Streaming {
     session: Arc<Session>,
     handle: JoinHandle<StreamEnd>,
     /// Its last line is out: its task is about to end.
     ending: Arc<AtomicBool>,
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
 }
 
 fn spawn_stream(
