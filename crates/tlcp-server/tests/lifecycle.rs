@@ -1,4 +1,5 @@
-//! How stream connections and sessions end: shutdown, binding a closed session.
+//! How stream connections and sessions end: shutdown, `SYNC` on busy streams, binding a
+//! closed session.
 
 #![allow(clippy::unwrap_used)]
 
@@ -91,6 +92,81 @@ async fn shutdown_waits_for_a_silent_client_only_as_long_as_the_grace() {
         took >= Duration::from_millis(250) && took < Duration::from_secs(2),
         "{took:?}"
     );
+}
+
+// --- 6. SYNC -------------------------------------------------------------------------
+
+/// `SYNC` keeps coming every `sync_interval` while the stream is never idle (here a
+/// bandwidth limit keeps output waiting for seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_is_sent_on_a_stream_that_is_never_idle() {
+    let mut cfg = common::config();
+    cfg.sync_interval = Duration::from_millis(200);
+    let (server, manual) = start(cfg).await;
+    let (mut stream, sid) = http_create(&server, "LS_requested_max_bandwidth=40").await;
+    control(
+        &server,
+        "control",
+        &format!("&LS_session={sid}"),
+        "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=busy&LS_schema=n",
+    )
+    .await;
+    manual.wait_feed("busy").await;
+    // 40 kbit/s = 5,000 bytes/s: about 2 s of continuous output.
+    let payload = "x".repeat(100);
+    for i in 0..100 {
+        manual.push("busy", &[("n", Some(&format!("{i:03}{payload}")))]);
+    }
+    let mut syncs = Vec::new();
+    loop {
+        let l = stream.next_line().await.expect("stream open");
+        if l.starts_with("SYNC,") {
+            syncs.push(Instant::now());
+        }
+        if l.starts_with("U,1,1,099") {
+            break;
+        }
+    }
+    assert!(syncs.len() >= 5, "{} SYNC in about 2 s", syncs.len());
+    let longest = syncs.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        longest < Duration::from_millis(700),
+        "{longest:?} without SYNC"
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// The same with an item pushed as fast as the client takes it (FEED), over WS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_is_sent_under_continuous_updates() {
+    let mut cfg = common::config();
+    cfg.sync_interval = Duration::from_millis(100);
+    let demo = tlcp_server::demo::DemoConfig {
+        feed: tlcp_server::demo::FeedConfig {
+            rate: tlcp_server::demo::FeedRate::AsFastAsPossible,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = tlcp_server::spawn(listener, cfg, tlcp_server::demo::demo_adapters(demo)).unwrap();
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=DEMO").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=fast&LS_schema=seq%20f1&LS_data_adapter=FEED")
+        .await;
+    let start = Instant::now();
+    let (mut updates, mut syncs) = (0, 0);
+    while start.elapsed() < Duration::from_millis(1500) {
+        let l = c.next_line().await.expect("open");
+        if l.starts_with("U,") {
+            updates += 1;
+        } else if l.starts_with("SYNC,") {
+            syncs += 1;
+        }
+    }
+    assert!(updates > 1_000, "continuous traffic: {updates} updates");
+    assert!(syncs >= 5, "{syncs} SYNC in 1.5 s of traffic");
+    server.shutdown().await.unwrap();
 }
 
 // --- 7. Binding a closed session -------------------------------------------------------

@@ -172,8 +172,9 @@ pub(crate) async fn run_stream<S: Sink>(
         return StreamEnd::Io(e);
     }
     let mut last_write = Instant::now();
-    let mut next_sync = bound_at + session.config.sync_interval;
-    let idle_deadline = bound_at + p.idle;
+    let sync_interval = session.config.sync_interval;
+    let mut next_sync = bound_at.checked_add(sync_interval);
+    let idle_deadline = later(bound_at, p.idle);
     let mut wrote_data = false;
     let mut bucket = Bucket {
         tokens: 0.0,
@@ -196,6 +197,29 @@ pub(crate) async fn run_stream<S: Sink>(
             }
             budget = budget.min(left as usize);
         }
+        // SYNC is due whatever else is going on: a busy stream gets it between chunks
+        // (within the content length, like any other line).
+        if p.send_sync
+            && !p.polling
+            && let Some(due) = next_sync
+            && now >= due
+        {
+            let mut line = String::new();
+            Notification::Sync {
+                seconds: (now - bound_at).as_secs(),
+            }
+            .encode(&mut line);
+            if line.len() < budget {
+                next_sync = now.checked_add(sync_interval);
+                sent += line.len() as u64;
+                if let Err(e) = sink.send(line).await {
+                    session.unbind(generation, Instant::now());
+                    return StreamEnd::Io(e);
+                }
+                last_write = Instant::now();
+                continue;
+            }
+        }
         let rate = match session.lock().bandwidth {
             BandwidthLimit::Kbps(k) if k > 0.0 && k.is_finite() => Some(k * 1000.0 / 8.0),
             _ => None,
@@ -211,8 +235,8 @@ pub(crate) async fn run_stream<S: Sink>(
                     .unwrap_or(MAX_THROTTLE_WAIT)
                     .min(MAX_THROTTLE_WAIT);
                 let mut deadline = later(now, wait);
-                if p.send_sync && !p.polling {
-                    deadline = deadline.min(next_sync);
+                if let Some(due) = next_sync.filter(|_| p.send_sync && !p.polling) {
+                    deadline = deadline.min(due);
                 }
                 tokio::select! {
                     () = wake.notified() => {}
@@ -242,33 +266,32 @@ pub(crate) async fn run_stream<S: Sink>(
                 let mut deadline = if p.polling {
                     idle_deadline
                 } else {
-                    last_write + p.keepalive
+                    later(last_write, p.keepalive)
                 };
-                if p.send_sync && !p.polling {
-                    deadline = deadline.min(next_sync);
+                if p.send_sync
+                    && !p.polling
+                    && let Some(due) = next_sync
+                {
+                    deadline = deadline.min(due);
                 }
                 if let Some(t) = timer {
                     deadline = deadline.min(t);
                 }
                 if let Some(limit) = silence_limit {
-                    deadline = deadline
-                        .min(session.last_heard_from_client() + limit + Duration::from_millis(1));
+                    deadline = deadline.min(later(
+                        session.last_heard_from_client(),
+                        limit + Duration::from_millis(1),
+                    ));
                 }
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep_until(deadline) => {}
                 }
+                // (A due SYNC goes at the top of the loop.)
                 let now = Instant::now();
                 let mut extra = String::new();
-                if !p.polling && now >= last_write + p.keepalive {
+                if !p.polling && now >= later(last_write, p.keepalive) {
                     Notification::Probe.encode(&mut extra);
-                }
-                if p.send_sync && !p.polling && now >= next_sync {
-                    Notification::Sync {
-                        seconds: (now - bound_at).as_secs(),
-                    }
-                    .encode(&mut extra);
-                    next_sync = now + session.config.sync_interval;
                 }
                 if !extra.is_empty() {
                     sent += extra.len() as u64;
