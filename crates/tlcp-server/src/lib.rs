@@ -202,10 +202,15 @@ async fn serve(
 }
 
 /// Serves one HTTP connection (which may become a WebSocket). It closes once its
-/// response is complete when the server shuts down.
+/// response is complete when the server shuts down, or when the session streaming on it
+/// asked for `LS_close_socket`.
 async fn connection(server: Arc<server::Server>, tcp: tokio::net::TcpStream, remote: SocketAddr) {
+    let close = Arc::new(tokio::sync::Notify::new());
     let stop = server.shutdown.wait();
-    let service = service_fn(move |req| transport::http::handle(server.clone(), remote, req));
+    let service = {
+        let close = close.clone();
+        service_fn(move |req| transport::http::handle(server.clone(), remote, close.clone(), req))
+    };
     let conn = http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(tcp), service)
@@ -214,6 +219,7 @@ async fn connection(server: Arc<server::Server>, tcp: tokio::net::TcpStream, rem
     let ended = tokio::select! {
         r = conn.as_mut() => Some(r),
         () = stop => None,
+        () = close.notified() => None,
     };
     let result = match ended {
         Some(r) => r,

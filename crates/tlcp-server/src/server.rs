@@ -119,8 +119,11 @@ impl Server {
         if let Some(old) = &req.old_session
             && let Some(s) = self.find(old.expose())
         {
-            // The client replaced a session it lost: free the old one now.
-            s.close(35, "session replaced by a new session of the same client");
+            // The client replaced a session it lost: free the old one now. The client
+            // itself gave up on it, which is what a destroy request says: END 31 ("closed
+            // through a destroy request"). Not 35, which is the Metadata Adapter limiting
+            // the sessions of a user, nor 40, a rebind of the same session.
+            s.close(31, "Session replaced by a new session of the same client");
             self.remove(old.expose());
         }
         {

@@ -1,5 +1,5 @@
 //! How stream connections and sessions end: shutdown, `SYNC` on busy streams, binding a
-//! closed session.
+//! closed session, `LS_close_socket`, requests over the limit, `LS_old_session`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -214,5 +214,101 @@ async fn binding_a_just_closed_session_answers_end() {
         assert!(got_end, "the reaper always came first (ws: {ws})");
     }
     assert_eq!(server.session_count(), 0, "answered END: forgotten");
+    server.shutdown().await.unwrap();
+}
+
+// --- 8. LS_close_socket, request limit, LS_old_session --------------------------------
+
+/// `LS_close_socket=true` closes an HTTP stream connection after its `END` (or `LOOP`);
+/// without it the connection is kept alive.
+#[tokio::test]
+async fn close_socket_closes_the_http_stream_connection() {
+    let (server, _m) = start(common::config()).await;
+    for (op, last, close) in [
+        ("destroy", "END,31,", true),
+        ("force_rebind", "LOOP,0", true),
+        ("destroy", "END,31,", false),
+    ] {
+        let mut stream = HttpPeer::request(
+            &server,
+            "POST",
+            "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+            &format!("{CID}&LS_adapter_set=TEST&LS_send_sync=false"),
+            true,
+        )
+        .await;
+        let sid = stream
+            .expect("CONOK,")
+            .await
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let resp = control(
+            &server,
+            "control",
+            "",
+            &format!("LS_session={sid}&LS_reqId=1&LS_op={op}&LS_close_socket={close}"),
+        )
+        .await;
+        assert_eq!(resp, ["REQOK,1"]);
+        assert!(stream.expect(last).await.starts_with(last));
+        assert!(stream.rest().await.is_empty());
+        assert!(stream.ended_cleanly(), "{op}: the body ends properly first");
+        let wait = Duration::from_millis(if close { 2_000 } else { 300 });
+        assert_eq!(
+            stream.closed_by_server(wait).await,
+            close,
+            "{op} with LS_close_socket={close}"
+        );
+        if op == "force_rebind" {
+            control(
+                &server,
+                "control",
+                "",
+                &format!("LS_session={sid}&LS_reqId=2&LS_op=destroy"),
+            )
+            .await;
+        }
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// A WebSocket request longer than the request limit is answered `ERROR,67` (as over
+/// HTTP) before the socket is closed.
+#[tokio::test]
+async fn a_websocket_request_over_the_limit_is_answered_before_closing() {
+    let (server, _m) = start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send(&format!(
+        "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=RAW&LS_group=i1&LS_schema={}",
+        "a".repeat(60_000)
+    ))
+    .await;
+    assert!(c.expect("ERROR,").await.starts_with("ERROR,67,"));
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        while c.next_line().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket is closed");
+    server.shutdown().await.unwrap();
+}
+
+/// The session a client replaces (`LS_old_session`) ends with `END,31` (the client gave
+/// it up, as with a destroy), not 35, which is a Metadata Adapter's per-user limit.
+#[tokio::test]
+async fn a_replaced_session_ends_with_31() {
+    let (server, _m) = start(common::config()).await;
+    let mut old = WsPeer::connect(&server, "2.5.0").await;
+    let old_sid = old.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    let mut new = WsPeer::connect(&server, "2.5.0").await;
+    new.create(&format!(
+        "LS_adapter_set=TEST&LS_send_sync=false&LS_old_session={old_sid}"
+    ))
+    .await;
+    let end = old.expect("END,").await;
+    assert!(end.starts_with("END,31,"), "{end}");
+    assert_eq!(server.session_count(), 1);
     server.shutdown().await.unwrap();
 }

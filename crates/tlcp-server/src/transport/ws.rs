@@ -62,14 +62,16 @@ pub(crate) fn upgrade(
     sha.update(WS_GUID.as_bytes());
     let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
     let on_upgrade = hyper::upgrade::on(req);
-    let limit = server.config.request_limit;
+    // Frames a little over the request limit are read whole, to be answered (`ERROR,67`)
+    // before the socket is closed; longer ones are cut by the WebSocket layer itself.
+    let frame_limit = frame_limit(server.config.request_limit);
     let task_server = Arc::clone(&server);
     server.tasks.spawn(async move {
         let server = task_server;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws = tokio_websockets::ServerBuilder::new()
-                    .limits(tokio_websockets::Limits::default().max_payload_len(Some(limit)))
+                    .limits(tokio_websockets::Limits::default().max_payload_len(Some(frame_limit)))
                     .serve(TokioIo::new(upgraded));
                 run(server, remote, version, ws).await;
             }
@@ -194,6 +196,18 @@ async fn run<S>(
         let Some(text) = msg.as_text() else {
             continue;
         };
+        let limit = server.config.request_limit;
+        if text.len() > limit {
+            // As over HTTP: the request is malformed (67), and the connection, whose
+            // client ignored the limit announced in CONOK, is closed.
+            let _ = tx
+                .send(reply_line(&Notification::Error {
+                    code: 67,
+                    message: format!("request longer than the {limit}-byte limit").into(),
+                }))
+                .await;
+            break;
+        }
         let parsed = match parse_ws_message_each(text) {
             Ok(p) => p,
             Err(e) => {
@@ -321,6 +335,11 @@ const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a WebSocket whose reading is paused (back-pressure) waits for the output to
 /// drain before looking again.
 const DRAIN_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The longest frame read whole, to be answered: twice the request limit.
+fn frame_limit(request_limit: usize) -> usize {
+    request_limit.saturating_mul(2).max(1024)
+}
 
 fn streaming_in_place() -> String {
     reply_line(&Notification::ConErr {
