@@ -52,8 +52,32 @@ pub struct ServerConfig {
     pub max_pending_events: usize,
     /// Maximum bandwidth (kbit/s) a session may use, whatever the client asks.
     pub max_bandwidth_kbps: Option<f64>,
-    /// Maximum number of concurrent sessions (`CONERR,8` beyond).
+    /// Maximum number of concurrent sessions (`CONERR,8` beyond; `None`: no limit).
+    /// Default 10,000.
     pub max_sessions: Option<usize>,
+    /// Subscriptions a session may hold at once (`REQERR,68` beyond). Default 100,000.
+    pub max_subscriptions: usize,
+    /// Items one subscription may have (`REQERR,68` beyond). Default 10,000.
+    pub max_items_per_subscription: usize,
+    /// Subscribed items a session may hold at once, over all its subscriptions
+    /// (`REQERR,68` beyond). Default 100,000.
+    pub max_items_per_session: usize,
+    /// Messages a session may have accepted and not yet processed: waiting for their
+    /// turn in a sequence, or, unsequenced, being handled by the metadata adapter
+    /// (`REQERR,68` beyond). Default 1,000.
+    pub max_queued_messages: usize,
+    /// Distinct message sequences (`LS_sequence`) a session may use (`REQERR,68` for a
+    /// new one beyond). Default 1,000.
+    pub max_message_sequences: usize,
+    /// Output bytes waiting for a session's client beyond which the session is closed
+    /// (`END,33`): a client that sends requests and never reads their answers. Events
+    /// are held from `congestion_bytes` on and a WebSocket stops reading its client's
+    /// requests there, so only a client sending on other connections reaches this.
+    /// Default 8 MiB (8 times `congestion_bytes`).
+    pub max_output_bytes: usize,
+    /// How long a shutdown lets stream connections deliver their `END` before they are
+    /// cut. Default 2 s.
+    pub shutdown_grace: Duration,
     /// Bytes of `NOOP` preamble sent at the start of HTTP stream connections.
     pub http_preamble_bytes: usize,
     /// Use the `^T`/`^P` field encodings with clients on TLCP 2.4.0+ when shorter.
@@ -82,7 +106,14 @@ impl Default for ServerConfig {
             max_fields_per_item: 1024,
             max_pending_events: 10_000,
             max_bandwidth_kbps: None,
-            max_sessions: None,
+            max_sessions: Some(10_000),
+            max_subscriptions: 100_000,
+            max_items_per_subscription: 10_000,
+            max_items_per_session: 100_000,
+            max_queued_messages: 1_000,
+            max_message_sequences: 1_000,
+            max_output_bytes: 8 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(2),
             http_preamble_bytes: 256,
             diff_encodings: true,
             default_message_max_wait: Duration::from_secs(5),

@@ -31,6 +31,7 @@ pub mod demo;
 mod hub;
 mod server;
 mod session;
+mod tasks;
 mod transport;
 
 use std::future::Future;
@@ -51,8 +52,10 @@ pub use hub::{FieldId, ItemFeed, RowWriter, Update};
 
 /// Serves TLCP on `listener` until `shutdown` completes.
 ///
-/// On shutdown every session is closed (clients receive `END`) and the function returns
-/// once the accept loop has stopped.
+/// On shutdown the server stops accepting connections and closes every session (clients
+/// receive `END`); stream connections get [`ServerConfig::shutdown_grace`] to deliver it,
+/// then every connection still open is cut and the function returns. No connection task
+/// outlives it.
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
@@ -130,7 +133,13 @@ impl ServerHandle {
         }
     }
 
-    /// Stops the server and waits for its accept loop to end.
+    /// Bytes of output waiting for their clients, over every session (a client that does
+    /// not read makes it grow, up to [`ServerConfig::max_output_bytes`] per session).
+    pub fn queued_output_bytes(&self) -> usize {
+        self.server.all().iter().map(|s| s.output_len()).sum()
+    }
+
+    /// Stops the server as [`run`] does on shutdown, and waits for it to end.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -156,7 +165,6 @@ async fn serve(
             }
         })
     };
-    let connections = tokio_util_like::TaskSet::default();
     let result = loop {
         tokio::select! {
             () = &mut shutdown => break Ok(()),
@@ -170,48 +178,57 @@ async fn serve(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let server = server.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |req| transport::http::handle(server.clone(), remote, req));
-                    let conn = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .with_upgrades();
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                server.tasks.spawn(connection(server.clone(), tcp, remote));
             }
         }
     };
+    // Staged: no new connections; every session ends (END queued on its stream
+    // connection); the stream connections get a bounded time to deliver it while the
+    // HTTP connections close once their response is complete; then whatever is still
+    // open is cut.
+    drop(listener);
+    server.shutdown.begin();
     for s in server.all() {
         s.close(32, "server shutting down");
     }
+    let deadline =
+        session::dispatch::later(tokio::time::Instant::now(), server.config.shutdown_grace);
+    if !server.tasks.wait_idle(deadline).await {
+        tracing::debug!("connections still open after the shutdown grace: cutting them");
+    }
     reaper.abort();
-    connections.abort_all();
+    server.tasks.abort_all();
     result
 }
 
-mod tokio_util_like {
-    //! A set of connection tasks that can all be aborted on shutdown.
-    use std::sync::Mutex;
-    use tokio::task::AbortHandle;
-
-    #[derive(Default)]
-    pub(crate) struct TaskSet(Mutex<Vec<AbortHandle>>);
-
-    impl TaskSet {
-        pub(crate) fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
-            let h = tokio::spawn(f);
-            let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            v.retain(|h| !h.is_finished());
-            v.push(h.abort_handle());
+/// Serves one HTTP connection (which may become a WebSocket). It closes once its
+/// response is complete when the server shuts down, or when the session streaming on it
+/// asked for `LS_close_socket`.
+async fn connection(server: Arc<server::Server>, tcp: tokio::net::TcpStream, remote: SocketAddr) {
+    let close = Arc::new(tokio::sync::Notify::new());
+    let stop = server.shutdown.wait();
+    let service = {
+        let close = close.clone();
+        service_fn(move |req| transport::http::handle(server.clone(), remote, close.clone(), req))
+    };
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        () = stop => None,
+        () = close.notified() => None,
+    };
+    let result = match ended {
+        Some(r) => r,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
         }
-
-        pub(crate) fn abort_all(&self) {
-            for h in self.0.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                h.abort();
-            }
-        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }

@@ -14,6 +14,7 @@ use crate::adapter::{Adapters, ClientInfo, MetadataAdapter, Refusal};
 use crate::config::ServerConfig;
 use crate::hub::DataAdapterHub;
 use crate::session::{Closed, Session};
+use crate::tasks::{Shutdown, TaskSet};
 
 /// An adapter set with its data adapters' item hubs, shared by all sessions.
 pub(crate) struct AdapterSetRuntime {
@@ -28,6 +29,10 @@ pub(crate) struct Server {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     ids: RandomState,
     counter: AtomicU64,
+    /// Connection tasks (HTTP connections, WebSockets, stream connections).
+    pub(crate) tasks: Arc<TaskSet>,
+    /// Signalled when the server begins to shut down.
+    pub(crate) shutdown: Shutdown,
 }
 
 impl Server {
@@ -58,6 +63,8 @@ impl Server {
             sessions: Mutex::new(HashMap::new()),
             ids: RandomState::new(),
             counter: AtomicU64::new(1),
+            tasks: Arc::default(),
+            shutdown: Shutdown::default(),
         }
     }
 
@@ -91,18 +98,11 @@ impl Server {
                 &client,
             )
             .map_err(refusal_to_closed)?;
-        if let Some(max) = self.config.max_sessions
-            && self.sessions().len() >= max
-        {
-            return Err(Closed {
-                code: 8,
-                message: "Configured maximum number of actively started sessions reached".into(),
-            });
-        }
+        self.check_session_room()?;
         let now = Instant::now();
         let session = Session::new(self.new_id(), client, set, self.config.clone(), now);
         if let Some(bw) = req.requested_max_bandwidth {
-            session.constrain_initial(bw);
+            session.constrain_initial(bw).map_err(refusal_to_closed)?;
         }
         for op in &req.controls {
             let result = match op {
@@ -123,13 +123,44 @@ impl Server {
         if let Some(old) = &req.old_session
             && let Some(s) = self.find(old.expose())
         {
-            // The client replaced a session it lost: free the old one now.
-            s.close(35, "session replaced by a new session of the same client");
+            // The client replaced a session it lost: free the old one now. The client
+            // itself gave up on it, which is what a destroy request says: END 31 ("closed
+            // through a destroy request"). Not 35, which is the Metadata Adapter limiting
+            // the sessions of a user, nor 40, a rebind of the same session.
+            s.close(31, "Session replaced by a new session of the same client");
             self.remove(old.expose());
         }
-        self.sessions()
-            .insert(session.id.expose().to_owned(), session.clone());
+        {
+            // Checked again where the session is registered: concurrent creations cannot
+            // all pass the check above and go beyond the limit together.
+            let mut sessions = self.sessions();
+            if let Some(max) = self.config.max_sessions
+                && sessions.len() >= max
+            {
+                drop(sessions);
+                session.close(8, "session count limit reached");
+                return Err(too_many_sessions());
+            }
+            sessions.insert(session.id.expose().to_owned(), session.clone());
+        }
         Ok(session)
+    }
+
+    /// Refuses a new session beyond `max_sessions` (`CONERR` 8), or once the server is
+    /// shutting down (`CONERR` 10, "new sessions temporarily blocked").
+    fn check_session_room(&self) -> Result<(), Closed> {
+        if self.shutdown.begun() {
+            return Err(Closed {
+                code: 10,
+                message: "New sessions blocked: the server is shutting down".into(),
+            });
+        }
+        if let Some(max) = self.config.max_sessions
+            && self.sessions().len() >= max
+        {
+            return Err(too_many_sessions());
+        }
+        Ok(())
     }
 
     pub(crate) fn find(&self, id: &str) -> Option<Arc<Session>> {
@@ -163,6 +194,13 @@ impl Server {
         for s in expired {
             s.close(34, "session timed out while unbound");
         }
+    }
+}
+
+fn too_many_sessions() -> Closed {
+    Closed {
+        code: 8,
+        message: "Configured maximum number of actively started sessions reached".into(),
     }
 }
 

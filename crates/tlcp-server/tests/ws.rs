@@ -277,9 +277,10 @@ async fn subscription_refusals_carry_the_spec_codes() {
         .await;
     c.expect("REQERR,5,21,").await;
     c.send("control\r\nLS_reqId=6&LS_op=fly").await;
-    c.expect("REQERR,6,").await;
+    // An unknown operation is an invalid value (65); an unknown request, malformed (67).
+    c.expect("REQERR,6,65,").await;
     c.send("nonsense\r\nfoo").await;
-    c.expect("ERROR,").await;
+    c.expect("ERROR,67,").await;
     // The session is still fine after all that.
     c.send("control\r\nLS_reqId=7&LS_op=add&LS_subId=7&LS_mode=RAW&LS_group=i1&LS_schema=a")
         .await;

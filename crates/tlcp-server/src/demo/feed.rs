@@ -8,7 +8,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::rng::{Rng, stable_hash};
-use super::{lock, runtime};
+use super::{TOO_MANY_ITEMS, lock, runtime};
 use crate::adapter::{DataAdapter, Refusal};
 #[cfg(test)]
 use crate::hub::Update;
@@ -53,6 +53,10 @@ impl Default for FeedConfig {
         }
     }
 }
+
+/// The most distinct items produced at once: each has its own task, and a client can
+/// name any item.
+const MAX_ITEMS: usize = 100_000;
 
 /// The shortest pause of a timer-driven producer.
 const MIN_TICK: Duration = Duration::from_millis(1);
@@ -597,26 +601,7 @@ impl Feed {
 
 impl DataAdapter for Feed {
     fn subscribe(&self, item: &str, feed: ItemFeed) -> Result<(), Refusal> {
-        let rt = runtime()?;
-        feed.end_of_snapshot();
-        let config = &self.inner.config;
-        let batch = config.batch.max(1);
-        let rng = Rng::derived(self.inner.seed, stable_hash(item));
-        let producer = Generator::new(Arc::clone(&self.inner.names), config.field_size, rng);
-        let task = match config.rate {
-            FeedRate::PerSecond(rate) if rate.is_finite() && rate > 0.0 => {
-                rt.spawn(at_rate(feed.clone(), producer, rate, batch))
-            }
-            FeedRate::PerSecond(_) => return Ok(()),
-            FeedRate::AsFastAsPossible => {
-                rt.spawn(as_fast(feed.clone(), Replay::new(producer), batch))
-            }
-        };
-        let mut tasks = lock(&self.inner.tasks);
-        let list = tasks.entry(item.to_owned()).or_default();
-        list.retain(|(f, t)| f.is_active() && !t.is_finished());
-        list.push((feed, task.abort_handle()));
-        Ok(())
+        self.subscribe_within(item, feed, MAX_ITEMS)
     }
 
     fn unsubscribe(&self, item: &str) {
@@ -636,6 +621,53 @@ impl DataAdapter for Feed {
         if list.is_empty() {
             tasks.remove(item);
         }
+    }
+}
+
+impl Feed {
+    /// Starts the producer of `item`, unless `max_items` other items are produced.
+    fn subscribe_within(
+        &self,
+        item: &str,
+        feed: ItemFeed,
+        max_items: usize,
+    ) -> Result<(), Refusal> {
+        let rt = runtime()?;
+        {
+            let mut tasks = lock(&self.inner.tasks);
+            if !tasks.contains_key(item) && tasks.len() >= max_items {
+                // Some may be over without having been unsubscribed yet.
+                tasks.retain(|_, list| {
+                    list.retain(|(f, t)| f.is_active() && !t.is_finished());
+                    !list.is_empty()
+                });
+                if tasks.len() >= max_items {
+                    return Err(Refusal::new(
+                        TOO_MANY_ITEMS,
+                        format!("FEED produces {max_items} items already"),
+                    ));
+                }
+            }
+        }
+        feed.end_of_snapshot();
+        let config = &self.inner.config;
+        let batch = config.batch.max(1);
+        let rng = Rng::derived(self.inner.seed, stable_hash(item));
+        let producer = Generator::new(Arc::clone(&self.inner.names), config.field_size, rng);
+        let task = match config.rate {
+            FeedRate::PerSecond(rate) if rate.is_finite() && rate > 0.0 => {
+                rt.spawn(at_rate(feed.clone(), producer, rate, batch))
+            }
+            FeedRate::PerSecond(_) => return Ok(()),
+            FeedRate::AsFastAsPossible => {
+                rt.spawn(as_fast(feed.clone(), Replay::new(producer), batch))
+            }
+        };
+        let mut tasks = lock(&self.inner.tasks);
+        let list = tasks.entry(item.to_owned()).or_default();
+        list.retain(|(f, t)| f.is_active() && !t.is_finished());
+        list.push((feed, task.abort_handle()));
+        Ok(())
     }
 }
 
@@ -1090,6 +1122,39 @@ mod tests {
         assert_eq!(feed.running("x"), 1);
         sub.release();
         assert_eq!(feed.running("x"), 0);
+    }
+
+    /// The feed with a lower item cap, for the test.
+    struct Capped(Feed, usize);
+
+    impl DataAdapter for Capped {
+        fn subscribe(&self, item: &str, feed: ItemFeed) -> Result<(), Refusal> {
+            self.0.subscribe_within(item, feed, self.1)
+        }
+
+        fn unsubscribe(&self, item: &str) {
+            self.0.unsubscribe(item);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn items_beyond_the_cap_are_refused_until_one_ends() {
+        let feed = Feed::new(1, config(FeedRate::PerSecond(10.0), 1, 4));
+        let a = Sub::new(Capped(feed.clone(), 2), "a", "seq", Mode::Merge);
+        let _b = Sub::new(Capped(feed.clone(), 2), "b", "seq", Mode::Merge);
+        let refused = Sub::try_new(Capped(feed.clone(), 2), "c", "seq", Mode::Merge)
+            .err()
+            .expect("a third item is refused");
+        assert_eq!(refused.code, TOO_MANY_ITEMS);
+        assert_eq!(feed.running("c"), 0, "no producer started for it");
+        // An item already produced is not a new one.
+        let again = Sub::try_new(Capped(feed.clone(), 2), "a", "seq", Mode::Merge);
+        assert!(again.is_ok());
+        again.map(Sub::release).ok();
+        a.release();
+        let c = Sub::try_new(Capped(feed.clone(), 2), "c", "seq", Mode::Merge);
+        assert!(c.is_ok(), "room again once an item ended");
+        assert_eq!(feed.running("c"), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -66,6 +66,8 @@
 //! `f1`..`fN` are price-like payload values of a fixed width: `f1` changes on every update,
 //! each other field on about half of them. The pace, the number and the width of the
 //! fields are set by [`FeedConfig`]. No snapshot is pushed; the snapshot ends right away.
+//! Each distinct item subscribed runs a producer task; at most 100,000 items are produced
+//! at once (beyond, subscribing another item is refused with code -6).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -92,6 +94,8 @@ const BAD_QUANTITY: i32 = -3;
 const NOT_ENOUGH_SHARES: i32 = -4;
 /// No Tokio runtime to run the simulation in.
 const NO_RUNTIME: i32 = -5;
+/// `FEED` already produces its maximum number of distinct items.
+const TOO_MANY_ITEMS: i32 = -6;
 
 /// The configuration of the demo adapters.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use tlcp_proto::notification::Notification;
 use tlcp_proto::request::Subscribe;
 use tlcp_proto::{BandwidthLimit, BufferSize, MaxFrequency, Mode, RealMaxFrequency, Snapshot};
-use tokio::time::Duration;
 
-use super::dispatch::{SubItem, Subscription};
+use super::dispatch::{MIN_MAX_FREQUENCY, SubItem, Subscription, update_interval};
 use super::{Session, release_items};
 use crate::adapter::Refusal;
 use crate::hub::SnapshotRequest;
@@ -26,8 +25,15 @@ impl Session {
     ) -> ControlResult {
         let user = self.client.user.as_deref();
         let meta = &self.set.metadata;
-        if self.lock().subs.contains_key(&req.sub_id) {
-            return Err(in_use(req.sub_id));
+        if let Some(MaxFrequency::PerSecond(f)) = req.requested_max_frequency {
+            check_frequency(f)?;
+        }
+        {
+            let st = self.lock();
+            if st.subs.contains_key(&req.sub_id) {
+                return Err(in_use(req.sub_id));
+            }
+            self.check_room(&st, 0)?;
         }
         let data_name = req.data_adapter.as_deref().unwrap_or("DEFAULT");
         let data = self
@@ -37,6 +43,17 @@ impl Session {
             .cloned()
             .ok_or_else(|| Refusal::new(17, format!("Bad Data Adapter name: {data_name}")))?;
         let items = meta.items(user, &req.group)?;
+        let max_items = self.config.max_items_per_subscription;
+        if items.len() > max_items {
+            return Err(Refusal::new(
+                68,
+                format!(
+                    "too many items in one subscription: {} (limit {max_items})",
+                    items.len()
+                ),
+            ));
+        }
+        self.check_room(&self.lock(), items.len())?;
         let fields = meta.fields(user, &req.group, &req.schema)?;
         let mode = req.mode;
         let mut limit_freq: Option<f64> = None;
@@ -72,7 +89,7 @@ impl Session {
                     ));
                 }
             }
-            if let Some(f) = limits.max_frequency {
+            if let Some(f) = limits.max_frequency.filter(|f| !f.is_nan()) {
                 limit_freq = Some(limit_freq.map_or(f, |g| g.min(f)));
             }
             if let Some(b) = limits.max_buffer_size {
@@ -113,7 +130,7 @@ impl Session {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-        .filter(|f| *f > 0.0);
+        .filter(|f| *f > 0.0 && f.is_finite());
         let hard = self.config.max_pending_events;
         let capacity = match (mode, req.requested_buffer_size, unfiltered) {
             (_, _, true) | (Mode::Raw, _, _) | (Mode::Command, _, _) => hard,
@@ -161,7 +178,8 @@ impl Session {
             } else if st.subs.contains_key(&req.sub_id) {
                 Some(in_use(req.sub_id))
             } else {
-                None
+                // Checked again: other adds may have taken the room meanwhile.
+                self.check_room(&st, items.len()).err()
             };
             if let Some(refusal) = refusal {
                 drop(st);
@@ -194,12 +212,13 @@ impl Session {
                     .map_or(RealMaxFrequency::Unlimited, RealMaxFrequency::PerSecond),
                 filtered: !unfiltered,
             };
+            st.item_count += sub_items.len();
             st.subs.insert(
                 req.sub_id,
                 Subscription {
                     mode,
                     unfiltered,
-                    min_interval: freq.map(|f| Duration::from_secs_f64(1.0 / f)),
+                    min_interval: freq.map(update_interval),
                     max_frequency: freq,
                     limit_frequency: limit_freq,
                     capacity,
@@ -283,6 +302,7 @@ impl Session {
             // What the items' producers staged goes before `UNSUB`.
             st.close_lanes(sub_id);
             let sub = st.subs.remove(&sub_id).ok_or_else(not_found)?;
+            st.item_count = st.item_count.saturating_sub(sub.items.len());
             if let Some(a) = ack {
                 st.push(a);
             }
@@ -310,6 +330,9 @@ impl Session {
                 "frequency reconfiguration not allowed: the subscription is unfiltered",
             ));
         }
+        if let Some(MaxFrequency::PerSecond(f)) = freq {
+            check_frequency(f)?;
+        }
         let requested = match freq {
             Some(MaxFrequency::Unfiltered) => {
                 return Err(Refusal::new(65, "a subscription cannot become unfiltered"));
@@ -325,9 +348,9 @@ impl Session {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-        .filter(|f| *f > 0.0 && sub.mode != Mode::Raw);
+        .filter(|f| *f > 0.0 && f.is_finite() && sub.mode != Mode::Raw);
         sub.max_frequency = effective;
-        sub.min_interval = effective.map(|f| Duration::from_secs_f64(1.0 / f));
+        sub.min_interval = effective.map(update_interval);
         if sub.min_interval.is_none() {
             // No limit any more: nothing waits for the spacing of the old one.
             for item in &mut sub.items {
@@ -357,6 +380,9 @@ impl Session {
         bandwidth: Option<tlcp_proto::Bandwidth>,
         ack: Option<&Notification<'_>>,
     ) -> ControlResult {
+        if let Some(tlcp_proto::Bandwidth::Kbps(k)) = bandwidth {
+            check_bandwidth(k)?;
+        }
         let mut st = self.lock();
         if let Some(a) = ack {
             st.push(a);
@@ -375,6 +401,62 @@ impl Session {
         st.wake();
         Ok(())
     }
+}
+
+impl Session {
+    /// Refuses a subscription of `items` more items when the session has no room for it
+    /// (`REQERR` 68).
+    ///
+    /// Appendix B has no code for a server's own limits. 68 ("an unexpected error occurred
+    /// on the Server while managing the request") says the server could not serve the
+    /// request, not that the client's arguments are wrong (65) or that subscriptions are
+    /// forbidden by license terms for the whole session (30); the message says which
+    /// limit was reached.
+    fn check_room(&self, st: &super::State, items: usize) -> ControlResult {
+        let max_subs = self.config.max_subscriptions;
+        if st.subs.len() >= max_subs {
+            return Err(Refusal::new(
+                68,
+                format!("too many subscriptions in this session (limit {max_subs})"),
+            ));
+        }
+        let max_items = self.config.max_items_per_session;
+        if st.item_count.saturating_add(items) > max_items {
+            return Err(Refusal::new(
+                68,
+                format!("too many subscribed items in this session (limit {max_items})"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a maximum frequency no client means: not a number the notifications can
+/// carry, or below [`MIN_MAX_FREQUENCY`] (`REQERR` 65, invalid value).
+fn check_frequency(f: f64) -> ControlResult {
+    if !f.is_finite() || (f > 0.0 && f < MIN_MAX_FREQUENCY) {
+        return Err(Refusal::new(
+            65,
+            format!(
+                "LS_requested_max_frequency={f} is out of range (0 for no limit, or at least \
+                 {MIN_MAX_FREQUENCY} updates/s)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a bandwidth that `CONS` cannot carry (`REQERR`/`CONERR` 65, invalid value).
+/// Any positive finite value is honoured, however small: the stream connection then
+/// sends that slowly and still ends promptly.
+pub(crate) fn check_bandwidth(kbps: f64) -> ControlResult {
+    if !kbps.is_finite() {
+        return Err(Refusal::new(
+            65,
+            format!("LS_requested_max_bandwidth={kbps} is out of range"),
+        ));
+    }
+    Ok(())
 }
 
 fn in_use(sub_id: u32) -> Refusal {
@@ -422,7 +504,10 @@ impl Session {
 
 impl Session {
     /// The bandwidth requested at session creation (`LS_requested_max_bandwidth`).
-    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) {
+    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) -> ControlResult {
+        if let tlcp_proto::Bandwidth::Kbps(k) = bandwidth {
+            check_bandwidth(k)?;
+        }
         let cap = self.config.max_bandwidth_kbps;
         let limit = match (bandwidth, cap) {
             (tlcp_proto::Bandwidth::Unlimited, None) => BandwidthLimit::Unlimited,
@@ -430,5 +515,6 @@ impl Session {
             (tlcp_proto::Bandwidth::Kbps(k), c) => BandwidthLimit::Kbps(c.map_or(k, |c| k.min(c))),
         };
         self.lock().bandwidth = limit;
+        Ok(())
     }
 }

@@ -27,6 +27,28 @@ use tokio::time::{Duration, Instant};
 use super::recovery::RecoveryLog;
 use crate::hub::{Changes, DataAdapterHub, ItemHub};
 
+/// The longest spacing a maximum frequency puts between two updates of an item (an
+/// adapter's lower limit is raised to it; a client cannot ask for it, see
+/// [`MIN_MAX_FREQUENCY`]).
+pub(crate) const MAX_UPDATE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The lowest maximum frequency a client may ask for (updates/s): one a day.
+pub(crate) const MIN_MAX_FREQUENCY: f64 = 1.0 / (24.0 * 60.0 * 60.0);
+
+/// The spacing of updates at `freq` updates/s, within [`MAX_UPDATE_INTERVAL`] (whatever
+/// `freq` is: never a panic).
+pub(crate) fn update_interval(freq: f64) -> Duration {
+    Duration::try_from_secs_f64(1.0 / freq)
+        .map_or(MAX_UPDATE_INTERVAL, |d| d.min(MAX_UPDATE_INTERVAL))
+}
+
+/// `t + d`, or as late as can be told when that overflows (no panic).
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(MAX_UPDATE_INTERVAL))
+        .unwrap_or(t)
+}
+
 /// An event waiting to be encoded.
 #[derive(Debug)]
 pub(crate) enum Pending {
@@ -338,7 +360,7 @@ impl Subscription {
         let rate_blocked = item.next_at.zip(now).is_some_and(|(t, now)| t > now);
         if item.pending.is_empty() && !congested && !rate_blocked {
             if let (Some(iv), Some(now)) = (min_interval, now) {
-                item.next_at = Some(now + iv);
+                item.next_at = Some(later(now, iv));
             }
             return Offer::SendNow;
         }
@@ -551,9 +573,9 @@ pub(crate) fn note_command_sent(
     match cmd {
         Some("UPDATE") => {
             if let Some(t) = item.key_next.get_mut(key) {
-                *t = now + interval;
+                *t = later(now, interval);
             } else {
-                item.key_next.insert(key.to_owned(), now + interval);
+                item.key_next.insert(key.to_owned(), later(now, interval));
             }
         }
         Some("DELETE") => {
@@ -602,6 +624,21 @@ pub(crate) fn first_releasable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_frequency_gives_an_interval_without_panicking() {
+        assert_eq!(update_interval(4.0), Duration::from_millis(250));
+        for f in [1e-20, 0.0, -1.0, f64::NAN, f64::MIN_POSITIVE] {
+            assert_eq!(update_interval(f), MAX_UPDATE_INTERVAL, "{f}");
+        }
+        assert_eq!(update_interval(f64::INFINITY), Duration::ZERO);
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert!(later(now, Duration::MAX) >= now);
+    }
 
     #[test]
     fn a_lane_flush_appends_and_logs_each_staged_line_in_order() {

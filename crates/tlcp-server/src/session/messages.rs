@@ -6,9 +6,19 @@
 //! the count when several) and processing goes on. A number already received or skipped is
 //! refused (`REQERR` 33 or 32). Messages without a sequence are processed at once,
 //! concurrently.
+//!
+//! Everything a client can make the session remember is bounded: the messages accepted
+//! and not yet processed ([`ServerConfig::max_queued_messages`]), the sequences
+//! ([`ServerConfig::max_message_sequences`]), how far ahead of the sequence a number may
+//! be ([`MAX_PROG_AHEAD`]), and the skipped numbers, kept as ranges (the last
+//! [`SKIPPED_MEMORY`] of them).
+//!
+//! [`ServerConfig::max_queued_messages`]: crate::ServerConfig::max_queued_messages
+//! [`ServerConfig::max_message_sequences`]: crate::ServerConfig::max_message_sequences
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::Arc;
 
 use tlcp_proto::notification::Notification;
@@ -23,10 +33,23 @@ use crate::adapter::Refusal;
 /// duplicate check.
 const UNORDERED_MEMORY: usize = 10_000;
 
+/// How far beyond the next expected number of its sequence a message may be: farther is
+/// an invalid value (`REQERR` 65). Skipping that many numbers costs nothing (they are
+/// kept as one range), but no client gets there honestly.
+pub(crate) const MAX_PROG_AHEAD: u64 = 1_000_000;
+
+/// How many ranges of skipped numbers a sequence remembers (for telling 32 from 33);
+/// below the oldest one, a number too low is answered 32 (received or skipped: the
+/// specification's code for when the exact case cannot be determined).
+pub(crate) const SKIPPED_MEMORY: usize = 1_000;
+
 #[derive(Default)]
 pub(crate) struct MessageState {
     sequences: HashMap<String, Sequence>,
     unordered_seen: BTreeSet<u64>,
+    /// Messages accepted and not processed yet: waiting in a sequence, or unsequenced and
+    /// with the metadata adapter.
+    pending: usize,
 }
 
 #[derive(Default)]
@@ -34,10 +57,44 @@ struct Sequence {
     /// The next progressive number to process.
     next: u64,
     waiting: BTreeMap<u64, Queued>,
-    /// Numbers declared skipped (for telling 32 from 33).
-    skipped: BTreeSet<u64>,
+    /// Numbers declared skipped (for telling 32 from 33), oldest first, at most
+    /// [`SKIPPED_MEMORY`] ranges.
+    skipped: VecDeque<Range<u64>>,
+    /// Numbers below this were received or skipped, and which is no longer known.
+    forgotten_below: u64,
     busy: bool,
     timer_armed_for: Option<u64>,
+}
+
+impl Sequence {
+    /// Why `prog` is refused as already received or skipped, if it is.
+    fn too_low(&self, prog: u64) -> Option<Refusal> {
+        if prog >= self.next && !self.waiting.contains_key(&prog) {
+            return None;
+        }
+        Some(if self.waiting.contains_key(&prog) {
+            Refusal::new(33, "message progressive number already received")
+        } else if prog < self.forgotten_below {
+            Refusal::new(
+                32,
+                "message progressive number too low: already received or skipped by timeout",
+            )
+        } else if self.skipped.iter().any(|r| r.contains(&prog)) {
+            Refusal::new(32, "message progressive number already skipped by timeout")
+        } else {
+            Refusal::new(33, "message progressive number already received")
+        })
+    }
+
+    /// Records `range` as skipped, forgetting the oldest ranges beyond the memory.
+    fn note_skipped(&mut self, range: Range<u64>) {
+        self.skipped.push_back(range);
+        while self.skipped.len() > SKIPPED_MEMORY {
+            if let Some(old) = self.skipped.pop_front() {
+                self.forgotten_below = old.end;
+            }
+        }
+    }
 }
 
 struct Queued {
@@ -49,6 +106,13 @@ struct Queued {
 
 fn valid_sequence_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn too_many_pending(limit: usize) -> Refusal {
+    Refusal::new(
+        68,
+        format!("too many messages waiting to be processed in this session (limit {limit})"),
+    )
 }
 
 impl Session {
@@ -71,25 +135,35 @@ impl Session {
                         "LS_msg_prog is mandatory when an outcome is requested",
                     ));
                 }
-                if let Some(p) = msg.msg_prog {
+                {
                     let mut st = self.lock();
-                    if !st.messages.unordered_seen.insert(p) {
-                        return Err(Refusal::new(
-                            33,
-                            "message progressive number already received",
-                        ));
+                    let limit = self.config.max_queued_messages;
+                    if st.messages.pending >= limit {
+                        return Err(too_many_pending(limit));
                     }
-                    while st.messages.unordered_seen.len() > UNORDERED_MEMORY {
-                        st.messages.unordered_seen.pop_first();
+                    if let Some(p) = msg.msg_prog {
+                        if !st.messages.unordered_seen.insert(p) {
+                            return Err(Refusal::new(
+                                33,
+                                "message progressive number already received",
+                            ));
+                        }
+                        while st.messages.unordered_seen.len() > UNORDERED_MEMORY {
+                            st.messages.unordered_seen.pop_first();
+                        }
                     }
-                }
-                if let Some(a) = ack {
-                    self.notify(a);
+                    st.messages.pending += 1;
+                    if let Some(a) = ack {
+                        st.push(a);
+                        st.wake();
+                    }
                 }
                 let prog = msg.msg_prog.unwrap_or(0);
                 let text = msg.message.clone();
                 tokio::spawn(async move {
                     me.process(None, prog, text, outcome).await;
+                    let mut st = me.lock();
+                    st.messages.pending = st.messages.pending.saturating_sub(1);
                 });
                 Ok(())
             }
@@ -110,6 +184,16 @@ impl Session {
                     );
                 {
                     let mut st = self.lock();
+                    let known = st.messages.sequences.len();
+                    let max_sequences = self.config.max_message_sequences;
+                    if known >= max_sequences && !st.messages.sequences.contains_key(seq) {
+                        return Err(Refusal::new(
+                            68,
+                            format!(
+                                "too many message sequences in this session (limit {max_sequences})"
+                            ),
+                        ));
+                    }
                     let s = st
                         .messages
                         .sequences
@@ -118,15 +202,29 @@ impl Session {
                             next: 1,
                             ..Sequence::default()
                         });
-                    if prog < s.next || s.waiting.contains_key(&prog) {
-                        return Err(if s.skipped.contains(&prog) {
-                            Refusal::new(
-                                32,
-                                "message progressive number already skipped by timeout",
-                            )
-                        } else {
-                            Refusal::new(33, "message progressive number already received")
-                        });
+                    if let Some(refusal) = s.too_low(prog) {
+                        return Err(refusal);
+                    }
+                    // The number the sequence waits for is always taken (at most one per
+                    // sequence): refusing it would leave the others waiting for nothing.
+                    let limit = self.config.max_queued_messages;
+                    if prog != s.next && st.messages.pending >= limit {
+                        return Err(too_many_pending(limit));
+                    }
+                    let Some(s) = st.messages.sequences.get_mut(seq) else {
+                        return Err(Refusal::new(68, "message sequence lost"));
+                    };
+                    // Also keeps `next` (at most the last number processed, plus one) from
+                    // overflowing.
+                    if prog - s.next > MAX_PROG_AHEAD || prog == u64::MAX {
+                        return Err(Refusal::new(
+                            65,
+                            format!(
+                                "LS_msg_prog={prog} is more than {MAX_PROG_AHEAD} beyond the \
+                                 next expected number ({})",
+                                s.next
+                            ),
+                        ));
                     }
                     s.waiting.insert(
                         prog,
@@ -137,6 +235,7 @@ impl Session {
                             arrived: now,
                         },
                     );
+                    st.messages.pending += 1;
                     if let Some(a) = ack {
                         st.push(a);
                         st.wake();
@@ -193,6 +292,7 @@ fn pump(session: &Arc<Session>, seq: String) {
     let next = s.next;
     if let Some(q) = s.waiting.remove(&next) {
         s.busy = true;
+        st.messages.pending = st.messages.pending.saturating_sub(1);
         drop(st);
         let session = Arc::clone(session);
         tokio::spawn(async move {
@@ -201,7 +301,8 @@ fn pump(session: &Arc<Session>, seq: String) {
                 .await;
             if let Some(s) = session.lock().messages.sequences.get_mut(&seq) {
                 s.busy = false;
-                s.next = next + 1;
+                // `next` < u64::MAX: that number is refused.
+                s.next = next.saturating_add(1);
             }
             pump(&session, seq);
         });
@@ -234,13 +335,10 @@ fn skip_missing(session: &Arc<Session>, seq: &str, first: u64) {
     if s.busy || s.next >= first || !s.waiting.contains_key(&first) {
         return;
     }
+    // `s.next < first` (checked above): no underflow.
     let missing = first - s.next;
-    for p in s.next..first {
-        s.skipped.insert(p);
-    }
-    while s.skipped.len() > UNORDERED_MEMORY {
-        s.skipped.pop_first();
-    }
+    let range = s.next..first;
+    s.note_skipped(range);
     let last = first - 1;
     s.next = first;
     let sequence = Some(Cow::Borrowed(seq));
@@ -261,4 +359,56 @@ fn skip_missing(session: &Arc<Session>, seq: &str, first: u64) {
     };
     st.push(&n);
     st.wake();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequence(next: u64) -> Sequence {
+        Sequence {
+            next,
+            ..Sequence::default()
+        }
+    }
+
+    #[test]
+    fn skipped_numbers_are_ranges_and_the_memory_is_bounded() {
+        let mut s = sequence(1);
+        // One huge skip is one range, not a number each.
+        s.note_skipped(1..1_000_000_000_000);
+        s.next = 1_000_000_000_000;
+        assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.too_low(5).map(|r| r.code), Some(32));
+        assert_eq!(s.too_low(1_000_000_000_000), None);
+        // Many skips: only the last SKIPPED_MEMORY are remembered; below them the case
+        // cannot be told (32), between them a number was received (33).
+        for _ in 0..SKIPPED_MEMORY + 10 {
+            let start = s.next + 1;
+            s.note_skipped(start..start + 1);
+            s.next = start + 1;
+        }
+        assert_eq!(s.skipped.len(), SKIPPED_MEMORY);
+        assert_eq!(s.too_low(5).map(|r| r.code), Some(32), "forgotten");
+        let last = s.skipped.back().map(|r| r.start).unwrap_or_default();
+        assert_eq!(s.too_low(last).map(|r| r.code), Some(32), "skipped");
+        assert_eq!(s.too_low(last - 1).map(|r| r.code), Some(33), "received");
+    }
+
+    #[test]
+    fn a_waiting_number_is_a_duplicate() {
+        let mut s = sequence(3);
+        s.waiting.insert(
+            7,
+            Queued {
+                message: String::new(),
+                outcome: true,
+                max_wait: Duration::ZERO,
+                arrived: Instant::now(),
+            },
+        );
+        assert_eq!(s.too_low(7).map(|r| r.code), Some(33));
+        assert_eq!(s.too_low(2).map(|r| r.code), Some(33));
+        assert!(s.too_low(3).is_none() && s.too_low(8).is_none());
+    }
 }

@@ -14,6 +14,7 @@
 pub(crate) mod control;
 pub(crate) mod dispatch;
 pub(crate) mod messages;
+mod output;
 pub(crate) mod recovery;
 pub(crate) mod stream;
 
@@ -75,6 +76,13 @@ pub(crate) struct State {
     close_socket: bool,
     pub(crate) messages: MessageState,
     congestion_bytes: usize,
+    /// Output bytes beyond which the session is closed (`ServerConfig::max_output_bytes`).
+    max_output_bytes: usize,
+    /// Items of all the subscriptions in `subs`.
+    pub(crate) item_count: usize,
+    /// Subscriptions of a session closed under its lock (output over its limit), whose
+    /// items are to be released once it is unlocked ([`Session::release_all`]).
+    doomed: Vec<Subscription>,
     /// Lanes whose staged lines are being moved to the output (kept for its capacity).
     staged_lanes: Vec<Arc<LaneCell>>,
 }
@@ -211,6 +219,9 @@ impl Session {
                 close_socket: false,
                 messages: MessageState::default(),
                 congestion_bytes: config.congestion_bytes,
+                max_output_bytes: config.max_output_bytes.max(config.congestion_bytes),
+                item_count: 0,
+                doomed: Vec::new(),
                 staged_lanes: Vec::new(),
             }),
             staging: Arc::new(Staging {
@@ -327,12 +338,17 @@ impl Session {
         // Lines the producers staged are output like any other, also for a closed or
         // superseded connection (the next one takes them).
         st.collect_staged(&self.staging);
-        if let Some(c) = &st.closed {
+        if let Some(c) = st.closed.clone() {
             // What was queued before the close (e.g. the REQOK of the destroy) goes first.
-            if !st.out.is_empty() {
-                return Output::Data(std::mem::take(&mut st.out));
-            }
-            return Output::Closed(c.clone());
+            let output = if st.out.is_empty() {
+                Output::Closed(c)
+            } else {
+                Output::Data(std::mem::take(&mut st.out))
+            };
+            let doomed = std::mem::take(&mut st.doomed);
+            drop(st);
+            self.release_all(doomed);
+            return output;
         }
         if st
             .binding
@@ -378,21 +394,22 @@ impl Session {
     pub(crate) fn close(&self, code: i32, message: impl Into<String>) {
         let subs = {
             let mut st = self.lock();
-            if st.closed.is_some() {
-                return;
+            if st.closed.is_none() {
+                st.closed = Some(Closed {
+                    code,
+                    message: message.into(),
+                });
+                st.ready.clear();
+                st.timers.clear();
+                st.wake();
             }
-            st.closed = Some(Closed {
-                code,
-                message: message.into(),
-            });
-            st.ready.clear();
-            st.timers.clear();
-            st.wake();
-            std::mem::take(&mut st.subs)
+            // Closed already: only what its close left to release (see `State::push`).
+            let mut subs = std::mem::take(&mut st.doomed);
+            subs.extend(std::mem::take(&mut st.subs).into_values());
+            st.item_count = 0;
+            subs
         };
-        for sub in subs.into_values() {
-            release_items(sub);
-        }
+        self.release_all(subs);
         self.drained.notify_waiters();
     }
 
@@ -473,11 +490,16 @@ impl State {
     }
 
     /// Appends a notification, logging it if it counts for recovery.
+    ///
+    /// Past `max_output_bytes` of output the session is closed (see [`State::overflow`]).
     pub(crate) fn push(&mut self, n: &Notification<'_>) {
         let start = self.out.len();
         n.encode(&mut self.out);
         if n.counts_for_recovery() {
             self.log.push(&self.out[start..]);
+        }
+        if self.out.len() > self.max_output_bytes {
+            self.overflow();
         }
     }
 
@@ -769,7 +791,7 @@ impl State {
                     encode_update(&mut self.out, &mut self.log, sub_id, i, &mut lane, &row);
                     item.spare.push(row);
                     if let (Some(iv), None) = (min_interval, command_limited) {
-                        item.next_at = Some(now + iv);
+                        item.next_at = Some(dispatch::later(now, iv));
                     }
                 }
                 Some(Pending::Eos) => self.push_item(&Notification::Eos {

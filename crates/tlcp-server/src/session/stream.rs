@@ -14,6 +14,7 @@ use tlcp_proto::BandwidthLimit;
 use tlcp_proto::notification::Notification;
 use tokio::time::{Duration, Instant};
 
+use super::dispatch::later;
 use super::{Output, Session};
 
 /// Where a stream connection's bytes go (a WebSocket text message or an HTTP chunk).
@@ -69,6 +70,8 @@ pub(crate) enum StreamEnd {
 }
 
 const MAX_CHUNK: usize = 256 * 1024;
+/// The longest a bandwidth limit pauses the stream connection before looking again.
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(1);
 /// Room kept for the final `LOOP` within a content length.
 const LOOP_RESERVE: u64 = 32;
 
@@ -92,13 +95,31 @@ pub(crate) async fn run_stream<S: Sink>(
         Ok(b) => b,
         Err(c) => {
             let mut line = String::new();
-            Notification::ConErr {
-                code: c.code,
-                message: Cow::Borrowed(&c.message),
-            }
-            .encode(&mut line);
+            // A session that was closed but is still known answers `END` with its cause
+            // (Chapter 3, bind_session responses: "the requested session has just been
+            // forcibly closed on the Server side"); other refusals are `CONERR`.
+            let end = match session.closed_reason() {
+                Some(closed) => {
+                    // (Releases what its close may have left to release.)
+                    session.close(closed.code, closed.message.clone());
+                    Notification::End {
+                        code: closed.code,
+                        message: Cow::Borrowed(&closed.message),
+                    }
+                    .encode(&mut line);
+                    StreamEnd::Closed
+                }
+                None => {
+                    Notification::ConErr {
+                        code: c.code,
+                        message: Cow::Borrowed(&c.message),
+                    }
+                    .encode(&mut line);
+                    StreamEnd::Refused
+                }
+            };
             let _ = sink.send_last(line).await;
-            return StreamEnd::Refused;
+            return end;
         }
     };
     // Whatever ends this connection (including the task being aborted when the socket
@@ -112,7 +133,7 @@ pub(crate) async fn run_stream<S: Sink>(
     // Allow for scheduling and network jitter before declaring the client gone.
     let silence_limit = p
         .inactivity
-        .map(|d| d + (d / 2).max(Duration::from_millis(500)));
+        .map(|d| d.saturating_add((d / 2).max(Duration::from_millis(500))));
     let mut head = String::new();
     Notification::ConOk {
         session_id: Cow::Borrowed(session.id.expose()),
@@ -151,8 +172,9 @@ pub(crate) async fn run_stream<S: Sink>(
         return StreamEnd::Io(e);
     }
     let mut last_write = Instant::now();
-    let mut next_sync = bound_at + session.config.sync_interval;
-    let idle_deadline = bound_at + p.idle;
+    let sync_interval = session.config.sync_interval;
+    let mut next_sync = bound_at.checked_add(sync_interval);
+    let idle_deadline = later(bound_at, p.idle);
     let mut wrote_data = false;
     let mut bucket = Bucket {
         tokens: 0.0,
@@ -175,20 +197,54 @@ pub(crate) async fn run_stream<S: Sink>(
             }
             budget = budget.min(left as usize);
         }
+        // SYNC is due whatever else is going on: a busy stream gets it between chunks
+        // (within the content length, like any other line).
+        if p.send_sync
+            && !p.polling
+            && let Some(due) = next_sync
+            && now >= due
+        {
+            let mut line = String::new();
+            Notification::Sync {
+                seconds: (now - bound_at).as_secs(),
+            }
+            .encode(&mut line);
+            if line.len() < budget {
+                next_sync = now.checked_add(sync_interval);
+                sent += line.len() as u64;
+                if let Err(e) = sink.send(line).await {
+                    session.unbind(generation, Instant::now());
+                    return StreamEnd::Io(e);
+                }
+                last_write = Instant::now();
+                continue;
+            }
+        }
         let rate = match session.lock().bandwidth {
-            BandwidthLimit::Kbps(k) if k > 0.0 => Some(k * 1000.0 / 8.0),
+            BandwidthLimit::Kbps(k) if k > 0.0 && k.is_finite() => Some(k * 1000.0 / 8.0),
             _ => None,
         };
         if let Some(rate) = rate {
             let burst = (rate / 10.0).max(512.0);
             bucket.tokens = (bucket.tokens + (now - bucket.last).as_secs_f64() * rate).min(burst);
             bucket.last = now;
-            if bucket.tokens < 256.0 {
-                let wait = (256.0 - bucket.tokens) / rate;
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            if bucket.tokens < 256.0 && session.paces(generation) {
+                // However small the rate, the wait is a valid duration; and a wake-up
+                // (the session closed, or another connection took it) ends it early.
+                let wait = Duration::try_from_secs_f64((256.0 - bucket.tokens) / rate)
+                    .unwrap_or(MAX_THROTTLE_WAIT)
+                    .min(MAX_THROTTLE_WAIT);
+                let mut deadline = later(now, wait);
+                if let Some(due) = next_sync.filter(|_| p.send_sync && !p.polling) {
+                    deadline = deadline.min(due);
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
                 continue;
             }
-            budget = budget.min(bucket.tokens as usize);
+            budget = budget.min((bucket.tokens.max(1.0)) as usize);
         }
         match session.take_output(generation, budget, now) {
             Output::Data(d) => {
@@ -210,33 +266,32 @@ pub(crate) async fn run_stream<S: Sink>(
                 let mut deadline = if p.polling {
                     idle_deadline
                 } else {
-                    last_write + p.keepalive
+                    later(last_write, p.keepalive)
                 };
-                if p.send_sync && !p.polling {
-                    deadline = deadline.min(next_sync);
+                if p.send_sync
+                    && !p.polling
+                    && let Some(due) = next_sync
+                {
+                    deadline = deadline.min(due);
                 }
                 if let Some(t) = timer {
                     deadline = deadline.min(t);
                 }
                 if let Some(limit) = silence_limit {
-                    deadline = deadline
-                        .min(session.last_heard_from_client() + limit + Duration::from_millis(1));
+                    deadline = deadline.min(later(
+                        session.last_heard_from_client(),
+                        limit + Duration::from_millis(1),
+                    ));
                 }
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep_until(deadline) => {}
                 }
+                // (A due SYNC goes at the top of the loop.)
                 let now = Instant::now();
                 let mut extra = String::new();
-                if !p.polling && now >= last_write + p.keepalive {
+                if !p.polling && now >= later(last_write, p.keepalive) {
                     Notification::Probe.encode(&mut extra);
-                }
-                if p.send_sync && !p.polling && now >= next_sync {
-                    Notification::Sync {
-                        seconds: (now - bound_at).as_secs(),
-                    }
-                    .encode(&mut extra);
-                    next_sync = now + session.config.sync_interval;
                 }
                 if !extra.is_empty() {
                     sent += extra.len() as u64;

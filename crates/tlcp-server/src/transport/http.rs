@@ -16,7 +16,7 @@ use hyper::body::{Frame, Incoming};
 use tlcp_proto::ProtocolVersion;
 use tlcp_proto::notification::Notification;
 use tlcp_proto::request::{Request as TlcpRequest, parse_http_each};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::adapter::ClientInfo;
 use crate::server::Server;
@@ -87,10 +87,12 @@ fn set_headers(r: &mut Response<Body>) {
     );
 }
 
-/// Serves one HTTP request.
+/// Serves one HTTP request. `close` closes the connection once its response is complete
+/// (a stream connection whose session asked for `LS_close_socket`).
 pub(crate) async fn handle(
     server: Arc<Server>,
     remote: SocketAddr,
+    close: Arc<Notify>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
@@ -161,7 +163,7 @@ pub(crate) async fn handle(
             ));
         };
         return Ok(match requests.next() {
-            Some(Ok(r)) => stream_request_response(&server, remote, version, r),
+            Some(Ok(r)) => stream_request_response(&server, remote, version, r, close),
             Some(Err(e)) => full(
                 StatusCode::OK,
                 reply_line(&Notification::ConErr {
@@ -193,6 +195,7 @@ fn stream_request_response(
     remote: SocketAddr,
     version: ProtocolVersion,
     req: TlcpRequest,
+    close: Arc<Notify>,
 ) -> Response<Body> {
     let conerr = |code: i32, message: String| {
         full(
@@ -256,8 +259,9 @@ fn stream_request_response(
         _ => return conerr(67, "not a session request".into()),
     };
     let (tx, rx) = mpsc::channel(4);
-    let server = Arc::clone(server);
-    tokio::spawn(async move {
+    let task_server = Arc::clone(server);
+    server.tasks.spawn(async move {
+        let server = task_server;
         let mut sink = HttpSink(tx);
         let end = run_stream(&session, &params, &mut sink).await;
         match &end {
@@ -266,6 +270,11 @@ fn stream_request_response(
                 tracing::debug!(session = %session.id.redacted(), error = %e, "stream connection lost");
             }
             _ => {}
+        }
+        if matches!(end, StreamEnd::Closed | StreamEnd::Looped) && session.take_close_socket() {
+            // LS_close_socket=true: END/LOOP was the last thing on this connection, which
+            // is not kept alive for another request.
+            close.notify_one();
         }
     });
     let mut r = Response::new(ChannelBody(rx).boxed());

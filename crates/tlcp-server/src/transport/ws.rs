@@ -23,6 +23,7 @@ use crate::adapter::ClientInfo;
 use crate::server::Server;
 use crate::session::Session;
 use crate::session::stream::{Sink, StreamEnd, run_stream};
+use crate::tasks::AbortOnDrop;
 use crate::transport::{execute, parse_error_line, reply_line, stream_params};
 
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -61,12 +62,16 @@ pub(crate) fn upgrade(
     sha.update(WS_GUID.as_bytes());
     let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
     let on_upgrade = hyper::upgrade::on(req);
-    let limit = server.config.request_limit;
-    tokio::spawn(async move {
+    // Frames a little over the request limit are read whole, to be answered (`ERROR,67`)
+    // before the socket is closed; longer ones are cut by the WebSocket layer itself.
+    let frame_limit = frame_limit(server.config.request_limit);
+    let task_server = Arc::clone(&server);
+    server.tasks.spawn(async move {
+        let server = task_server;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws = tokio_websockets::ServerBuilder::new()
-                    .limits(tokio_websockets::Limits::default().max_payload_len(Some(limit)))
+                    .limits(tokio_websockets::Limits::default().max_payload_len(Some(frame_limit)))
                     .serve(TokioIo::new(upgraded));
                 run(server, remote, version, ws).await;
             }
@@ -122,35 +127,65 @@ async fn run<S>(
 {
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(16);
-    let writer = tokio::spawn(async move {
+    let mut writer = AbortOnDrop(tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
             if sink.send(Message::text(text)).await.is_err() {
                 break;
             }
         }
-        let _ = sink.close().await;
-    });
+        // The close handshake waits for the client's answer: not for ever.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, sink.close()).await;
+    }));
     let mut current: Option<Arc<Session>> = None;
     let mut streaming: Option<Streaming> = None;
     let mut cut = false;
+    // On shutdown the socket closes once the stream connection on it (if any) has sent
+    // its `END`.
+    let stop = server.shutdown.wait();
+    tokio::pin!(stop);
+    let mut stopping = false;
     loop {
+        if stopping && streaming.as_ref().is_none_or(|s| s.handle.is_finished()) {
+            break;
+        }
         let msg = match &mut streaming {
-            Some(Streaming { handle, .. }) if !handle.is_finished() => tokio::select! {
+            Some(Streaming {
+                handle, session, ..
+            }) if !handle.is_finished() => {
+                // Back-pressure: while the client leaves the output of its session
+                // unread (what was written to the socket is still queued, and the
+                // output is over its congestion mark), its next requests (and the output
+                // they would add) wait. A client that reads is never paused, however
+                // busy its session.
+                let paused = tx.capacity() == 0 && session.output_congested();
+                tokio::select! {
+                    m = stream.next(), if !paused => m,
+                    () = session.output_drained(DRAIN_RECHECK), if paused => continue,
+                    () = &mut stop, if !stopping => {
+                        stopping = true;
+                        continue;
+                    }
+                    end = handle => {
+                        if matches!(end, Ok(StreamEnd::Dropped)) {
+                            cut = true;
+                            break;
+                        }
+                        let close = streaming.as_ref().is_some_and(|s| s.session.take_close_socket());
+                        if close {
+                            // LS_close_socket=true: END/LOOP was the last thing on this socket.
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+            _ => tokio::select! {
                 m = stream.next() => m,
-                end = handle => {
-                    if matches!(end, Ok(StreamEnd::Dropped)) {
-                        cut = true;
-                        break;
-                    }
-                    let close = streaming.as_ref().is_some_and(|s| s.session.take_close_socket());
-                    if close {
-                        // LS_close_socket=true: END/LOOP was the last thing on this socket.
-                        break;
-                    }
+                () = &mut stop, if !stopping => {
+                    stopping = true;
                     continue;
                 }
             },
-            _ => stream.next().await,
         };
         let Some(Ok(msg)) = msg else {
             break;
@@ -161,6 +196,18 @@ async fn run<S>(
         let Some(text) = msg.as_text() else {
             continue;
         };
+        let limit = server.config.request_limit;
+        if text.len() > limit {
+            // As over HTTP: the request is malformed (67), and the connection, whose
+            // client ignored the limit announced in CONOK, is closed.
+            let _ = tx
+                .send(reply_line(&Notification::Error {
+                    code: 67,
+                    message: format!("request longer than the {limit}-byte limit").into(),
+                }))
+                .await;
+            break;
+        }
         let parsed = match parse_ws_message_each(text) {
             Ok(p) => p,
             Err(e) => {
@@ -272,16 +319,26 @@ async fn run<S>(
             }
         }
     }
-    if let Some(st) = streaming {
-        st.handle.abort();
-    }
+    drop(streaming);
     if cut {
         // No close frame: the client must see a broken connection.
-        writer.abort();
+        writer.0.abort();
         return;
     }
     drop(tx);
-    let _ = writer.await;
+    let _ = (&mut writer.0).await;
+}
+
+/// How long the closing of a WebSocket waits for the client's close frame.
+const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a WebSocket whose reading is paused (back-pressure) waits for the output to
+/// drain before looking again.
+const DRAIN_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The longest frame read whole, to be answered: twice the request limit.
+fn frame_limit(request_limit: usize) -> usize {
+    request_limit.saturating_mul(2).max(1024)
 }
 
 fn streaming_in_place() -> String {
@@ -292,12 +349,19 @@ fn streaming_in_place() -> String {
     })
 }
 
-/// The stream connection running on a WebSocket.
+/// The stream connection running on a WebSocket (its task is aborted when this is
+/// dropped: it does not outlive the WebSocket's own task).
 struct Streaming {
     session: Arc<Session>,
     handle: JoinHandle<StreamEnd>,
     /// Its last line is out: its task is about to end.
     ending: Arc<AtomicBool>,
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
 }
 
 fn spawn_stream(

@@ -267,9 +267,26 @@ pub struct HttpPeer {
 
 impl HttpPeer {
     pub async fn post(server: &ServerHandle, path: &str, body: &str) -> Self {
+        Self::request(server, "POST", path, body, false).await
+    }
+
+    /// A request of any method; `keep_alive` leaves the connection to the server to
+    /// close (no `Connection: close`).
+    pub async fn request(
+        server: &ServerHandle,
+        method: &str,
+        path: &str,
+        body: &str,
+        keep_alive: bool,
+    ) -> Self {
         let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+        let connection = if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        };
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{connection}\r\n{body}",
             body.len()
         );
         tcp.write_all(req.as_bytes()).await.unwrap();
@@ -401,6 +418,15 @@ impl HttpPeer {
             v.push(l);
         }
         v
+    }
+
+    /// Whether the server closes the connection within `wait` (once the body is over).
+    pub async fn closed_by_server(&mut self, wait: Duration) -> bool {
+        let mut b = [0u8; 64];
+        matches!(
+            tokio::time::timeout(wait, self.tcp.read(&mut b)).await,
+            Ok(Ok(0) | Err(_))
+        )
     }
 
     /// Whether the body ended with the chunked terminator (vs. the connection cut).
