@@ -202,7 +202,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-pub use config::{ForcedTransport, SessionConfig, UnknownTransport};
+pub use config::{
+    DEFAULT_MAX_FIELDS, DEFAULT_MAX_ITEMS, ForcedTransport, SessionConfig, UnknownTransport,
+};
 pub use error::{ClientError, IssueAction, ProtocolError, ProtocolIssue};
 pub use event::{
     Event, Lost, MessageId, MessageOutcome, RequestFailure, RequestKind, ServerError,
