@@ -62,7 +62,7 @@ use std::time::Instant;
 pub use address::ServerAddress;
 pub use config::{ExtraHeader, Proxy, ProxyKind, ReadMode, TlsConfig, TransportConfig};
 pub use connector::{HttpRequest, Transport};
-pub use cookies::CookieJar;
+pub use cookies::{CookieJar, MAX_COOKIE_HOSTS, MAX_COOKIE_SIZE, MAX_COOKIES_PER_HOST};
 pub use error::TransportError;
 pub use http_stream::HttpStream;
 pub use ws::WsConnection;
