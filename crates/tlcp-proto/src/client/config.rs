@@ -22,7 +22,8 @@ pub const DEFAULT_MAX_FIELDS: usize = 1_000;
 /// WebSocket and falls back to HTTP streaming, then HTTP polling (stream-sense).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForcedTransport {
-    /// `WS`: WebSocket only, streaming.
+    /// `WS`: WebSocket only, streaming, falling back to polling when an open WebSocket
+    /// gets no answer to a streaming request in time.
     Ws,
     /// `HTTP`: HTTP only, streaming, falling back to polling.
     Http,

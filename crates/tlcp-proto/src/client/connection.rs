@@ -5,6 +5,11 @@
 //! session is created over HTTP (a polling request answered at once with `LOOP`, status
 //! `CONNECTED:STREAM-SENSING`), then the stream is bound over WS, falling back to HTTP
 //! streaming, then to HTTP polling when streaming gets no `CONOK` in time.
+//!
+//! Forced `HTTP` does the HTTP part of that; forced `WS` streams over WebSocket and falls
+//! back to WS polling when an open WebSocket gets no `CONOK` for a streaming request in
+//! time (a proxy that buffers the stream). Both fallbacks hold until the next
+//! [`connect`](super::ClientSession::connect) or forced-transport change.
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +118,8 @@ pub(super) struct Plan {
     ws_failures: u8,
     /// HTTP streaming got no `CONOK` in time: poll.
     streaming_failed: bool,
+    /// Forced `WS`: WS streaming got no `CONOK` in time on an open socket: poll over WS.
+    ws_streaming_failed: bool,
     /// `CONERR,5`: create over HTTP with `LS_ttl_millis=unlimited`.
     pub(super) http_ttl: bool,
     /// The keepalive of the last streaming `CONOK`, asked for again on later binds.
@@ -211,6 +218,9 @@ impl ClientSession {
         };
         let kind = match (ws, forced) {
             (true, Some(ForcedTransport::WsPolling)) => StreamKind::WsPolling,
+            (true, Some(ForcedTransport::Ws)) if self.plan.ws_streaming_failed => {
+                StreamKind::WsPolling
+            }
             (true, _) => StreamKind::WsStreaming,
             (false, _) => StreamKind::HttpPolling,
         };
@@ -534,6 +544,7 @@ impl ClientSession {
     pub(super) fn choose_bind_kind(&self) -> StreamKind {
         use ForcedTransport as F;
         match self.config.forced_transport {
+            Some(F::Ws) if self.plan.ws_streaming_failed => StreamKind::WsPolling,
             Some(F::Ws | F::WsStreaming) => StreamKind::WsStreaming,
             Some(F::WsPolling) => StreamKind::WsPolling,
             Some(F::HttpStreaming) => StreamKind::HttpStreaming,
@@ -586,12 +597,32 @@ impl ClientSession {
         }
         let free = self.config.forced_transport.is_none();
         let attempt = matches!(stream.state, StreamState::Opening | StreamState::Requested);
+        // Forced WS: the socket is open but the streaming request got no answer in time.
+        let ws_stream_unanswered = timed_out
+            && stream.state == StreamState::Requested
+            && stream.kind == StreamKind::WsStreaming
+            && self.config.forced_transport == Some(ForcedTransport::Ws);
         match (stream.purpose, stream.kind) {
             // Between a LOOP and the rebind: the rebind opens a new connection.
             _ if stream.state == StreamState::Looped => self.stream = Some(stream),
             // A bound stream: the session lives on, unbound.
             (_, kind) if !attempt => self.lose_stream(now, kind.cause(Cause::Error)),
             (Purpose::Recover, _) => self.recovery_attempt_failed(now),
+            (Purpose::Create, _) if ws_stream_unanswered => {
+                self.plan.ws_streaming_failed = true;
+                self.start_create(now, "ws.streaming.unavailable");
+            }
+            (Purpose::Bind, _) if ws_stream_unanswered => {
+                self.plan.ws_streaming_failed = true;
+                let cause = "ws.streaming.unavailable";
+                self.start_bind(
+                    now,
+                    StreamKind::WsPolling,
+                    Purpose::Bind,
+                    cause,
+                    stream.sensing,
+                );
+            }
             (Purpose::Create, kind) if attempt && kind.is_ws() && free => {
                 self.plan.ws_failures += 1;
                 self.start_create(now, "ws.unavailable");

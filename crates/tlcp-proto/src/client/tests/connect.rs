@@ -411,3 +411,79 @@ fn a_websocket_says_whether_it_creates_a_session() {
     // Stream-sense binds the session over a new WebSocket: not a creation.
     assert!(!creates(&h.expect_transmit()));
 }
+
+#[test]
+fn forced_ws_falls_back_to_ws_polling_when_streaming_gets_no_answer() {
+    let mut c = config().with_forced_transport(ForcedTransport::Ws);
+    c.ws_open_timeout = Some(std::time::Duration::from_millis(1500));
+    let mut h = Script::new(c);
+    h.connect();
+    // A WebSocket that never opens: polling would not help, so it is retried as it was.
+    let ws = h.expect_ws_open();
+    h.advance(1500);
+    h.expect_close(ws);
+    h.expect_events(&["status CONNECTING", "status DISCONNECTED:WILL-RETRY"]);
+    h.advance_to_next_timer(4000);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    assert!(
+        h.ws_text(ws)
+            .starts_with("create_session\r\nLS_adapter_set=DEMO&")
+    );
+    // Open, but the streaming create gets no answer (a proxy buffers the stream): the
+    // session is created over WS polling, on a new socket, at once.
+    h.advance(1499);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_close(ws);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    h.expect_ws_text(
+        ws,
+        &format!(
+            "create_session\r\nLS_polling=true&LS_polling_millis=0&LS_idle_millis=19000&\
+             LS_adapter_set=DEMO&LS_cid={CID}&LS_cause=ws.streaming.unavailable"
+        ),
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S1,50000,19000,*\nLOOP,0");
+    assert_eq!(h.status(), Status::WsPolling);
+    // And it keeps polling on the same socket.
+    h.expect_ws_text(
+        ws,
+        "bind_session\r\nLS_session=S1&LS_polling=true&LS_polling_millis=0&\
+         LS_idle_millis=19000&LS_cause=ws.loop",
+    );
+}
+
+#[test]
+fn forced_ws_binds_fall_back_to_ws_polling_too() {
+    let mut h = Script::new(config().with_forced_transport(ForcedTransport::Ws));
+    let ws = h.ws_session(50000);
+    h.server_sends(ws, "LOOP,0");
+    assert!(h.ws_text(ws).starts_with("bind_session\r\n"));
+    // The rebind on the same socket gets no CONOK within the retry delay.
+    h.advance(3999);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_close(ws);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    h.expect_ws_text(
+        ws,
+        "bind_session\r\nLS_session=S1&LS_polling=true&LS_polling_millis=0&\
+         LS_idle_millis=19000&LS_cause=ws.streaming.unavailable",
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S1,50000,19000,*");
+    assert_eq!(h.status(), Status::WsPolling);
+    // WS-STREAMING, forced by name, never polls: the same timeout recovers the stream.
+    let mut h = Script::new(config().with_forced_transport(ForcedTransport::WsStreaming));
+    let ws = h.ws_session(50000);
+    h.server_sends(ws, "LOOP,0");
+    h.ws_text(ws);
+    h.advance(4000);
+    h.expect_close(ws);
+    h.expect_event("status DISCONNECTED:TRYING-RECOVERY");
+}
