@@ -8,8 +8,13 @@
 //!
 //! Forced `HTTP` does the HTTP part of that; forced `WS` streams over WebSocket and falls
 //! back to WS polling when an open WebSocket gets no `CONOK` for a streaming request in
-//! time (a proxy that buffers the stream). Both fallbacks hold until the next
-//! [`connect`](super::ClientSession::connect) or forced-transport change.
+//! time (a proxy that buffers the stream).
+//!
+//! What failed is remembered in the [`Plan`] for the rest of the session, and forgotten
+//! when a new session is to be created: after a lost session, after a failed creation
+//! attempt (the retry starts over with WebSocket), and on
+//! [`connect`](super::ClientSession::connect) or a forced-transport change. So one
+//! WebSocket failure never moves the client to HTTP for good.
 
 use std::time::{Duration, Instant};
 
@@ -111,7 +116,7 @@ pub(super) struct Stream {
     pending: Option<String>,
 }
 
-/// Transport selection state of a connection cycle.
+/// Transport selection state of a session (see the [module documentation](self)).
 #[derive(Debug, Default)]
 pub(super) struct Plan {
     /// WebSocket attempts that failed since the last WS `CONOK`.
@@ -143,6 +148,16 @@ pub(super) struct Conn {
     pub(super) id: ConnId,
     pub(super) kind: ConnKind,
     pub(super) decoder: LineDecoder,
+}
+
+impl Plan {
+    /// A new session is to be created: what failed for the last one is tried again.
+    /// (`http_ttl` stays: `CONERR,5` says what the server requires.)
+    pub(super) fn forget_failures(&mut self) {
+        self.ws_failures = 0;
+        self.streaming_failed = false;
+        self.ws_streaming_failed = false;
+    }
 }
 
 impl ClientSession {
@@ -624,12 +639,12 @@ impl ClientSession {
                 );
             }
             (Purpose::Create, kind) if attempt && kind.is_ws() && free => {
-                self.plan.ws_failures += 1;
+                self.plan.ws_failures = self.plan.ws_failures.saturating_add(1);
                 self.start_create(now, "ws.unavailable");
             }
             (Purpose::Create, _) => self.create_failed(now),
             (Purpose::Bind, kind) if attempt && kind.is_ws() && free => {
-                self.plan.ws_failures = self.plan.ws_failures.max(1) + 1;
+                self.plan.ws_failures = self.plan.ws_failures.max(1).saturating_add(1);
                 let next = self.choose_bind_kind();
                 self.start_bind(now, next, Purpose::Bind, "ws.unavailable", stream.sensing);
             }

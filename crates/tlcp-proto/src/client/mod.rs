@@ -81,7 +81,10 @@
 //!   (`LS_cause=ws.unavailable`): a polling request answered at once with `LOOP`
 //!   (`CONNECTED:STREAM-SENSING`), after which the stream is bound over WS, falling back to
 //!   HTTP streaming, then to HTTP polling when streaming gets no `CONOK` in time. A forced
-//!   transport ([`ForcedTransport`]) sticks to its kind. `LOOP` rebinds after its delay, on
+//!   transport ([`ForcedTransport`]) sticks to its kind (forced `WS` falls back to WS
+//!   polling, forced `HTTP` to HTTP polling). What failed holds for the session only: a
+//!   new session (a replacement, or a creation retried after a failure) tries WebSocket
+//!   first again. `LOOP` rebinds after its delay, on
 //!   the same WebSocket or with a new HTTP request. The control link of `CONOK` is where
 //!   binds and control requests go ([`Target::ControlLink`]) unless ignored.
 //! * **Liveness.** A bound stream silent for keepalive + `stalled_timeout` is `STALLED`;

@@ -487,3 +487,52 @@ fn forced_ws_binds_fall_back_to_ws_polling_too() {
     h.expect_close(ws);
     h.expect_event("status DISCONNECTED:TRYING-RECOVERY");
 }
+
+#[test]
+fn a_failed_ws_rebind_does_not_keep_the_next_session_off_websocket() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    // The WebSocket fails while rebinding: this session moves to HTTP streaming.
+    h.server_sends(ws, "LOOP,0");
+    h.ws_text(ws);
+    h.fail(ws);
+    let bind = h.expect_http("bind_session");
+    assert!(
+        bind.body.ends_with("LS_cause=ws.unavailable"),
+        "{}",
+        bind.body
+    );
+    h.server_sends(bind.conn, "CONOK,S1,50000,5000,*");
+    assert_eq!(h.status(), Status::HttpStreaming);
+    // The session ends; its replacement is created over WebSocket again.
+    h.server_sends(bind.conn, "END,48,Maximum session duration");
+    h.expect_close(bind.conn);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    let create = h.ws_text(ws);
+    assert!(
+        create.starts_with("create_session\r\n") && create.contains("LS_old_session=S1"),
+        "{create}"
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S2,50000,5000,*");
+    assert_eq!(h.status(), Status::WsStreaming);
+}
+
+#[test]
+fn a_creation_retried_after_a_failure_tries_websocket_again() {
+    let mut h = Script::new(config());
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.fail(ws);
+    let create = h.expect_http("create_session");
+    h.fail(create.conn);
+    h.expect_events(&["status CONNECTING", "status DISCONNECTED:WILL-RETRY"]);
+    // After the retry delay, the whole algorithm again: WebSocket first.
+    h.advance_to_next_timer(4000);
+    assert_eq!(h.at(), 4000);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    assert!(h.ws_text(ws).ends_with("LS_cause=api"));
+}
