@@ -231,7 +231,9 @@ fn forced_ws_polling_cycles_on_the_same_socket() {
 fn forced_http_polling_cycles_with_new_requests() {
     let mut c = config().with_forced_transport(ForcedTransport::HttpPolling);
     c.polling_interval = std::time::Duration::from_millis(2000);
-    c.idle_timeout = std::time::Duration::from_millis(5000);
+    // Much longer than the keepalive (5000): only the idle timeout explains a poll
+    // that may stay silent this long.
+    c.idle_timeout = std::time::Duration::from_millis(20000);
     let mut h = Script::new(c);
     h.connect();
     let create = h.expect_http("create_session");
@@ -244,7 +246,7 @@ fn forced_http_polling_cycles_with_new_requests() {
     let poll = h.expect_http("bind_session");
     assert_eq!(
         poll.body,
-        "LS_session=S1&LS_polling=true&LS_polling_millis=2000&LS_idle_millis=5000&\
+        "LS_session=S1&LS_polling=true&LS_polling_millis=2000&LS_idle_millis=20000&\
          LS_cause=http.loop"
     );
     h.server_sends(poll.conn, "CONOK,S1,50000,5000,*\nLOOP,2000");
@@ -254,11 +256,14 @@ fn forced_http_polling_cycles_with_new_requests() {
     h.advance(1);
     let poll2 = h.expect_http("bind_session");
     assert_eq!(h.last_at, 2000);
-    // An idle poll: the server waits up to idle, then answers; no STALLED meanwhile.
+    // An idle poll: the server waits up to idle, then answers; no STALLED meanwhile
+    // (keepalive + stalled timeout would be 7000 ms).
     h.server_sends(poll2.conn, "CONOK,S1,50000,5000,*");
-    h.advance(6000);
+    h.events();
+    h.advance(21_999);
     h.expect_no_transmit();
     assert_eq!(h.status(), Status::HttpPolling);
+    h.expect_events(&[]);
     h.server_sends(poll2.conn, "LOOP,2000");
     h.advance(2000);
     h.expect_http("bind_session");
