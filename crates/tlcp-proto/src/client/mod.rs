@@ -17,8 +17,12 @@
 //! streaming HTTP response, in any chunking),
 //! [`handle_control_response`](ClientSession::handle_control_response) (the whole body of
 //! an HTTP control request), [`handle_closed`](ClientSession::handle_closed) (a connection
-//! ended or failed), and [`handle_timeout`](ClientSession::handle_timeout). Every input
-//! takes `now`: the machine never reads a clock.
+//! ended or failed), and [`handle_timeout`](ClientSession::handle_timeout). A driver that
+//! stops reading (back-pressure) says so with
+//! [`pause_reading`](ClientSession::pause_reading) and
+//! [`resume_reading`](ClientSession::resume_reading): silence is then not held against
+//! the server, and heartbeats go on. Every input takes `now`: the machine never reads a
+//! clock.
 //!
 //! **Outputs.** After **every** input, drain the three poll methods:
 //!
@@ -474,6 +478,27 @@ impl ClientSession {
     /// does not know is ignored.
     pub fn handle_closed(&mut self, conn: ConnId, reason: CloseReason, now: Instant) {
         self.on_closed(conn, reason, now);
+    }
+
+    /// The driver stopped reading the connections (back-pressure: the application is
+    /// behind). The timers that judge the server's silence (stall detection, the
+    /// reconnect timeout, the wait for `CONOK`) stop, since data may be waiting unread;
+    /// everything else goes on, reverse heartbeats included, so the server does not drop
+    /// the session meanwhile. Call [`resume_reading`](Self::resume_reading) when reading
+    /// goes on.
+    pub fn pause_reading(&mut self, now: Instant) {
+        self.timers.pause_reading(now);
+    }
+
+    /// Reading goes on after [`pause_reading`](Self::pause_reading): the silence timers
+    /// run again, later by the length of the pause.
+    pub fn resume_reading(&mut self, now: Instant) {
+        self.timers.resume_reading(now);
+    }
+
+    /// Whether reading is paused ([`pause_reading`](Self::pause_reading)).
+    pub fn is_reading_paused(&self) -> bool {
+        self.timers.reading_paused()
     }
 
     /// Fires the timers due at `now`.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::harness::{CID, Script, config};
-use crate::client::{ForcedTransport, Transmit};
+use crate::client::{ForcedTransport, Status, Transmit};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -141,4 +141,36 @@ fn stalled_reconnect_and_recovery_timeouts() {
              LS_old_session=S1&LS_send_sync=false&LS_cause=recovery.error"
         )
     );
+}
+
+#[test]
+fn a_reading_pause_keeps_heartbeats_and_suspends_stall_detection() {
+    let mut c = config();
+    c.reverse_heartbeat_interval = Some(ms(1000));
+    let mut h = Script::new(c);
+    let ws = h.ws_session(50000);
+    // The application is behind: the driver stops reading at once.
+    h.s.pause_reading(h.now);
+    assert!(h.s.is_reading_paused());
+    // 20 s without reading: heartbeats every second, as the server was told, and no
+    // STALLED (keepalive 5000 + stalled 2000 would say so at 7000).
+    let mut beats = Vec::new();
+    for _ in 0..20 {
+        h.advance_to_next_timer(10_000);
+        h.expect_ws_text(ws, "heartbeat\r\n\r\n");
+        beats.push(h.last_at);
+    }
+    assert_eq!(beats, (1..=20).map(|s| s * 1000).collect::<Vec<_>>());
+    h.expect_events(&[]);
+    assert_eq!(h.status(), Status::WsStreaming);
+    // Reading goes on: stall detection runs again, with what was left of it (7000 ms).
+    h.s.resume_reading(h.now);
+    h.advance(6999);
+    h.discard_transmits();
+    h.expect_events(&[]);
+    h.advance(1);
+    h.expect_events(&["status STALLED"]);
+    // Data arrives: streaming again.
+    h.server_sends(ws, "PROBE");
+    h.expect_events(&["status CONNECTED:WS-STREAMING"]);
 }
