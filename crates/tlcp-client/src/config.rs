@@ -225,6 +225,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The network interface to bind sockets to (`SO_BINDTODEVICE`, e.g. `"eth1"`), next
+    /// to (or instead of) [`local_address`](Self::local_address). Linux only:
+    /// [`build`](Self::build) fails elsewhere, and with a name that cannot be one.
+    pub fn bind_interface(mut self, interface: impl Into<String>) -> Self {
+        self.transport.bind_interface = Some(interface.into());
+        self
+    }
+
     /// The limit for opening a connection (DNS, TCP, proxy, TLS, upgrade). Default 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;

@@ -57,6 +57,11 @@ pub struct TransportConfig {
     /// Local address to bind the sockets to before connecting (port chosen by the OS).
     /// Only the server (or proxy) addresses of the same IP family are then tried.
     pub local_address: Option<IpAddr>,
+    /// Network interface to bind the sockets to (`SO_BINDTODEVICE`, e.g. `"eth1"`): the
+    /// connections then leave through it whatever the routing table says. Linux only
+    /// (and Android): elsewhere [`Transport::new`](super::Transport::new) refuses it.
+    /// The process may need `CAP_NET_RAW` (Linux before 5.7: always).
+    pub bind_interface: Option<String>,
     /// Proxy to tunnel every connection through.
     pub proxy: Option<Proxy>,
     /// TLS settings for `https`/`wss` servers.
@@ -85,6 +90,7 @@ impl Default for TransportConfig {
             request_timeout: Duration::from_secs(10),
             tcp_nodelay: true,
             local_address: None,
+            bind_interface: None,
             proxy: None,
             tls: TlsConfig::default(),
             headers: Vec::new(),
@@ -131,6 +137,7 @@ impl fmt::Debug for TransportConfig {
             .field("request_timeout", &self.request_timeout)
             .field("tcp_nodelay", &self.tcp_nodelay)
             .field("local_address", &self.local_address)
+            .field("bind_interface", &self.bind_interface)
             .field("proxy", &self.proxy)
             .field("tls", &self.tls)
             .field("headers", &self.headers)
