@@ -77,6 +77,11 @@ pub struct TransportConfig {
     pub read_buffer_size: usize,
     /// Largest WebSocket message accepted. Default 16 MiB.
     pub max_ws_message_size: usize,
+    /// Most bytes of requests waiting to be written on one WebSocket (the socket does not
+    /// take them: the server does not read). Beyond, the connection is failed and the
+    /// session recovered, rather than the queue growing. A single request larger than
+    /// this is still sent. Default 4 MiB.
+    pub max_ws_write_queue: usize,
     /// Largest control response body accepted. Default 1 MiB.
     pub max_control_response_size: usize,
     /// Idle keep-alive connections kept per server for control requests. Default 2.
@@ -98,6 +103,7 @@ impl Default for TransportConfig {
             read_mode: ReadMode::Async,
             read_buffer_size: 64 * 1024,
             max_ws_message_size: 16 * 1024 * 1024,
+            max_ws_write_queue: 4 * 1024 * 1024,
             max_control_response_size: 1024 * 1024,
             max_idle_control_connections: 2,
         }
@@ -145,6 +151,7 @@ impl fmt::Debug for TransportConfig {
             .field("read_mode", &self.read_mode)
             .field("read_buffer_size", &self.read_buffer_size)
             .field("max_ws_message_size", &self.max_ws_message_size)
+            .field("max_ws_write_queue", &self.max_ws_write_queue)
             .field("max_control_response_size", &self.max_control_response_size)
             .field(
                 "max_idle_control_connections",
