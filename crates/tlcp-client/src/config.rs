@@ -122,6 +122,11 @@ impl ClientBuilder {
         first_retry_max_delay
     );
     duration_option!(
+        /// The longest pause between two connection attempts once the backoff has
+        /// doubled the retry delay (after 10 failed attempts). Default 60 s.
+        max_retry_delay
+    );
+    duration_option!(
         /// `sessionRecoveryTimeout`: how long to try recovering a session whose stream
         /// connection was lost (zero disables recovery). Default 15 s.
         session_recovery_timeout
@@ -144,6 +149,14 @@ impl ClientBuilder {
         /// `pollingInterval`: the pause between two polls. Default 0.
         polling_interval
     );
+
+    /// How long a WebSocket may take to open and answer the session creation before
+    /// the session is created over HTTP instead (or, with `WS` forced, over WS polling
+    /// when the socket opened). Default: the retry delay.
+    pub fn ws_open_timeout(mut self, timeout: Duration) -> Self {
+        self.session.ws_open_timeout = Some(timeout);
+        self
+    }
 
     /// `keepaliveInterval`: the keepalive asked of the server. Default: the server
     /// decides.
@@ -209,6 +222,14 @@ impl ClientBuilder {
     /// The local address to bind sockets to.
     pub fn local_address(mut self, address: IpAddr) -> Self {
         self.transport.local_address = Some(address);
+        self
+    }
+
+    /// The network interface to bind sockets to (`SO_BINDTODEVICE`, e.g. `"eth1"`), next
+    /// to (or instead of) [`local_address`](Self::local_address). Linux only:
+    /// [`build`](Self::build) fails elsewhere, and with a name that cannot be one.
+    pub fn bind_interface(mut self, interface: impl Into<String>) -> Self {
+        self.transport.bind_interface = Some(interface.into());
         self
     }
 
@@ -299,5 +320,29 @@ impl ClientBuilder {
     /// Outside a Tokio runtime.
     pub fn replay(self, recording: crate::recording::Recording) -> Client {
         Client::start(Backend::Replay(recording), self.session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_options_reach_the_session_configuration() {
+        let b = ClientBuilder::new("http://localhost:8080", "DEMO")
+            .max_retry_delay(Duration::from_secs(7))
+            .ws_open_timeout(Duration::from_millis(1500))
+            .idle_timeout(Duration::from_millis(25_000))
+            .content_length(4096);
+        assert_eq!(b.session.max_retry_delay, Duration::from_secs(7));
+        assert_eq!(b.session.ws_open_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(b.session.idle_timeout, Duration::from_millis(25_000));
+        assert_eq!(b.session.content_length, 4096);
+        // The defaults are the machine's.
+        let d = ClientBuilder::new("http://localhost:8080", "DEMO").session;
+        assert_eq!(
+            (d.max_retry_delay, d.ws_open_timeout),
+            (Duration::from_secs(60), None)
+        );
     }
 }

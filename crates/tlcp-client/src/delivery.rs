@@ -16,7 +16,24 @@
 //!   driver stops reading the connection until the reader makes room (the server then
 //!   buffers, or conflates, or drops, as its own policy says).
 //!
-//! Events other than updates are never dropped (they are few).
+//! Events other than updates are kept, but a server repeating them cannot grow the queue
+//! without bound: the same event twice in a row is kept once (for `CONF`, the latest
+//! value replaces the waiting one), repeated losses of an item are merged, and at most
+//! [`MAX_INFO_EVENTS`] informational events ([`EndOfSnapshot`], [`ClearSnapshot`],
+//! [`LostUpdates`], [`RealMaxFrequency`], [`SecondLevelError`]) wait at once: beyond, they
+//! are dropped and counted, and a [`SubscriptionEvent::EventsDropped`] is delivered where
+//! the gap is. Lifecycle events ([`Subscribed`], [`Interrupted`], [`Error`],
+//! [`Unsubscribed`]) are never dropped.
+//!
+//! [`EndOfSnapshot`]: SubscriptionEvent::EndOfSnapshot
+//! [`ClearSnapshot`]: SubscriptionEvent::ClearSnapshot
+//! [`LostUpdates`]: SubscriptionEvent::LostUpdates
+//! [`RealMaxFrequency`]: SubscriptionEvent::RealMaxFrequency
+//! [`SecondLevelError`]: SubscriptionEvent::SecondLevelError
+//! [`Subscribed`]: SubscriptionEvent::Subscribed
+//! [`Interrupted`]: SubscriptionEvent::Interrupted
+//! [`Error`]: SubscriptionEvent::Error
+//! [`Unsubscribed`]: SubscriptionEvent::Unsubscribed
 //!
 //! # Memory bounds
 //!
@@ -29,9 +46,10 @@
 //!   right after the update that filled the queue (the rest of that socket read is kept
 //!   aside, copied, until the reader makes room);
 //!
-//! plus the other events, which are bounded too: repeated server-side losses of an item
-//! are merged into one [`SubscriptionEvent::LostUpdates`], and a storm of reconnections
-//! leaves one `Interrupted`/`Subscribed` pair, not one per session.
+//! plus the other events, which are bounded too: at most [`MAX_INFO_EVENTS`]
+//! informational ones; a storm of reconnections leaves one `Interrupted`/`Subscribed`
+//! pair, not one per session; and the `Dropped`/`EventsDropped` markers of the gaps, at
+//! most one per waiting update or event plus one.
 //!
 //! [`ItemUpdate::skipped`]: crate::ItemUpdate::skipped
 
@@ -50,6 +68,11 @@ use crate::update::{ItemUpdate, Schema, SpareStash};
 
 /// The default capacity of [`Delivery::Queue`] and [`Delivery::Backpressure`].
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+
+/// The most informational events (end or clear of snapshot, server-side losses, `CONF`,
+/// second-level errors) waiting in a subscription's queue; beyond, they are dropped and
+/// counted ([`SubscriptionEvent::EventsDropped`]).
+pub const MAX_INFO_EVENTS: usize = 1024;
 
 /// A hard bound on the entries of a conflating queue: with one entry per item or key it
 /// is only reached by a subscription of that many items or keys (updates beyond are then
@@ -111,6 +134,8 @@ pub struct DeliveryStats {
     pub conflated: u64,
     /// Updates dropped because the queue was full.
     pub dropped: u64,
+    /// Informational events dropped because [`MAX_INFO_EVENTS`] were waiting.
+    pub events_dropped: u64,
     /// Events waiting for the reader now.
     pub queued: usize,
     /// The most events that were ever waiting at once.
@@ -144,6 +169,10 @@ struct Inner {
     by_key: HashMap<usize, HashMap<Box<str>, u64>>,
     /// Updates dropped since the last `Dropped` event was queued.
     pending_dropped: u64,
+    /// Informational events waiting in `queue` (at most [`MAX_INFO_EVENTS`]).
+    info: usize,
+    /// Informational events dropped since the last `EventsDropped` event was queued.
+    pending_events_dropped: u64,
     /// A terminal event was queued, or the client is gone: nothing more comes.
     ended: bool,
     waker: Option<Waker>,
@@ -171,6 +200,8 @@ impl Shared {
                 by_item: Vec::new(),
                 by_key: HashMap::new(),
                 pending_dropped: 0,
+                info: 0,
+                pending_events_dropped: 0,
                 ended: false,
                 waker: None,
                 stats: DeliveryStats::default(),
@@ -255,7 +286,7 @@ impl Shared {
         pushed
     }
 
-    /// Pushes any other event (never dropped) and wakes the reader. A terminal one ends
+    /// Pushes any other event (see [`Shared::push_event_deferred`]) and wakes the reader. A terminal one ends
     /// the stream after it.
     #[cfg(test)]
     pub(crate) fn push_event(&self, event: SubscriptionEvent) {
@@ -264,11 +295,23 @@ impl Shared {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// Pushes any other event (never dropped); the reader's waker goes to `wakers` (see
-    /// [`Shared::push_update_deferred`]). A terminal one ends the stream after it.
+    /// Pushes any other event; the reader's waker goes to `wakers` (see
+    /// [`Shared::push_update_deferred`]). A terminal one ends the stream after it. An
+    /// event repeating the last one waiting is folded into it, and informational events
+    /// beyond [`MAX_INFO_EVENTS`] are dropped and counted (see the
+    /// [module documentation](self)).
     pub(crate) fn push_event_deferred(&self, event: SubscriptionEvent, wakers: &mut Vec<Waker>) {
         let mut g = self.lock();
         if g.ended {
+            return;
+        }
+        if g.repeats_last(&event) {
+            return;
+        }
+        let info = is_info(&event);
+        if info && g.info >= MAX_INFO_EVENTS {
+            g.pending_events_dropped += 1;
+            g.stats.events_dropped += 1;
             return;
         }
         g.flush_dropped();
@@ -288,28 +331,10 @@ impl Shared {
                 _ => {}
             }
         }
-        // Merge repeated server-side losses of the same item, so that a server repeating
-        // `OV` cannot grow the queue without bound.
-        if let (
-            SubscriptionEvent::LostUpdates {
-                item, count, key, ..
-            },
-            Some(SubscriptionEvent::LostUpdates {
-                item: last_item,
-                count: last_count,
-                key: last_key,
-                ..
-            }),
-        ) = (&event, g.queue.back_mut())
-            && item == last_item
-            && key == last_key
-        {
-            *last_count += count;
-        } else {
-            g.ended = event.is_terminal();
-            g.enqueue(event);
-            g.barrier = g.head + g.queue.len() as u64;
-        }
+        g.ended = event.is_terminal();
+        g.info += usize::from(info);
+        g.enqueue(event);
+        g.barrier = g.head + g.queue.len() as u64;
         if let Some(w) = g.waker.take() {
             wakers.push(w);
         }
@@ -351,13 +376,10 @@ impl Shared {
         let mut g = self.lock();
         let n = g.queue.len().min(max.max(1));
         if n == 0 {
-            let event = if g.pending_dropped > 0 {
-                SubscriptionEvent::Dropped {
-                    count: std::mem::take(&mut g.pending_dropped),
+            let Some(event) = g.take_gap() else {
+                if g.ended {
+                    return Poll::Ready(false);
                 }
-            } else if g.ended {
-                return Poll::Ready(false);
-            } else {
                 g.waker = Some(cx.waker().clone());
                 return Poll::Pending;
             };
@@ -368,7 +390,12 @@ impl Shared {
             // Everything, into an empty buffer: exchange the buffers instead of moving
             // each event (the queue gets the reader's empty one, capacity kept).
             std::mem::swap(local, &mut g.queue);
+            g.info = 0;
         } else {
+            if g.info > 0 {
+                let taken = g.queue.range(..n).filter(|e| is_info(e)).count();
+                g.info -= taken;
+            }
             local.extend(g.queue.drain(..n));
         }
         g.head += n as u64;
@@ -391,20 +418,21 @@ impl Shared {
         let event = match g.queue.pop_front() {
             Some(e) => {
                 g.head += 1;
+                g.info -= usize::from(is_info(&e));
                 if g.queue.is_empty() {
                     // Nothing pending: forget the conflation index (its entries are stale).
                     g.by_key.clear();
                 }
                 e
             }
-            None if g.pending_dropped > 0 => SubscriptionEvent::Dropped {
-                count: std::mem::take(&mut g.pending_dropped),
+            None => match g.take_gap() {
+                Some(e) => e,
+                None if g.ended => return Poll::Ready(None),
+                None => {
+                    g.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
             },
-            None if g.ended => return Poll::Ready(None),
-            None => {
-                g.waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
         };
         let room = g.queue.len() < g.capacity;
         drop(g);
@@ -430,12 +458,71 @@ impl Inner {
         self.stats.max_queued = self.stats.max_queued.max(self.queue.len());
     }
 
-    /// Queues the `Dropped` event of the updates dropped since the last one.
+    /// Queues the `Dropped` and `EventsDropped` events of the updates and events dropped
+    /// since the last ones.
     fn flush_dropped(&mut self) {
+        while let Some(gap) = self.take_gap() {
+            self.enqueue(gap);
+            self.barrier = self.head + self.queue.len() as u64;
+        }
+    }
+
+    /// The event that marks a gap not reported yet, if any (updates first).
+    fn take_gap(&mut self) -> Option<SubscriptionEvent> {
         if self.pending_dropped > 0 {
             let count = std::mem::take(&mut self.pending_dropped);
-            self.enqueue(SubscriptionEvent::Dropped { count });
-            self.barrier = self.head + self.queue.len() as u64;
+            Some(SubscriptionEvent::Dropped { count })
+        } else if self.pending_events_dropped > 0 {
+            let count = std::mem::take(&mut self.pending_events_dropped);
+            Some(SubscriptionEvent::EventsDropped { count })
+        } else {
+            None
+        }
+    }
+
+    /// Whether `event` says nothing more than the last event waiting (the same event
+    /// again; for `CONF`, the last one is updated to the new value): nothing to queue.
+    fn repeats_last(&mut self, event: &SubscriptionEvent) -> bool {
+        use SubscriptionEvent as E;
+        if self.pending_dropped > 0 || self.pending_events_dropped > 0 {
+            return false;
+        }
+        match (self.queue.back_mut(), event) {
+            (
+                Some(E::RealMaxFrequency {
+                    frequency,
+                    filtered,
+                }),
+                E::RealMaxFrequency {
+                    frequency: f,
+                    filtered: fl,
+                },
+            ) => {
+                (*frequency, *filtered) = (*f, *fl);
+                true
+            }
+            // Repeated server-side losses of the same item are merged.
+            (
+                Some(E::LostUpdates {
+                    item, count, key, ..
+                }),
+                E::LostUpdates {
+                    item: i,
+                    count: c,
+                    key: k,
+                    ..
+                },
+            ) if item == i && key == k => {
+                *count = count.saturating_add(*c);
+                true
+            }
+            (Some(E::EndOfSnapshot { item, .. }), E::EndOfSnapshot { item: i, .. })
+            | (Some(E::ClearSnapshot { item, .. }), E::ClearSnapshot { item: i, .. }) => item == i,
+            (
+                Some(E::SecondLevelError { key, error }),
+                E::SecondLevelError { key: k, error: e },
+            ) => key == k && error == e,
+            _ => false,
         }
     }
 
@@ -494,6 +581,19 @@ impl Inner {
             }
         }
     }
+}
+
+/// Whether an event is informational: dropped (and counted) rather than queued beyond
+/// [`MAX_INFO_EVENTS`].
+fn is_info(event: &SubscriptionEvent) -> bool {
+    matches!(
+        event,
+        SubscriptionEvent::EndOfSnapshot { .. }
+            | SubscriptionEvent::ClearSnapshot { .. }
+            | SubscriptionEvent::LostUpdates { .. }
+            | SubscriptionEvent::RealMaxFrequency { .. }
+            | SubscriptionEvent::SecondLevelError { .. }
+    )
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ fn a_full_queue_drops_and_says_where() {
     assert_eq!(push(6), Pushed::Dropped);
     assert_eq!(drain(&q), ["1:2", "dropped 2", "1:5", "dropped 1"]);
     assert_eq!(q.stats().dropped, 3);
-    // Events are never dropped, and a terminal one ends the stream.
+    // Lifecycle events are never dropped, and a terminal one ends the stream.
     q.push_event(SubscriptionEvent::Unsubscribed);
     assert_eq!(drain(&q), ["Unsubscribed"]);
     let mut cx = Context::from_waker(Waker::noop());
@@ -234,4 +234,103 @@ fn reconnection_storms_do_not_grow_an_unread_queue() {
             SubscriptionEvent::Subscribed { .. }
         ]
     ));
+}
+
+#[test]
+fn repeated_events_are_kept_once() {
+    let q = shared(Delivery::Queue { capacity: 10 });
+    for i in 0..1000 {
+        q.push_event(SubscriptionEvent::RealMaxFrequency {
+            frequency: tlcp_proto::RealMaxFrequency::PerSecond(f64::from(i)),
+            filtered: true,
+        });
+        q.push_event(SubscriptionEvent::RealMaxFrequency {
+            frequency: tlcp_proto::RealMaxFrequency::Unlimited,
+            filtered: true,
+        });
+    }
+    for _ in 0..1000 {
+        q.push_event(SubscriptionEvent::EndOfSnapshot {
+            item: 1,
+            item_name: None,
+        });
+    }
+    for _ in 0..1000 {
+        q.push_event(SubscriptionEvent::ClearSnapshot {
+            item: 2,
+            item_name: None,
+        });
+    }
+    assert_eq!(q.stats().queued, 3);
+    assert_eq!(
+        drain(&q),
+        [
+            "RealMaxFrequency { frequency: Unlimited, filtered: true }",
+            "EOS 1",
+            "ClearSnapshot { item: 2, item_name: None }",
+        ]
+    );
+}
+
+#[test]
+fn informational_events_are_capped_with_a_counted_gap() {
+    let q = shared(Delivery::Queue { capacity: 10 });
+    let eos = |item| SubscriptionEvent::EndOfSnapshot {
+        item,
+        item_name: None,
+    };
+    // A server alternating EOS of two items to a reader that never reads.
+    for i in 0..100_000 {
+        q.push_event(eos(1 + i % 2));
+    }
+    let stats = q.stats();
+    assert_eq!(stats.queued, MAX_INFO_EVENTS);
+    assert_eq!(stats.events_dropped, 100_000 - MAX_INFO_EVENTS as u64);
+    // Lifecycle events still get in, after the gap's marker.
+    q.push_event(SubscriptionEvent::Interrupted);
+    q.push_event(eos(1)); // still full: dropped and counted
+    q.push_event(SubscriptionEvent::Unsubscribed);
+    let events = drain(&q);
+    assert_eq!(events.len(), MAX_INFO_EVENTS + 4, "{:?}", &events[1000..]);
+    assert_eq!(events[0], "EOS 1");
+    assert_eq!(
+        events[MAX_INFO_EVENTS..],
+        [
+            format!("EventsDropped {{ count: {} }}", 100_000 - MAX_INFO_EVENTS),
+            "Interrupted".to_owned(),
+            "EventsDropped { count: 1 }".to_owned(),
+            "Unsubscribed".to_owned(),
+        ]
+    );
+    assert!(pop(&q).is_none());
+}
+
+#[test]
+fn room_for_informational_events_comes_back_as_they_are_read() {
+    let q = shared(Delivery::Queue { capacity: 10 });
+    let eos = |item| SubscriptionEvent::EndOfSnapshot {
+        item,
+        item_name: None,
+    };
+    for i in 0..MAX_INFO_EVENTS + 10 {
+        q.push_event(eos(1 + i % 2));
+    }
+    // Half read, in batches: as much room again.
+    let mut local = std::collections::VecDeque::new();
+    let cx = &mut Context::from_waker(Waker::noop());
+    while local.len() < MAX_INFO_EVENTS / 2 {
+        assert_eq!(q.poll_batch(cx, &mut local, 100), Poll::Ready(true));
+    }
+    let read = local.len();
+    for i in 0..MAX_INFO_EVENTS {
+        q.push_event(eos(1 + i % 2));
+    }
+    let stats = q.stats();
+    assert_eq!(
+        stats.queued,
+        MAX_INFO_EVENTS + 1,
+        "the gap's marker included"
+    );
+    // 10 dropped before the read, and what did not fit after it.
+    assert_eq!(stats.events_dropped, (10 + MAX_INFO_EVENTS - read) as u64);
 }

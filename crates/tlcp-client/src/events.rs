@@ -62,6 +62,15 @@ pub enum SubscriptionEvent {
         /// How many updates were dropped.
         count: u64,
     },
+    /// **This client** dropped `count` informational events (end or clear of snapshot,
+    /// server-side losses, `CONF`, second-level errors) here because the reader of this
+    /// subscription did not read and [`MAX_INFO_EVENTS`](crate::delivery::MAX_INFO_EVENTS)
+    /// of them were already waiting. Only a server repeating such events to a reader that
+    /// never reads causes this. Delivered exactly where the gap is.
+    EventsDropped {
+        /// How many events were dropped.
+        count: u64,
+    },
     /// The maximum frequency the server applies (`CONF`).
     RealMaxFrequency {
         /// Updates per second, or unlimited.

@@ -47,6 +47,9 @@ pub trait SubscriptionListener: Send + 'static {
     fn on_item_lost_updates(&mut self, item_name: Option<&str>, item_pos: usize, lost: u64) {}
     /// This client dropped updates because the listener was behind.
     fn on_dropped_updates(&mut self, count: u64) {}
+    /// This client dropped informational events (end of snapshot, `CONF`, ...) because
+    /// the listener was behind and the server kept repeating them.
+    fn on_dropped_events(&mut self, count: u64) {}
     /// `onRealMaxFrequency`.
     fn on_real_max_frequency(&mut self, frequency: RealMaxFrequency) {}
     /// `onSubscriptionError` (also for a failed second-level key, with the key).
@@ -99,6 +102,7 @@ fn dispatch(l: &mut impl SubscriptionListener, event: SubscriptionEvent) {
             ..
         } => l.on_item_lost_updates(item_name.as_deref(), item, count),
         SubscriptionEvent::Dropped { count } => l.on_dropped_updates(count),
+        SubscriptionEvent::EventsDropped { count } => l.on_dropped_events(count),
         SubscriptionEvent::RealMaxFrequency { frequency, .. } => {
             l.on_real_max_frequency(frequency);
         }

@@ -16,6 +16,8 @@
 //! | `ended`   | a connection ended cleanly                                        |
 //! | `failed`  | a connection failed; the bytes are the reason                     |
 //! | `timeout` | the machine's timer fired                                         |
+//! | `paused`  | reading paused (back-pressure): the machine's silence timers stop |
+//! | `resumed` | reading resumed                                                   |
 //!
 //! `conn` is the number of the machine's connection ([`ConnId::get`]), `micros` the
 //! time given to the machine, in microseconds from the start of the client. Every read
@@ -57,10 +59,15 @@ pub enum RecordKind {
     Failed,
     /// The timer fired.
     Timeout,
+    /// Reading paused (back-pressure): the machine was told
+    /// ([`ClientSession::pause_reading`](tlcp_proto::client::ClientSession::pause_reading)).
+    Paused,
+    /// Reading resumed.
+    Resumed,
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 7] = [
+    const ALL: [RecordKind; 9] = [
         Self::Meta,
         Self::Opened,
         Self::Data,
@@ -68,6 +75,8 @@ impl RecordKind {
         Self::Ended,
         Self::Failed,
         Self::Timeout,
+        Self::Paused,
+        Self::Resumed,
     ];
 
     /// The name in the file.
@@ -80,6 +89,8 @@ impl RecordKind {
             Self::Ended => "ended",
             Self::Failed => "failed",
             Self::Timeout => "timeout",
+            Self::Paused => "paused",
+            Self::Resumed => "resumed",
         }
     }
 }

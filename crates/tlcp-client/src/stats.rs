@@ -20,9 +20,16 @@ pub struct Stats {
     pub reconnects: u64,
     /// Times a lost stream connection was recovered without loss.
     pub recoveries: u64,
-    /// Updates the server reported lost (`OV`), plus the notifications known lost when
-    /// a session was replaced.
+    /// Updates the server reported lost (`OV`: its buffer or bandwidth limit dropped
+    /// them), all subscriptions together.
     pub lost_updates: u64,
+    /// Data notifications known lost when a session could not be recovered and was
+    /// replaced (the server had sent this many more than the client received, see
+    /// [`Lost::AtLeast`](tlcp_proto::client::Lost::AtLeast)). Not only updates: every
+    /// notification the recovery count covers (`U`, `SUBOK`, `CONF`, `EOS`, `MSGDONE`,
+    /// ...) counts, and it is a lower bound: a replacement whose loss is unknown adds
+    /// nothing (see [`reconnects`](Self::reconnects)).
+    pub lost_notifications: u64,
     /// Updates this client dropped because a subscription's reader was behind and its
     /// queue was full ([`Delivery::Queue`](crate::Delivery::Queue)).
     pub dropped_by_slow_consumers: u64,
@@ -46,6 +53,7 @@ pub(crate) struct Counters {
     pub(crate) reconnects: AtomicU64,
     pub(crate) recoveries: AtomicU64,
     pub(crate) lost_updates: AtomicU64,
+    pub(crate) lost_notifications: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) conflated: AtomicU64,
     pub(crate) pauses: AtomicU64,
@@ -66,6 +74,7 @@ impl Counters {
             reconnects: self.reconnects.load(Relaxed),
             recoveries: self.recoveries.load(Relaxed),
             lost_updates: self.lost_updates.load(Relaxed),
+            lost_notifications: self.lost_notifications.load(Relaxed),
             dropped_by_slow_consumers: self.dropped.load(Relaxed),
             conflated: self.conflated.load(Relaxed),
             backpressure_pauses: self.pauses.load(Relaxed),

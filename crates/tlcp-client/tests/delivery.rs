@@ -198,6 +198,58 @@ async fn backpressure_pauses_reading_instead_of_dropping() {
     assert!(sub.next().now_or_never_pending());
 }
 
+/// A reader behind a back-pressured subscription pauses reading, not the session: the
+/// reverse heartbeats go on while nothing is read, so the server keeps the session.
+#[tokio::test]
+async fn reverse_heartbeats_go_on_while_reading_is_paused() {
+    let mut peer = tlcp_testkit::scripted::ScriptedPeer::start(1).await;
+    let client = tlcp_client::Client::builder(&peer.url(), "DEMO")
+        .forced_transport(tlcp_client::ForcedTransport::WsStreaming)
+        .reverse_heartbeat_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    client.connect();
+    within("connection", client.connected()).await.unwrap();
+    let mut sub = client
+        .subscribe(
+            Subscription::distinct(["x"], ["n"])
+                .snapshot(false)
+                .delivery(Delivery::Backpressure { capacity: 2 }),
+        )
+        .await
+        .unwrap();
+    let id = within("the subscription", peer.sub()).await;
+    peer.send(format!("U,{id},1,1\r\nU,{id},1,2\r\nU,{id},1,3\r\n"));
+    within("the pause", async {
+        while client.stats().backpressure_pauses == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let heartbeats = || {
+        peer.requests()
+            .iter()
+            .filter(|r| r.starts_with("heartbeat"))
+            .count()
+    };
+    let before = heartbeats();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let during = heartbeats() - before;
+    // About 20 in a second; a loaded machine may send fewer, never none.
+    assert!(during >= 5, "{during} heartbeats while paused");
+    assert_eq!(
+        client.stats().backpressure_pauses,
+        1,
+        "still the same pause"
+    );
+    // Nothing was lost meanwhile.
+    for n in 1..=3 {
+        let u = next_update(&mut sub, "the held updates").await;
+        assert_eq!(u.value(1), Some(n.to_string().as_str()));
+    }
+    assert_eq!(client.current_status(), tlcp_client::Status::WsStreaming);
+}
+
 trait NowOrNever {
     fn now_or_never_pending(self) -> bool;
 }

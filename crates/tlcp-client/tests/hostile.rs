@@ -13,6 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use futures_util::StreamExt;
 use tlcp_client::{Client, ConnectionEvent, Delivery, Status, Subscription, SubscriptionEvent};
 use tlcp_testkit::scripted::ScriptedPeer;
 
@@ -203,4 +204,60 @@ async fn hostile_lines_are_reported_and_the_session_goes_on() {
     eprintln!("{requests} requests from the client");
     drop(client);
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The error that ended a subscription (other events are skipped).
+async fn subscription_error(
+    sub: &mut tlcp_client::SubscriptionStream,
+    what: &str,
+) -> tlcp_client::SubscriptionError {
+    wait_sub(sub, what, |e| match e {
+        SubscriptionEvent::Error(e) => Some(e.clone()),
+        SubscriptionEvent::Update(_) => panic!("an update at {what}"),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn huge_announced_sizes_fail_the_subscription_not_the_client() {
+    // Every SUBOK of this peer announces 4e9 fields: a model of that size would take tens
+    // of GB. Each subscription fails with a typed error instead, and the session goes on.
+    let mut server = Hostile(ScriptedPeer::start(4_000_000_000).await);
+    let client = Client::builder(&server.0.url(), "HOSTILE")
+        .forced_transport(tlcp_client::ForcedTransport::WsStreaming)
+        .build()
+        .unwrap();
+    client.connect();
+    within("connection", client.connected()).await.unwrap();
+    // A schema: the configured limit (1000 fields by default).
+    let mut by_schema = client
+        .subscribe(Subscription::merge_group("g", "s"))
+        .await
+        .unwrap();
+    let e = subscription_error(&mut by_schema, "the schema subscription").await;
+    assert_eq!(
+        format!("{e:?}"),
+        "Model(TooLarge { what: \"fields\", count: 4000000000, max: 1000 })"
+    );
+    // A list of fields: the server must announce exactly that many.
+    let mut by_list = client
+        .subscribe(Subscription::merge(["item"], ["a", "b"]))
+        .await
+        .unwrap();
+    let e = subscription_error(&mut by_list, "the listed subscription").await;
+    assert_eq!(
+        format!("{e:?}"),
+        "Model(NameCount { what: \"field\", expected: 4000000000, found: 2 })"
+    );
+    // The failed subscriptions' streams end there.
+    for sub in [&mut by_schema, &mut by_list] {
+        let end = within("the end of a failed subscription", sub.next()).await;
+        assert!(end.is_none(), "{end:?}");
+    }
+    // The session is still the first one, still streaming.
+    let _ = server.sub().await;
+    assert_eq!(client.current_status(), Status::WsStreaming);
+    assert_eq!(client.stats().sessions, 1);
+    drop(client);
 }

@@ -1,7 +1,7 @@
 //! The whole client (not only its transport layer) over the network paths users have in
 //! production: TLS with a private CA, an HTTP CONNECT or SOCKS5 proxy with credentials
-//! (TLS inside the tunnel), and a chosen local address, on every transport and with
-//! stream-sense. Each run connects, subscribes, receives a real update and disconnects.
+//! (TLS inside the tunnel), and a chosen local address or interface, on every transport
+//! and with stream-sense. Each run connects, subscribes, receives a real update and disconnects.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,10 +9,14 @@ mod support;
 
 use futures_util::StreamExt;
 use support::*;
-use tlcp_client::transport::{Proxy, TlsConfig};
+use tlcp_client::transport::{
+    Proxy, ServerAddress, TlsConfig, Transport, TransportConfig, TransportError,
+};
 use tlcp_client::{
     Client, ClientBuilder, ForcedTransport, Status, Subscription, SubscriptionEvent,
 };
+
+const V: tlcp_proto::ProtocolVersion = tlcp_proto::ProtocolVersion::V2_5_0;
 
 /// The forced transports, and stream-sense (`None`), with the status each must reach.
 const PATHS: [(Option<ForcedTransport>, Status); 5] = [
@@ -144,10 +148,81 @@ async fn an_unknown_ca_is_refused_and_never_silently_accepted() {
 
 #[tokio::test]
 async fn sockets_bind_to_the_chosen_local_address() {
+    // Through a forwarder that notes where each connection comes from: 127.0.0.2, never
+    // the default 127.0.0.1, for the stream connections and the control requests alike.
     let server = tlcp_server().await;
-    let url = server.url();
-    for (t, status) in [PATHS[0], PATHS[1]] {
-        let b = Client::builder(&url, "DEMO").local_address("127.0.0.1".parse().unwrap());
+    let fwd = Forwarder::start(server.local_addr()).await;
+    let url = format!("http://{}", fwd.addr);
+    for (t, status) in [PATHS[0], PATHS[1], PATHS[3]] {
+        let b = Client::builder(&url, "DEMO").local_address("127.0.0.2".parse().unwrap());
         quote_through(with_transport(b, t), status).await;
+    }
+    let peers = fwd.peers.lock().unwrap().clone();
+    assert!(peers.len() >= 3, "{peers:?}");
+    assert!(
+        peers.iter().all(|p| p.ip().to_string() == "127.0.0.2"),
+        "{peers:?}"
+    );
+}
+
+/// Whether the OS refuses `SO_BINDTODEVICE` to this process (not root, no
+/// `CAP_NET_RAW` on an old kernel): the test is then skipped, saying why.
+async fn bind_to_device_refused() -> bool {
+    let server = tlcp_server().await;
+    let mut cfg = TransportConfig::default();
+    cfg.bind_interface = Some("lo".to_owned());
+    let addr = ServerAddress::parse(&server.url()).unwrap();
+    match Transport::new(cfg)
+        .unwrap()
+        .connect_ws(&addr, V, true)
+        .await
+    {
+        Err(TransportError::Connect { source, .. }) if source.raw_os_error() == Some(1) => {
+            eprintln!("skipped: the OS refuses SO_BINDTODEVICE to this process ({source})");
+            true
+        }
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn sockets_bind_to_the_chosen_interface() {
+    if bind_to_device_refused().await {
+        return;
+    }
+    // The whole client, bound to the loopback interface, reaches the loopback server.
+    let server = tlcp_server().await;
+    for (t, status) in [PATHS[0], PATHS[1]] {
+        let b = Client::builder(&server.url(), "DEMO").bind_interface("lo");
+        quote_through(with_transport(b, t), status).await;
+    }
+    // The option reaches the socket: an interface that does not exist fails the connect
+    // (ENODEV), where an unbound socket would connect.
+    let addr = ServerAddress::parse(&server.url()).unwrap();
+    let mut cfg = TransportConfig::default();
+    cfg.bind_interface = Some("nosuchif0".to_owned());
+    match Transport::new(cfg)
+        .unwrap()
+        .connect_ws(&addr, V, true)
+        .await
+    {
+        Err(TransportError::Connect { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(19 /* ENODEV */), "{source}");
+        }
+        Ok(_) => panic!("connected through an interface that does not exist"),
+        Err(e) => panic!("unexpected {e}"),
+    }
+    // Names that cannot be interfaces are refused when the client is built.
+    for bad in ["", "a-name-longer-than-15", "a/b"] {
+        let built = Client::builder(&server.url(), "DEMO")
+            .bind_interface(bad)
+            .build();
+        assert!(
+            matches!(
+                built,
+                Err(tlcp_client::Error::Config(TransportError::InvalidConfig(_)))
+            ),
+            "{bad:?}"
+        );
     }
 }

@@ -6,6 +6,11 @@
 //! control requests in flight, the machine's timer, and, while a back-pressured
 //! subscription is full, the signal that its reader made room. Nothing in the loop waits
 //! on a reader: updates go into per-subscription queues (see [`crate::delivery`]).
+//!
+//! While reading is paused (back-pressure), the machine is told
+//! ([`ClientSession::pause_reading`]): its timers keep running, reverse heartbeats
+//! included, except the ones that judge the server's silence, which we would misjudge
+//! since we do not read.
 
 mod net;
 mod outputs;
@@ -29,7 +34,8 @@ use net::{Net, NetEvent, Opened};
 pub(crate) use outputs::{Links, Outputs, SubEntry};
 
 /// After reading resumes (back-pressure), timers wait this long, so that data which
-/// arrived meanwhile is read before the machine judges the connection silent.
+/// arrived meanwhile is read before the machine judges the connection silent (its
+/// silence timers were suspended during the pause; this covers their last moments).
 const RESUME_GRACE: Duration = Duration::from_millis(200);
 
 /// How long a stopping driver waits for its `destroy` request.
@@ -106,6 +112,13 @@ impl Driver {
         }
     }
 
+    /// Records an input that concerns no connection, if recording.
+    fn record_event(&mut self, kind: RecordKind, now: Instant) {
+        if let Some(r) = &mut self.recorder {
+            r.record(kind, 0, now, b"");
+        }
+    }
+
     fn now(&mut self) -> Instant {
         self.last_now = self.last_now.max(Instant::now());
         self.last_now
@@ -142,7 +155,7 @@ impl Driver {
                 }
             }
             let read = !self.paused;
-            let timers = deadline.is_some() && !self.paused;
+            let timers = deadline.is_some();
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
@@ -174,9 +187,7 @@ impl Driver {
                 () = &mut sleep, if timers => {
                     self.hold_timers_until = None;
                     let now = self.now();
-                    if let Some(r) = &mut self.recorder {
-                        r.record(RecordKind::Timeout, 0, now, b"");
-                    }
+                    self.record_event(RecordKind::Timeout, now);
                     self.session.handle_timeout(now);
                 }
                 () = self.resume.notified(), if self.paused => {}
@@ -224,8 +235,12 @@ impl Driver {
             if pause {
                 tracing::debug!("a back-pressured subscription is full: reading paused");
                 Counters::add(&self.out.links.counters.pauses, 1);
+                self.record_event(RecordKind::Paused, now);
+                self.session.pause_reading(now);
             } else {
                 tracing::debug!("reading resumed");
+                self.record_event(RecordKind::Resumed, now);
+                self.session.resume_reading(now);
                 self.hold_timers_until = Some(now + RESUME_GRACE);
             }
         }

@@ -1,5 +1,11 @@
 //! The driver's network side: the connections the session machine asked for, opened,
 //! read, written and closed without ever blocking the driver's loop.
+//!
+//! A WebSocket is read and written in the same poll, without handing the socket to a
+//! write future: requests waiting for the socket never stop the reading. What waits is
+//! bounded by [`TransportConfig::max_ws_write_queue`](crate::transport::TransportConfig):
+//! a server that does not read its WebSocket gets the connection failed (the machine
+//! then recovers the session) instead of a queue that grows without end.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -37,16 +43,30 @@ pub(crate) struct Done {
     pub(crate) result: Result<Opened, TransportError>,
 }
 
-type WriteFuture = BoxFuture<'static, (WsConnection, Result<(), TransportError>)>;
-
 #[allow(clippy::large_enum_variant)] // As for `Opened`.
 enum Io {
     Ws(WsConnection),
     Http(HttpStream),
-    /// WS requests being written; the connection comes back with the result.
-    Writing(WriteFuture),
-    /// Transient, while the state changes.
-    Gone,
+}
+
+/// WS requests waiting to be written, with their size.
+#[derive(Default)]
+struct Outbox {
+    texts: VecDeque<String>,
+    bytes: usize,
+}
+
+impl Outbox {
+    /// Queues `text`, unless the queue would then hold more than `max` bytes (a request
+    /// alone always fits). Says whether it was queued.
+    fn push(&mut self, text: String, max: usize) -> bool {
+        if !self.texts.is_empty() && self.bytes.saturating_add(text.len()) > max {
+            return false;
+        }
+        self.bytes += text.len();
+        self.texts.push_back(text);
+        true
+    }
 }
 
 /// An open stream connection.
@@ -54,7 +74,9 @@ struct Slot {
     id: ConnId,
     io: Io,
     /// WS requests waiting to be written.
-    outbox: VecDeque<String>,
+    outbox: Outbox,
+    /// WS: requests were handed to the socket and not flushed yet.
+    writing: bool,
 }
 
 /// What happened on the open connections.
@@ -79,7 +101,7 @@ pub(crate) struct Net {
     /// The pending operations still wanted (a `Close` removes them).
     live: HashSet<ConnId>,
     /// WS requests for connections still opening.
-    early: HashMap<ConnId, VecDeque<String>>,
+    early: HashMap<ConnId, Outbox>,
     /// Closed WebSockets still sending their last requests (see [`Net::close`]).
     lingering: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -116,7 +138,12 @@ impl Net {
             Opened::Control(_) => return,
         };
         let outbox = self.early.remove(&id).unwrap_or_default();
-        self.open.slots.push(Slot { id, io, outbox });
+        self.open.slots.push(Slot {
+            id,
+            io,
+            outbox,
+            writing: false,
+        });
     }
 
     /// Carries out one transmit. An immediate failure (an unusable control link) is
@@ -178,12 +205,25 @@ impl Net {
                 });
             }
             Transmit::WsText { conn, text } => {
-                match self.open.slots.iter_mut().find(|s| s.id == conn) {
-                    Some(slot) => slot.outbox.push_back(text),
+                let max = self.transport.config().max_ws_write_queue;
+                let queued = match self.open.slots.iter_mut().find(|s| s.id == conn) {
+                    Some(slot) => slot.outbox.push(text, max),
                     None if self.live.contains(&conn) => {
-                        self.early.entry(conn).or_default().push_back(text);
+                        self.early.entry(conn).or_default().push(text, max)
                     }
-                    None => tracing::debug!(%conn, "request for a closed WebSocket dropped"),
+                    None => {
+                        tracing::debug!(%conn, "request for a closed WebSocket dropped");
+                        true
+                    }
+                };
+                if !queued {
+                    tracing::warn!(%conn, max, "the server does not read its WebSocket: connection failed");
+                    self.drop_conn(conn);
+                    let reason = format!(
+                        "more than {max} bytes of requests wait to be written: the server \
+                         does not read its WebSocket"
+                    );
+                    return Some((conn, CloseReason::Failed(reason)));
                 }
             }
             Transmit::Close { conn } => self.close(conn),
@@ -209,6 +249,13 @@ impl Net {
         );
     }
 
+    /// Drops a connection at once, without sending anything more on it.
+    fn drop_conn(&mut self, conn: ConnId) {
+        self.live.remove(&conn);
+        self.early.remove(&conn);
+        self.open.slots.retain(|s| s.id != conn);
+    }
+
     /// Closes a connection: an open WebSocket first sends what was queued on it (the
     /// `destroy` request, typically) and its close frame, in a task of its own.
     pub(crate) fn close(&mut self, conn: ConnId) {
@@ -218,17 +265,11 @@ impl Net {
             return;
         };
         let slot = self.open.slots.swap_remove(i);
-        let outbox = slot.outbox;
-        let ws = match slot.io {
-            Io::Ws(ws) => Some(async move { ws }.boxed()),
-            Io::Writing(w) => Some(async move { w.await.0 }.boxed()),
-            Io::Http(_) | Io::Gone => None,
-        };
-        if let Some(ws) = ws {
+        let outbox = slot.outbox.texts;
+        if let Io::Ws(mut ws) = slot.io {
             self.lingering.retain(|t| !t.is_finished());
             self.lingering.push(tokio::spawn(async move {
                 let _ = tokio::time::timeout(LINGER, async move {
-                    let mut ws = ws.await;
                     for text in outbox {
                         if ws.send_text(&text).await.is_err() {
                             return;
@@ -295,8 +336,9 @@ impl Open {
         self.slots.is_empty()
     }
 
-    /// Writes queued WS requests and, when `read` is set, reads the open connections:
-    /// the first chunk found goes to `on_chunk`.
+    /// Writes queued WS requests (as far as the sockets take them) and, when `read` is
+    /// set, reads the open connections, WebSockets with writes pending included: the
+    /// first chunk found goes to `on_chunk`.
     pub(crate) fn poll_io(
         &mut self,
         cx: &mut Context<'_>,
@@ -306,34 +348,24 @@ impl Open {
         for i in 0..self.slots.len() {
             let slot = &mut self.slots[i];
             let id = slot.id;
-            let step = loop {
-                match &mut slot.io {
-                    Io::Ws(_) if !slot.outbox.is_empty() => {
-                        let Io::Ws(mut ws) = std::mem::replace(&mut slot.io, Io::Gone) else {
-                            unreachable!("matched just above")
-                        };
-                        let texts: Vec<String> = slot.outbox.drain(..).collect();
-                        slot.io = Io::Writing(
-                            async move {
-                                for text in &texts {
-                                    if let Err(e) = ws.send_text(text).await {
-                                        return (ws, Err(e));
-                                    }
-                                }
-                                (ws, Ok(()))
-                            }
-                            .boxed(),
-                        );
+            let step = match &mut slot.io {
+                Io::Ws(ws) => {
+                    let mut step = Poll::Pending;
+                    if slot.writing || !slot.outbox.texts.is_empty() {
+                        let outbox = &mut slot.outbox;
+                        match ws.poll_write_queue(cx, &mut outbox.texts, &mut outbox.bytes) {
+                            Poll::Ready(Ok(())) => slot.writing = false,
+                            Poll::Ready(Err(e)) => step = Poll::Ready(Err(e)),
+                            Poll::Pending => slot.writing = true,
+                        }
                     }
-                    Io::Writing(w) => match w.as_mut().poll(cx) {
-                        Poll::Ready((ws, Ok(()))) => slot.io = Io::Ws(ws),
-                        Poll::Ready((_, Err(e))) => break Poll::Ready(Err(e)),
-                        Poll::Pending => break Poll::Pending,
-                    },
-                    Io::Ws(ws) if read => break poll_chunk(ws, cx, |c| on_chunk(id, c)),
-                    Io::Http(h) if read => break poll_chunk(h, cx, |c| on_chunk(id, c)),
-                    _ => break Poll::Pending,
+                    if step.is_pending() && read {
+                        step = poll_chunk(ws, cx, |c| on_chunk(id, c));
+                    }
+                    step
                 }
+                Io::Http(h) if read => poll_chunk(h, cx, |c| on_chunk(id, c)),
+                Io::Http(_) => Poll::Pending,
             };
             match step {
                 Poll::Pending => {}

@@ -168,7 +168,8 @@ impl Outputs {
                 Counters::add(&c.sessions, 1);
                 Counters::add(&c.reconnects, 1);
                 if let Lost::AtLeast(n) = lost {
-                    Counters::add(&c.lost_updates, *n);
+                    // Data notifications of every kind, not updates only.
+                    Counters::add(&c.lost_notifications, *n);
                 }
             }
             SessionEvent::Closed { cause } => tracing::info!(?cause, "session closed"),
@@ -271,5 +272,67 @@ impl Outputs {
         for (_, m) in self.messages.drain() {
             let _ = m.send(Ok(MessageOutcome::Aborted));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlcp_proto::Mode;
+    use tlcp_proto::SessionId;
+    use tlcp_proto::client::SubscriptionSpec;
+
+    fn outputs() -> Outputs {
+        Outputs {
+            links: Links {
+                status: watch::channel(Status::Disconnected).0,
+                events: broadcast::channel(16).0,
+                counters: Arc::default(),
+                last_close: Arc::default(),
+            },
+            subs: Default::default(),
+            messages: HashMap::new(),
+            full: false,
+            wakers: Vec::new(),
+            unwoken: 0,
+            spare: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lost_counters_count_what_they_say() {
+        let mut out = outputs();
+        let spec = SubscriptionSpec::items(Mode::Merge, ["a"], ["f"]);
+        let resume = Arc::new(tokio::sync::Notify::new());
+        let entry = SubEntry {
+            shared: Arc::new(Shared::new(crate::Delivery::Conflate, resume)),
+            schema: Arc::new(Schema::of(&spec)),
+            key_pos: None,
+            backpressure: false,
+        };
+        let mut machine = ClientSession::new(tlcp_proto::client::SessionConfig::new("DEMO"));
+        let id = machine.subscribe(spec, Instant::now()).unwrap();
+        out.subs.insert(id, entry);
+        // The server dropped 3 updates of the item: lost updates.
+        let ov = MachineEvent::LostUpdates {
+            item: 1,
+            lost: 3,
+            key: None,
+        };
+        out.on_subscription(id, ov);
+        // A replacement after a gap of 7 notifications (SUBOK, CONF, updates... who
+        // knows): not counted as updates.
+        out.on_session(SessionEvent::Replaced {
+            session_id: SessionId::new("S2"),
+            lost: Lost::AtLeast(7),
+        });
+        out.on_session(SessionEvent::Replaced {
+            session_id: SessionId::new("S3"),
+            lost: Lost::Unknown,
+        });
+        let stats = out.links.counters.snapshot();
+        assert_eq!(stats.lost_updates, 3);
+        assert_eq!(stats.lost_notifications, 7);
+        assert_eq!(stats.reconnects, 2);
     }
 }

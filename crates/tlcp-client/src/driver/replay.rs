@@ -7,8 +7,9 @@
 //! numbers are those the live machine chose, and a fresh machine given the same inputs
 //! chooses the same, which is checked. Reading pauses while a subscription's queue is
 //! full (every replayed subscription is back-pressured: nothing is conflated nor
-//! dropped, whatever the reader's speed). When the recording is exhausted, the
-//! subscription streams end.
+//! dropped, whatever the reader's speed); that pause only delays the feeding, in virtual
+//! time the machine sees the recorded client's pauses (`paused`/`resumed` records). When
+//! the recording is exhausted, the subscription streams end.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,9 +131,13 @@ impl Replayer {
         let at = self.base + Duration::from_micros(r.micros);
         let now = at.max(self.last_now);
         self.last_now = now;
-        if r.kind == RecordKind::Timeout {
-            self.session.handle_timeout(now);
-            return;
+        match r.kind {
+            RecordKind::Timeout => return self.session.handle_timeout(now),
+            // The recorded client's pauses (its readers'), not this one's: they decide
+            // which timers ran.
+            RecordKind::Paused => return self.session.pause_reading(now),
+            RecordKind::Resumed => return self.session.resume_reading(now),
+            _ => {}
         }
         let Some(&conn) = self.conns.get(&r.conn) else {
             self.diverged(&format!(
@@ -161,7 +166,7 @@ impl Replayer {
                 self.session
                     .handle_closed(conn, CloseReason::Failed(text), now);
             }
-            RecordKind::Meta | RecordKind::Timeout => {}
+            RecordKind::Meta | RecordKind::Timeout | RecordKind::Paused | RecordKind::Resumed => {}
         }
     }
 

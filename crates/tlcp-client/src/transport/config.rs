@@ -57,6 +57,11 @@ pub struct TransportConfig {
     /// Local address to bind the sockets to before connecting (port chosen by the OS).
     /// Only the server (or proxy) addresses of the same IP family are then tried.
     pub local_address: Option<IpAddr>,
+    /// Network interface to bind the sockets to (`SO_BINDTODEVICE`, e.g. `"eth1"`): the
+    /// connections then leave through it whatever the routing table says. Linux only
+    /// (and Android): elsewhere [`Transport::new`](super::Transport::new) refuses it.
+    /// The process may need `CAP_NET_RAW` (Linux before 5.7: always).
+    pub bind_interface: Option<String>,
     /// Proxy to tunnel every connection through.
     pub proxy: Option<Proxy>,
     /// TLS settings for `https`/`wss` servers.
@@ -72,6 +77,11 @@ pub struct TransportConfig {
     pub read_buffer_size: usize,
     /// Largest WebSocket message accepted. Default 16 MiB.
     pub max_ws_message_size: usize,
+    /// Most bytes of requests waiting to be written on one WebSocket (the socket does not
+    /// take them: the server does not read). Beyond, the connection is failed and the
+    /// session recovered, rather than the queue growing. A single request larger than
+    /// this is still sent. Default 4 MiB.
+    pub max_ws_write_queue: usize,
     /// Largest control response body accepted. Default 1 MiB.
     pub max_control_response_size: usize,
     /// Idle keep-alive connections kept per server for control requests. Default 2.
@@ -85,6 +95,7 @@ impl Default for TransportConfig {
             request_timeout: Duration::from_secs(10),
             tcp_nodelay: true,
             local_address: None,
+            bind_interface: None,
             proxy: None,
             tls: TlsConfig::default(),
             headers: Vec::new(),
@@ -92,6 +103,7 @@ impl Default for TransportConfig {
             read_mode: ReadMode::Async,
             read_buffer_size: 64 * 1024,
             max_ws_message_size: 16 * 1024 * 1024,
+            max_ws_write_queue: 4 * 1024 * 1024,
             max_control_response_size: 1024 * 1024,
             max_idle_control_connections: 2,
         }
@@ -131,6 +143,7 @@ impl fmt::Debug for TransportConfig {
             .field("request_timeout", &self.request_timeout)
             .field("tcp_nodelay", &self.tcp_nodelay)
             .field("local_address", &self.local_address)
+            .field("bind_interface", &self.bind_interface)
             .field("proxy", &self.proxy)
             .field("tls", &self.tls)
             .field("headers", &self.headers)
@@ -138,6 +151,7 @@ impl fmt::Debug for TransportConfig {
             .field("read_mode", &self.read_mode)
             .field("read_buffer_size", &self.read_buffer_size)
             .field("max_ws_message_size", &self.max_ws_message_size)
+            .field("max_ws_write_queue", &self.max_ws_write_queue)
             .field("max_control_response_size", &self.max_control_response_size)
             .field(
                 "max_idle_control_connections",

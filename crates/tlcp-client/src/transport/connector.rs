@@ -98,6 +98,9 @@ struct Inner {
 impl Transport {
     /// Checks the configuration and prepares TLS (loads the trusted roots).
     pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
+        if let Some(name) = &config.bind_interface {
+            super::net::check_interface(name)?;
+        }
         let tls = tls::client_config(&config.tls)?;
         Ok(Self {
             inner: Arc::new(Inner {

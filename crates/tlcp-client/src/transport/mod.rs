@@ -14,7 +14,7 @@
 //!   the `native-roots` feature, custom CAs, and an explicitly dangerous switch to turn
 //!   verification off), proxies ([`Proxy`]: HTTP `CONNECT` and SOCKS5, with credentials),
 //!   extra headers ([`ExtraHeader`], optionally only on session creation), cookies
-//!   ([`CookieJar`], per server host), the local address to bind, `TCP_NODELAY`, timeouts
+//!   ([`CookieJar`], per server host), the local address or interface to bind, `TCP_NODELAY`, timeouts
 //!   and the [`ReadMode`] (async or busy-poll).
 //! - [`TransportError`]: what went wrong, split by cause.
 //!
@@ -62,7 +62,7 @@ use std::time::Instant;
 pub use address::ServerAddress;
 pub use config::{ExtraHeader, Proxy, ProxyKind, ReadMode, TlsConfig, TransportConfig};
 pub use connector::{HttpRequest, Transport};
-pub use cookies::CookieJar;
+pub use cookies::{CookieJar, MAX_COOKIE_HOSTS, MAX_COOKIE_SIZE, MAX_COOKIES_PER_HOST};
 pub use error::TransportError;
 pub use http_stream::HttpStream;
 pub use ws::WsConnection;

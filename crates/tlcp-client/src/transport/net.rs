@@ -63,11 +63,51 @@ async fn connect_one(addr: SocketAddr, cfg: &TransportConfig) -> io::Result<TcpS
     } else {
         TcpSocket::new_v6()?
     };
+    if let Some(name) = &cfg.bind_interface {
+        bind_device(&socket, name)?;
+    }
     if let Some(ip) = cfg.local_address {
         socket.bind(SocketAddr::new(ip, 0))?;
     }
     socket.set_nodelay(cfg.tcp_nodelay)?;
     socket.connect(addr).await
+}
+
+/// Platforms where a socket can be bound to an interface (`SO_BINDTODEVICE`).
+const CAN_BIND_DEVICE: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "fuchsia"
+));
+
+/// Checks an interface name of [`TransportConfig::bind_interface`] (and the platform).
+pub(crate) fn check_interface(name: &str) -> Result<(), TransportError> {
+    if !CAN_BIND_DEVICE {
+        return Err(TransportError::InvalidConfig(format!(
+            "bind_interface ({name:?}): binding sockets to an interface (SO_BINDTODEVICE) \
+             is only supported on Linux"
+        )));
+    }
+    // IFNAMSIZ is 16, the terminating NUL included.
+    if name.is_empty() || name.len() > 15 || name.bytes().any(|b| b == 0 || b == b'/') {
+        return Err(TransportError::InvalidConfig(format!(
+            "bind_interface: {name:?} is not an interface name (1 to 15 bytes)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+fn bind_device(socket: &TcpSocket, name: &str) -> io::Result<()> {
+    socket.bind_device(Some(name.as_bytes()))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+fn bind_device(_socket: &TcpSocket, name: &str) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("cannot bind to interface {name:?}: SO_BINDTODEVICE is Linux only"),
+    ))
 }
 
 /// A TCP stream that remembers when its last read returned data, and can busy-poll.

@@ -1,13 +1,16 @@
 //! WebSocket stream connections: our own upgrade handshake, framing by a replaceable
 //! backend (tokio-websockets today).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use http::{HeaderName, HeaderValue, header};
 use tlcp_proto::ProtocolVersion;
 use tokio::io::AsyncWriteExt;
@@ -30,6 +33,14 @@ pub(crate) trait WsBackend: Send {
     async fn recv(&mut self) -> Result<Option<(&[u8], Instant)>, TransportError>;
     /// Sends one text message.
     async fn send_text(&mut self, text: &str) -> Result<(), TransportError>;
+    /// Ready to take a message with [`start_send`](Self::start_send) (the messages
+    /// taken before may have to be written first).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
+    /// Takes one text message to send (written by [`poll_flush`](Self::poll_flush), or
+    /// by later calls to [`poll_ready`](Self::poll_ready)).
+    fn start_send(&mut self, text: String) -> Result<(), TransportError>;
+    /// Writes the messages taken so far.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
     /// Starts the closing handshake and flushes it.
     async fn close(&mut self) -> Result<(), TransportError>;
     /// Switches the socket's busy-poll mode.
@@ -87,6 +98,20 @@ impl WsBackend for TokioWs {
             .send(tokio_websockets::Message::text(text.to_owned()))
             .await
             .map_err(ws_error)
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws).poll_ready(cx).map_err(ws_error)
+    }
+
+    fn start_send(&mut self, text: String) -> Result<(), TransportError> {
+        Pin::new(&mut self.ws)
+            .start_send(tokio_websockets::Message::text(text))
+            .map_err(ws_error)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws).poll_flush(cx).map_err(ws_error)
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {
@@ -184,6 +209,27 @@ impl WsConnection {
     /// Closes the connection (WebSocket closing handshake).
     pub async fn close(&mut self) -> Result<(), TransportError> {
         self.backend.close().await
+    }
+
+    /// Writes `queue` as far as the socket takes it, without waiting: each message taken
+    /// is popped (and its length taken off `queued_bytes`), then everything is flushed.
+    /// `Ready(Ok)` once all is written; `Pending` (with a wake-up when the socket takes
+    /// more) otherwise. Reading the connection meanwhile is fine: this is how the driver
+    /// keeps reading while its requests wait for the socket.
+    pub(crate) fn poll_write_queue(
+        &mut self,
+        cx: &mut Context<'_>,
+        queue: &mut VecDeque<String>,
+        queued_bytes: &mut usize,
+    ) -> Poll<Result<(), TransportError>> {
+        while !queue.is_empty() {
+            ready!(self.backend.poll_ready(cx))?;
+            if let Some(text) = queue.pop_front() {
+                *queued_bytes = queued_bytes.saturating_sub(text.len());
+                self.backend.start_send(text)?;
+            }
+        }
+        self.backend.poll_flush(cx)
     }
 
     /// The protocol version negotiated in the subprotocol.

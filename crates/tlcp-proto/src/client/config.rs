@@ -10,13 +10,20 @@ use crate::request::CUSTOM_CLIENT_CID;
 use crate::types::{Bandwidth, Secret};
 use crate::version::ProtocolVersion;
 
+/// The default of [`SessionConfig::max_items`].
+pub const DEFAULT_MAX_ITEMS: usize = 10_000;
+
+/// The default of [`SessionConfig::max_fields`].
+pub const DEFAULT_MAX_FIELDS: usize = 1_000;
+
 /// A transport the application imposes (the official clients' `forcedTransport`).
 ///
 /// Without one (`None` in [`SessionConfig::forced_transport`]) the session is created over
 /// WebSocket and falls back to HTTP streaming, then HTTP polling (stream-sense).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForcedTransport {
-    /// `WS`: WebSocket only, streaming.
+    /// `WS`: WebSocket only, streaming, falling back to polling when an open WebSocket
+    /// gets no answer to a streaming request in time.
     Ws,
     /// `HTTP`: HTTP only, streaming, falling back to polling.
     Http,
@@ -160,6 +167,22 @@ pub struct SessionConfig {
     pub seed: u64,
     /// The longest line accepted from the server, in bytes (default 4 MiB).
     pub max_line_len: usize,
+    /// The most items a `SUBOK`/`SUBCMD` may announce for a subscription to a group
+    /// ([`Items::Group`](super::Items::Group)); beyond, the subscription fails with
+    /// [`ModelError::TooLarge`](crate::model::ModelError::TooLarge) before anything is
+    /// allocated for it. A list of items fixes the number instead (the server must
+    /// announce exactly that many). Default 10 000.
+    ///
+    /// A subscription's model holds about 10 bytes per item and field before any update,
+    /// so the defaults bound it to about 100 MB whatever the server says.
+    pub max_items: usize,
+    /// The most fields a `SUBOK`/`SUBCMD` may announce for a subscription to a schema
+    /// ([`Fields::Schema`](super::Fields::Schema)), and a second-level `SUBOK` for
+    /// second-level fields named by a schema; beyond, the subscription (or the key's
+    /// second level) fails with
+    /// [`ModelError::TooLarge`](crate::model::ModelError::TooLarge). Lists fix the
+    /// numbers instead. Default 1 000.
+    pub max_fields: usize,
 }
 
 impl SessionConfig {
@@ -233,6 +256,8 @@ impl Default for SessionConfig {
             ignore_control_link: false,
             seed: 0,
             max_line_len: DEFAULT_MAX_LINE_LEN,
+            max_items: DEFAULT_MAX_ITEMS,
+            max_fields: DEFAULT_MAX_FIELDS,
         }
     }
 }
@@ -279,6 +304,7 @@ mod tests {
         );
         assert!(!c.send_sync);
         assert_eq!(c.ws_timeout(), c.retry_delay);
+        assert_eq!((c.max_items, c.max_fields), (10_000, 1_000));
         let c = c.with_credentials("u", "pw");
         assert!(!format!("{c:?}").contains("pw\""));
     }

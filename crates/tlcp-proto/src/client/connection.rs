@@ -5,6 +5,16 @@
 //! session is created over HTTP (a polling request answered at once with `LOOP`, status
 //! `CONNECTED:STREAM-SENSING`), then the stream is bound over WS, falling back to HTTP
 //! streaming, then to HTTP polling when streaming gets no `CONOK` in time.
+//!
+//! Forced `HTTP` does the HTTP part of that; forced `WS` streams over WebSocket and falls
+//! back to WS polling when an open WebSocket gets no `CONOK` for a streaming request in
+//! time (a proxy that buffers the stream).
+//!
+//! What failed is remembered in the [`Plan`] for the rest of the session, and forgotten
+//! when a new session is to be created: after a lost session, after a failed creation
+//! attempt (the retry starts over with WebSocket), and on
+//! [`connect`](super::ClientSession::connect) or a forced-transport change. So one
+//! WebSocket failure never moves the client to HTTP for good.
 
 use std::time::{Duration, Instant};
 
@@ -106,13 +116,15 @@ pub(super) struct Stream {
     pending: Option<String>,
 }
 
-/// Transport selection state of a connection cycle.
+/// Transport selection state of a session (see the [module documentation](self)).
 #[derive(Debug, Default)]
 pub(super) struct Plan {
     /// WebSocket attempts that failed since the last WS `CONOK`.
     ws_failures: u8,
     /// HTTP streaming got no `CONOK` in time: poll.
     streaming_failed: bool,
+    /// Forced `WS`: WS streaming got no `CONOK` in time on an open socket: poll over WS.
+    ws_streaming_failed: bool,
     /// `CONERR,5`: create over HTTP with `LS_ttl_millis=unlimited`.
     pub(super) http_ttl: bool,
     /// The keepalive of the last streaming `CONOK`, asked for again on later binds.
@@ -136,6 +148,16 @@ pub(super) struct Conn {
     pub(super) id: ConnId,
     pub(super) kind: ConnKind,
     pub(super) decoder: LineDecoder,
+}
+
+impl Plan {
+    /// A new session is to be created: what failed for the last one is tried again.
+    /// (`http_ttl` stays: `CONERR,5` says what the server requires.)
+    pub(super) fn forget_failures(&mut self) {
+        self.ws_failures = 0;
+        self.streaming_failed = false;
+        self.ws_streaming_failed = false;
+    }
 }
 
 impl ClientSession {
@@ -211,6 +233,9 @@ impl ClientSession {
         };
         let kind = match (ws, forced) {
             (true, Some(ForcedTransport::WsPolling)) => StreamKind::WsPolling,
+            (true, Some(ForcedTransport::Ws)) if self.plan.ws_streaming_failed => {
+                StreamKind::WsPolling
+            }
             (true, _) => StreamKind::WsStreaming,
             (false, _) => StreamKind::HttpPolling,
         };
@@ -534,6 +559,7 @@ impl ClientSession {
     pub(super) fn choose_bind_kind(&self) -> StreamKind {
         use ForcedTransport as F;
         match self.config.forced_transport {
+            Some(F::Ws) if self.plan.ws_streaming_failed => StreamKind::WsPolling,
             Some(F::Ws | F::WsStreaming) => StreamKind::WsStreaming,
             Some(F::WsPolling) => StreamKind::WsPolling,
             Some(F::HttpStreaming) => StreamKind::HttpStreaming,
@@ -586,19 +612,39 @@ impl ClientSession {
         }
         let free = self.config.forced_transport.is_none();
         let attempt = matches!(stream.state, StreamState::Opening | StreamState::Requested);
+        // Forced WS: the socket is open but the streaming request got no answer in time.
+        let ws_stream_unanswered = timed_out
+            && stream.state == StreamState::Requested
+            && stream.kind == StreamKind::WsStreaming
+            && self.config.forced_transport == Some(ForcedTransport::Ws);
         match (stream.purpose, stream.kind) {
             // Between a LOOP and the rebind: the rebind opens a new connection.
             _ if stream.state == StreamState::Looped => self.stream = Some(stream),
             // A bound stream: the session lives on, unbound.
             (_, kind) if !attempt => self.lose_stream(now, kind.cause(Cause::Error)),
             (Purpose::Recover, _) => self.recovery_attempt_failed(now),
+            (Purpose::Create, _) if ws_stream_unanswered => {
+                self.plan.ws_streaming_failed = true;
+                self.start_create(now, "ws.streaming.unavailable");
+            }
+            (Purpose::Bind, _) if ws_stream_unanswered => {
+                self.plan.ws_streaming_failed = true;
+                let cause = "ws.streaming.unavailable";
+                self.start_bind(
+                    now,
+                    StreamKind::WsPolling,
+                    Purpose::Bind,
+                    cause,
+                    stream.sensing,
+                );
+            }
             (Purpose::Create, kind) if attempt && kind.is_ws() && free => {
-                self.plan.ws_failures += 1;
+                self.plan.ws_failures = self.plan.ws_failures.saturating_add(1);
                 self.start_create(now, "ws.unavailable");
             }
             (Purpose::Create, _) => self.create_failed(now),
             (Purpose::Bind, kind) if attempt && kind.is_ws() && free => {
-                self.plan.ws_failures = self.plan.ws_failures.max(1) + 1;
+                self.plan.ws_failures = self.plan.ws_failures.max(1).saturating_add(1);
                 let next = self.choose_bind_kind();
                 self.start_bind(now, next, Purpose::Bind, "ws.unavailable", stream.sensing);
             }

@@ -148,7 +148,8 @@ impl ClientSession {
     }
 
     /// `MSGFAIL,<sequence>,<prog>,<code>,<message>`. Code 39 covers `<message>` numbers up
-    /// to `prog`.
+    /// to `prog`: only the messages waiting in that range are visited, whatever the
+    /// numbers.
     pub(super) fn on_msgfail(
         &mut self,
         sequence: Option<&str>,
@@ -157,17 +158,20 @@ impl ClientSession {
         message: &str,
     ) {
         let count = match code {
-            39 => message
-                .trim()
-                .parse::<u64>()
-                .unwrap_or(1)
-                .clamp(1, prog.max(1)),
+            39 => message.trim().parse::<u64>().unwrap_or(1).max(1),
             _ => 1,
         };
-        for p in (prog + 1 - count)..=prog {
-            if let Some(id) = self.take_awaiting(sequence, p) {
-                self.emit_outcome(id, MessageOutcome::from_failure(code, message));
-            }
+        // The numbers come from the server: walk the messages actually waiting in the
+        // range, never the range itself (it may span 2^64 numbers).
+        let Some(progs) = self.msgs.awaiting.get_mut(sequence.unwrap_or("")) else {
+            return;
+        };
+        let first = prog.saturating_sub(count - 1);
+        let settled: Vec<u64> = progs.range(first..=prog).map(|(p, _)| *p).collect();
+        let ids: Vec<MessageId> = settled.iter().filter_map(|p| progs.remove(p)).collect();
+        for id in ids {
+            self.msgs.entries.remove(&id);
+            self.emit_outcome(id, MessageOutcome::from_failure(code, message));
         }
     }
 

@@ -17,8 +17,12 @@
 //! streaming HTTP response, in any chunking),
 //! [`handle_control_response`](ClientSession::handle_control_response) (the whole body of
 //! an HTTP control request), [`handle_closed`](ClientSession::handle_closed) (a connection
-//! ended or failed), and [`handle_timeout`](ClientSession::handle_timeout). Every input
-//! takes `now`: the machine never reads a clock.
+//! ended or failed), and [`handle_timeout`](ClientSession::handle_timeout). A driver that
+//! stops reading (back-pressure) says so with
+//! [`pause_reading`](ClientSession::pause_reading) and
+//! [`resume_reading`](ClientSession::resume_reading): silence is then not held against
+//! the server, and heartbeats go on. Every input takes `now`: the machine never reads a
+//! clock.
 //!
 //! **Outputs.** After **every** input, drain the three poll methods:
 //!
@@ -81,7 +85,10 @@
 //!   (`LS_cause=ws.unavailable`): a polling request answered at once with `LOOP`
 //!   (`CONNECTED:STREAM-SENSING`), after which the stream is bound over WS, falling back to
 //!   HTTP streaming, then to HTTP polling when streaming gets no `CONOK` in time. A forced
-//!   transport ([`ForcedTransport`]) sticks to its kind. `LOOP` rebinds after its delay, on
+//!   transport ([`ForcedTransport`]) sticks to its kind (forced `WS` falls back to WS
+//!   polling, forced `HTTP` to HTTP polling). What failed holds for the session only: a
+//!   new session (a replacement, or a creation retried after a failure) tries WebSocket
+//!   first again. `LOOP` rebinds after its delay, on
 //!   the same WebSocket or with a new HTTP request. The control link of `CONOK` is where
 //!   binds and control requests go ([`Target::ControlLink`]) unless ignored.
 //! * **Liveness.** A bound stream silent for keepalive + `stalled_timeout` is `STALLED`;
@@ -202,7 +209,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-pub use config::{ForcedTransport, SessionConfig, UnknownTransport};
+pub use config::{
+    DEFAULT_MAX_FIELDS, DEFAULT_MAX_ITEMS, ForcedTransport, SessionConfig, UnknownTransport,
+};
 pub use error::{ClientError, IssueAction, ProtocolError, ProtocolIssue};
 pub use event::{
     Event, Lost, MessageId, MessageOutcome, RequestFailure, RequestKind, ServerError,
@@ -469,6 +478,27 @@ impl ClientSession {
     /// does not know is ignored.
     pub fn handle_closed(&mut self, conn: ConnId, reason: CloseReason, now: Instant) {
         self.on_closed(conn, reason, now);
+    }
+
+    /// The driver stopped reading the connections (back-pressure: the application is
+    /// behind). The timers that judge the server's silence (stall detection, the
+    /// reconnect timeout, the wait for `CONOK`) stop, since data may be waiting unread;
+    /// everything else goes on, reverse heartbeats included, so the server does not drop
+    /// the session meanwhile. Call [`resume_reading`](Self::resume_reading) when reading
+    /// goes on.
+    pub fn pause_reading(&mut self, now: Instant) {
+        self.timers.pause_reading(now);
+    }
+
+    /// Reading goes on after [`pause_reading`](Self::pause_reading): the silence timers
+    /// run again, later by the length of the pause.
+    pub fn resume_reading(&mut self, now: Instant) {
+        self.timers.resume_reading(now);
+    }
+
+    /// Whether reading is paused ([`pause_reading`](Self::pause_reading)).
+    pub fn is_reading_paused(&self) -> bool {
+        self.timers.reading_paused()
     }
 
     /// Fires the timers due at `now`.

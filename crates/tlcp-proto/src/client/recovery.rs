@@ -223,6 +223,8 @@ impl ClientSession {
         if let Some(old) = old {
             self.replacing = Some(Replacing { old: old.id, lost });
         }
+        // The replacement tries every transport again (WebSocket first).
+        self.plan.forget_failures();
         self.set_status(Status::WillRetry);
         if pause.is_zero() {
             self.start_create(now, "recovery.error");
@@ -231,9 +233,10 @@ impl ClientSession {
         }
     }
 
-    /// A creation attempt failed: retry with backoff.
+    /// A creation attempt failed: retry with backoff, trying every transport again.
     pub(super) fn create_failed(&mut self, now: Instant) {
         self.drop_stream();
+        self.plan.forget_failures();
         self.retry.failures = self.retry.failures.saturating_add(1);
         let delay = backoff(&self.config, self.retry.failures);
         let start = self.attempt_started.unwrap_or(now);

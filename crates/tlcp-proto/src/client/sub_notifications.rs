@@ -7,7 +7,7 @@ use super::control::Op;
 use super::error::{IssueAction, ProtocolError};
 use super::event::{SubscriptionError, SubscriptionEvent, SubscriptionId};
 use super::inbound::Flow;
-use super::subscriptions::{Route, SubState, build_model};
+use super::subscriptions::{Route, SubState, build_model, check_second_level_fields};
 use super::transmit::ConnId;
 use crate::model::{ModelError, SecondLevelAction, SubscriptionModel};
 use crate::types::RealMaxFrequency;
@@ -78,7 +78,7 @@ impl ClientSession {
                 else {
                     return;
                 };
-                match build_model(entry, items, fields, command) {
+                match build_model(entry, &self.config, items, fields, command) {
                     Ok(model) => {
                         entry.model = Some(model);
                         entry.state = SubState::Active;
@@ -100,10 +100,16 @@ impl ClientSession {
                 }
             }
             Target::Child { parent, .. } => {
-                let Some(Err(error)) = self
-                    .model_mut(parent)
-                    .map(|m| m.set_second_level_fields(fields))
-                else {
+                let Some(entry) = self.subs.entries.get_mut(&parent) else {
+                    return;
+                };
+                let checked = check_second_level_fields(&entry.spec, &self.config, fields);
+                let result = match (checked, entry.model.as_mut()) {
+                    (Err(e), _) => Err(e),
+                    (Ok(()), Some(m)) => m.set_second_level_fields(fields),
+                    (Ok(()), None) => return,
+                };
+                let Err(error) = result else {
                     return;
                 };
                 if let Some(key) = self.forget_child(parent, wire) {

@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ClientSession;
+use super::config::SessionConfig;
 use super::control::Op;
 use super::error::ClientError;
 use super::event::{Event, SubscriptionEvent, SubscriptionId};
 use super::id_map::IdMap;
 use super::spec::{Fields, SubscriptionSpec, fields_name};
-use crate::model::{ItemUpdate, SubscriptionModel};
+use crate::model::{ItemUpdate, ModelError, SubscriptionModel};
 use crate::request::Subscribe;
 use crate::types::{MaxFrequency, Mode, Snapshot};
 
@@ -289,14 +290,71 @@ impl ClientSession {
     }
 }
 
-/// The model for a confirmed subscription.
+/// Checks the numbers a `SUBOK`/`SUBCMD` announces before a model is allocated for them:
+/// equal to the lists asked for, or within the configured limits for a group or schema.
+pub(super) fn check_counts(
+    spec: &SubscriptionSpec,
+    config: &SessionConfig,
+    items: usize,
+    fields: usize,
+) -> Result<(), ModelError> {
+    let listed = |what, names: Option<usize>, max, count| match names {
+        Some(expected) if expected != count => Err(ModelError::NameCount {
+            what,
+            expected: count,
+            found: expected,
+        }),
+        Some(_) => Ok(()),
+        None if count > max => Err(ModelError::TooLarge {
+            what: if what == "item" { "items" } else { "fields" },
+            count,
+            max,
+        }),
+        None => Ok(()),
+    };
+    let item_names = match &spec.items {
+        super::spec::Items::List(names) => Some(names.len()),
+        super::spec::Items::Group(_) => None,
+    };
+    let field_names = match &spec.fields {
+        Fields::List(names) => Some(names.len()),
+        Fields::Schema(_) => None,
+    };
+    listed("item", item_names, config.max_items, items)?;
+    listed("field", field_names, config.max_fields, fields)
+}
+
+/// Checks the number of second-level fields a second-level `SUBOK` announces, when they
+/// were asked for by schema (a list fixes the number, checked by the model).
+pub(super) fn check_second_level_fields(
+    spec: &SubscriptionSpec,
+    config: &SessionConfig,
+    fields: usize,
+) -> Result<(), ModelError> {
+    let by_schema = spec
+        .second_level
+        .as_ref()
+        .is_some_and(|s| matches!(s.fields, Fields::Schema(_)));
+    if by_schema && fields > config.max_fields {
+        return Err(ModelError::TooLarge {
+            what: "second-level fields",
+            count: fields,
+            max: config.max_fields,
+        });
+    }
+    Ok(())
+}
+
+/// The model for a confirmed subscription (the numbers checked by [`check_counts`]).
 pub(super) fn build_model(
     entry: &Entry,
+    config: &SessionConfig,
     items: usize,
     fields: usize,
     command: Option<(usize, usize)>,
-) -> Result<SubscriptionModel, crate::model::ModelError> {
+) -> Result<SubscriptionModel, ModelError> {
     let spec = &entry.spec;
+    check_counts(spec, config, items, fields)?;
     let model = match (spec.mode, command) {
         (Mode::Command, Some((key, cmd))) => {
             SubscriptionModel::new_command(items, fields, key, cmd)?

@@ -20,6 +20,12 @@ pub(super) enum Timer {
 }
 
 impl Timer {
+    /// Whether the timer judges the server's silence, so that it cannot run while the
+    /// driver does not read (see [`Timers::pause_reading`]).
+    fn needs_reading(self) -> bool {
+        matches!(self, Self::Connect | Self::Stalled | Self::Reconnect)
+    }
+
     const ALL: [Timer; 6] = [
         Self::Connect,
         Self::Stalled,
@@ -34,6 +40,8 @@ impl Timer {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Timers {
     deadlines: [Option<Instant>; Timer::ALL.len()],
+    /// Reading has been paused since then: the timers that need reading do not run.
+    paused_since: Option<Instant>,
 }
 
 impl Timers {
@@ -57,18 +65,54 @@ impl Timers {
         self.deadlines = Default::default();
     }
 
-    /// The earliest deadline.
-    pub(super) fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+    /// Whether `timer` runs now (not suspended by a reading pause).
+    fn running(&self, timer: Timer) -> bool {
+        self.paused_since.is_none() || !timer.needs_reading()
     }
 
-    /// Stops and returns the first timer (in declaration order) due at `now`.
+    /// The earliest deadline of the running timers.
+    pub(super) fn next(&self) -> Option<Instant> {
+        Timer::ALL
+            .into_iter()
+            .filter(|&t| self.running(t))
+            .filter_map(|t| self.get(t))
+            .min()
+    }
+
+    /// Stops and returns the first running timer (in declaration order) due at `now`.
     pub(super) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
         let t = Timer::ALL
             .into_iter()
-            .find(|&t| self.get(t).is_some_and(|d| d <= now))?;
+            .find(|&t| self.running(t) && self.get(t).is_some_and(|d| d <= now))?;
         self.stop(t);
         Some(t)
+    }
+
+    /// The driver stopped reading: the timers that judge the server's silence (`Connect`,
+    /// `Stalled`, `Reconnect`) stop running; the others go on.
+    pub(super) fn pause_reading(&mut self, now: Instant) {
+        self.paused_since.get_or_insert(now);
+    }
+
+    /// Reading goes on: the suspended timers run again, their deadlines moved later by
+    /// the length of the pause (the silence they measure did not count meanwhile; one
+    /// set during the pause is moved as well, so it may end up to the pause's length
+    /// later than needed, never earlier).
+    pub(super) fn resume_reading(&mut self, now: Instant) {
+        let Some(since) = self.paused_since.take() else {
+            return;
+        };
+        let pause = now.saturating_duration_since(since);
+        for t in Timer::ALL.into_iter().filter(|t| t.needs_reading()) {
+            if let Some(d) = self.deadlines[t as usize].as_mut() {
+                *d += pause;
+            }
+        }
+    }
+
+    /// Whether reading is paused.
+    pub(super) fn reading_paused(&self) -> bool {
+        self.paused_since.is_some()
     }
 }
 
@@ -120,6 +164,30 @@ mod tests {
         assert_eq!(t.pop_due(now), None);
         assert!(t.is_set(Timer::Stalled));
         t.stop_all();
+        assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn a_reading_pause_suspends_only_the_silence_timers() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut t = Timers::default();
+        t.set(Timer::Stalled, at(10));
+        t.set(Timer::Connect, at(20));
+        t.set(Timer::Heartbeat, at(30));
+        t.pause_reading(at(5));
+        assert!(t.reading_paused());
+        assert_eq!(t.next(), Some(at(30)));
+        assert_eq!(t.pop_due(at(25)), None);
+        assert_eq!(t.pop_due(at(30)), Some(Timer::Heartbeat));
+        assert_eq!(t.next(), None);
+        // 100 ms of pause: the suspended deadlines move 100 ms later.
+        t.resume_reading(at(105));
+        assert_eq!(t.next(), Some(at(110)));
+        assert_eq!(t.pop_due(at(110)), Some(Timer::Stalled));
+        assert_eq!(t.pop_due(at(119)), None);
+        assert_eq!(t.pop_due(at(120)), Some(Timer::Connect));
+        t.resume_reading(at(200)); // not paused: nothing moves
         assert_eq!(t.next(), None);
     }
 

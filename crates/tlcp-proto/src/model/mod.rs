@@ -145,6 +145,18 @@ pub enum ModelError {
         /// The key.
         key: String,
     },
+    /// More items or fields than the limit allows: a number announced by the server
+    /// (`SUBOK`, `SUBCMD`) for a group or schema, refused before anything is allocated
+    /// for it.
+    #[error("{count} {what}, more than the limit of {max}")]
+    TooLarge {
+        /// `"items"`, `"fields"` or `"second-level fields"`.
+        what: &'static str,
+        /// The number announced.
+        count: usize,
+        /// The limit in force.
+        max: usize,
+    },
     /// `CS` on a MERGE or RAW subscription, where the server never sends it.
     #[error("CS is not used in {mode} mode")]
     UnexpectedClearSnapshot {

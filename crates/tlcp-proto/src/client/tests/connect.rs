@@ -231,7 +231,9 @@ fn forced_ws_polling_cycles_on_the_same_socket() {
 fn forced_http_polling_cycles_with_new_requests() {
     let mut c = config().with_forced_transport(ForcedTransport::HttpPolling);
     c.polling_interval = std::time::Duration::from_millis(2000);
-    c.idle_timeout = std::time::Duration::from_millis(5000);
+    // Much longer than the keepalive (5000): only the idle timeout explains a poll
+    // that may stay silent this long.
+    c.idle_timeout = std::time::Duration::from_millis(20000);
     let mut h = Script::new(c);
     h.connect();
     let create = h.expect_http("create_session");
@@ -244,7 +246,7 @@ fn forced_http_polling_cycles_with_new_requests() {
     let poll = h.expect_http("bind_session");
     assert_eq!(
         poll.body,
-        "LS_session=S1&LS_polling=true&LS_polling_millis=2000&LS_idle_millis=5000&\
+        "LS_session=S1&LS_polling=true&LS_polling_millis=2000&LS_idle_millis=20000&\
          LS_cause=http.loop"
     );
     h.server_sends(poll.conn, "CONOK,S1,50000,5000,*\nLOOP,2000");
@@ -254,11 +256,14 @@ fn forced_http_polling_cycles_with_new_requests() {
     h.advance(1);
     let poll2 = h.expect_http("bind_session");
     assert_eq!(h.last_at, 2000);
-    // An idle poll: the server waits up to idle, then answers; no STALLED meanwhile.
+    // An idle poll: the server waits up to idle, then answers; no STALLED meanwhile
+    // (keepalive + stalled timeout would be 7000 ms).
     h.server_sends(poll2.conn, "CONOK,S1,50000,5000,*");
-    h.advance(6000);
+    h.events();
+    h.advance(21_999);
     h.expect_no_transmit();
     assert_eq!(h.status(), Status::HttpPolling);
+    h.expect_events(&[]);
     h.server_sends(poll2.conn, "LOOP,2000");
     h.advance(2000);
     h.expect_http("bind_session");
@@ -410,4 +415,129 @@ fn a_websocket_says_whether_it_creates_a_session() {
     h.server_sends(create.conn, "CONOK,S1,50000,5000,*\nLOOP,0");
     // Stream-sense binds the session over a new WebSocket: not a creation.
     assert!(!creates(&h.expect_transmit()));
+}
+
+#[test]
+fn forced_ws_falls_back_to_ws_polling_when_streaming_gets_no_answer() {
+    let mut c = config().with_forced_transport(ForcedTransport::Ws);
+    c.ws_open_timeout = Some(std::time::Duration::from_millis(1500));
+    let mut h = Script::new(c);
+    h.connect();
+    // A WebSocket that never opens: polling would not help, so it is retried as it was.
+    let ws = h.expect_ws_open();
+    h.advance(1500);
+    h.expect_close(ws);
+    h.expect_events(&["status CONNECTING", "status DISCONNECTED:WILL-RETRY"]);
+    h.advance_to_next_timer(4000);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    assert!(
+        h.ws_text(ws)
+            .starts_with("create_session\r\nLS_adapter_set=DEMO&")
+    );
+    // Open, but the streaming create gets no answer (a proxy buffers the stream): the
+    // session is created over WS polling, on a new socket, at once.
+    h.advance(1499);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_close(ws);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    h.expect_ws_text(
+        ws,
+        &format!(
+            "create_session\r\nLS_polling=true&LS_polling_millis=0&LS_idle_millis=19000&\
+             LS_adapter_set=DEMO&LS_cid={CID}&LS_cause=ws.streaming.unavailable"
+        ),
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S1,50000,19000,*\nLOOP,0");
+    assert_eq!(h.status(), Status::WsPolling);
+    // And it keeps polling on the same socket.
+    h.expect_ws_text(
+        ws,
+        "bind_session\r\nLS_session=S1&LS_polling=true&LS_polling_millis=0&\
+         LS_idle_millis=19000&LS_cause=ws.loop",
+    );
+}
+
+#[test]
+fn forced_ws_binds_fall_back_to_ws_polling_too() {
+    let mut h = Script::new(config().with_forced_transport(ForcedTransport::Ws));
+    let ws = h.ws_session(50000);
+    h.server_sends(ws, "LOOP,0");
+    assert!(h.ws_text(ws).starts_with("bind_session\r\n"));
+    // The rebind on the same socket gets no CONOK within the retry delay.
+    h.advance(3999);
+    h.expect_no_transmit();
+    h.advance(1);
+    h.expect_close(ws);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    h.expect_ws_text(
+        ws,
+        "bind_session\r\nLS_session=S1&LS_polling=true&LS_polling_millis=0&\
+         LS_idle_millis=19000&LS_cause=ws.streaming.unavailable",
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S1,50000,19000,*");
+    assert_eq!(h.status(), Status::WsPolling);
+    // WS-STREAMING, forced by name, never polls: the same timeout recovers the stream.
+    let mut h = Script::new(config().with_forced_transport(ForcedTransport::WsStreaming));
+    let ws = h.ws_session(50000);
+    h.server_sends(ws, "LOOP,0");
+    h.ws_text(ws);
+    h.advance(4000);
+    h.expect_close(ws);
+    h.expect_event("status DISCONNECTED:TRYING-RECOVERY");
+}
+
+#[test]
+fn a_failed_ws_rebind_does_not_keep_the_next_session_off_websocket() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    // The WebSocket fails while rebinding: this session moves to HTTP streaming.
+    h.server_sends(ws, "LOOP,0");
+    h.ws_text(ws);
+    h.fail(ws);
+    let bind = h.expect_http("bind_session");
+    assert!(
+        bind.body.ends_with("LS_cause=ws.unavailable"),
+        "{}",
+        bind.body
+    );
+    h.server_sends(bind.conn, "CONOK,S1,50000,5000,*");
+    assert_eq!(h.status(), Status::HttpStreaming);
+    // The session ends; its replacement is created over WebSocket again.
+    h.server_sends(bind.conn, "END,48,Maximum session duration");
+    h.expect_close(bind.conn);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    let create = h.ws_text(ws);
+    assert!(
+        create.starts_with("create_session\r\n") && create.contains("LS_old_session=S1"),
+        "{create}"
+    );
+    h.server_sends(ws, "WSOK\nCONOK,S2,50000,5000,*");
+    assert_eq!(h.status(), Status::WsStreaming);
+}
+
+#[test]
+fn a_creation_retried_after_a_failure_tries_websocket_again() {
+    let mut h = Script::new(config());
+    h.connect();
+    let ws = h.expect_ws_open();
+    h.fail(ws);
+    let create = h.expect_http("create_session");
+    h.fail(create.conn);
+    h.expect_events(&["status CONNECTING", "status DISCONNECTED:WILL-RETRY"]);
+    // After the retry delay, the whole algorithm again: WebSocket first.
+    h.advance_to_next_timer(4000);
+    assert_eq!(h.at(), 4000);
+    let ws = h.expect_ws_open();
+    h.open_ws(ws);
+    h.expect_ws_text(ws, "wsok");
+    assert!(h.ws_text(ws).ends_with("LS_cause=api"));
 }

@@ -192,3 +192,41 @@ fn messages_survive_a_recovery() {
     let msg = h.expect_http("msg");
     assert_eq!(msg.body, "LS_reqId=2&LS_message=y&LS_msg_prog=2");
 }
+
+#[test]
+fn msgfail_with_huge_numbers_settles_only_the_waiting_messages() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    for i in 1..=3 {
+        send(&mut h, MessageSpec::new(format!("s{i}")).in_sequence("S"));
+    }
+    send(&mut h, MessageSpec::new("free"));
+    h.discard_transmits();
+    // The largest numbers there are: no overflow, and nothing waits up there.
+    h.server_sends(
+        ws,
+        &format!(
+            "MSGFAIL,S,{max},39,{max}\nMSGFAIL,S,{max},38,x",
+            max = u64::MAX
+        ),
+    );
+    // Every waiting message of S is at or below u64::MAX: all discarded, once each.
+    h.expect_events(&["msg1 Discarded", "msg2 Discarded", "msg3 Discarded"]);
+    // A count of 10^12 from a hostile server: settled at once (no walk over 10^12
+    // numbers), and only the message that was waiting.
+    let started = std::time::Instant::now();
+    h.server_sends(ws, "MSGFAIL,*,1000000000000,39,1000000000000");
+    h.expect_events(&["msg4 Discarded"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "walked the range"
+    );
+    // The sequences go on.
+    send(&mut h, MessageSpec::new("s4").in_sequence("S"));
+    h.expect_ws_text(
+        ws,
+        "msg\r\nLS_reqId=5&LS_message=s4&LS_sequence=S&LS_msg_prog=4",
+    );
+    h.server_sends(ws, "MSGFAIL,S,4,39,0\nMSGFAIL,S,3,39,5");
+    h.expect_events(&["msg5 Discarded"]);
+}

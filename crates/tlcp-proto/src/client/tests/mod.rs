@@ -8,3 +8,4 @@ mod props;
 mod recovery;
 mod retry;
 mod subscriptions;
+mod timings;

@@ -203,3 +203,19 @@ fn conerr_5_twice_or_where_http_is_not_allowed_backs_off() {
     h.expect_no_transmit();
     assert_eq!(h.status(), Status::WillRetry);
 }
+
+#[test]
+fn a_lower_max_retry_delay_caps_the_backoff() {
+    let mut c = config().with_forced_transport(ForcedTransport::WsStreaming);
+    c.retry_delay = std::time::Duration::from_millis(1000);
+    c.max_retry_delay = std::time::Duration::from_millis(2500);
+    let times = attempt_times(c, 20_000);
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Ten at the retry delay, one doubled, then the cap (not 4000, 8000, ...).
+    assert_eq!(
+        gaps,
+        [
+            1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 2000, 2500, 2500, 2500
+        ]
+    );
+}

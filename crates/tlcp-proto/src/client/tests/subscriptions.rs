@@ -366,3 +366,80 @@ fn the_events_do_not_depend_on_where_chunks_split_utf8() {
         assert_eq!(utf8_events(&stream, &cuts), whole, "every {step} bytes");
     }
 }
+
+#[test]
+fn announced_sizes_are_checked_before_anything_is_allocated() {
+    let mut c = config();
+    c.max_items = 5;
+    let mut h = Script::new(c);
+    let ws = h.ws_session(50000);
+    // Lists fix the numbers: anything else is refused before a model is built (a model
+    // of 4e9 fields would take tens of GB).
+    h.subscribe(SubscriptionSpec::items(Mode::Merge, ["a"], ["f", "g"]));
+    h.subscribe(SubscriptionSpec::items(Mode::Merge, ["a"], ["f", "g"]));
+    // A group and a schema: the configured limits (5 items here, 1000 fields by default).
+    for _ in 0..4 {
+        h.subscribe(SubscriptionSpec::group(Mode::Merge, "g", "s"));
+    }
+    h.subscribe(SubscriptionSpec::group(Mode::Command, "g", "s"));
+    h.discard_transmits();
+    h.server_sends(
+        ws,
+        "SUBOK,1,1,4000000000
+         SUBOK,2,4000000000,2
+         SUBOK,3,4000000000,1
+         SUBOK,4,1,4000000000
+         SUBOK,5,6,1000
+         SUBOK,6,5,1000
+         SUBCMD,7,1,4000000000,1,2",
+    );
+    h.expect_events(&[
+        "sub1 error Model(NameCount { what: \"field\", expected: 4000000000, found: 2 })",
+        "sub2 error Model(NameCount { what: \"item\", expected: 4000000000, found: 1 })",
+        "sub3 error Model(TooLarge { what: \"items\", count: 4000000000, max: 5 })",
+        "sub4 error Model(TooLarge { what: \"fields\", count: 4000000000, max: 1000 })",
+        "sub5 error Model(TooLarge { what: \"items\", count: 6, max: 5 })",
+        "sub6 subscribed 5x1000",
+        "sub7 error Model(TooLarge { what: \"fields\", count: 4000000000, max: 1000 })",
+    ]);
+    // The refused ones are deleted on the server; the session goes on.
+    let deletes = h.ws_text(ws);
+    for wire in [1, 2, 3, 4, 5, 7] {
+        assert!(
+            deletes.contains(&format!("LS_op=delete&LS_subId={wire}&")),
+            "{deletes}"
+        );
+    }
+    assert_eq!(h.status(), crate::client::Status::WsStreaming);
+}
+
+#[test]
+fn second_level_field_counts_are_checked_against_the_limit() {
+    let mut c = config();
+    c.max_fields = 8;
+    let mut h = Script::new(c);
+    let ws = h.ws_session(50000);
+    let spec = SubscriptionSpec::group(Mode::Command, "portfolio", "portfolio_fields")
+        .with_second_level_schema("quote_fields", None);
+    h.subscribe(spec);
+    h.discard_transmits();
+    h.server_sends(ws, "SUBCMD,1,1,2,1,2\nU,1,1,k1|ADD\nU,1,1,k2|ADD");
+    h.events();
+    h.discard_transmits();
+    // Key k1's second level announces 4e9 fields, k2's 8: k1 fails, k2 works.
+    h.server_sends(
+        ws,
+        "SUBOK,2,1,4000000000\nSUBOK,3,1,8\nU,3,1,1|2|3|4|5|6|7|8",
+    );
+    let events = h.events();
+    assert_eq!(
+        events[0],
+        "sub1 second-level error k1 Model(TooLarge { what: \"second-level fields\", \
+         count: 4000000000, max: 8 })"
+    );
+    assert!(
+        events[1].starts_with("sub1 update 1 UPDATE k2 [k2|UPDATE|1|2|3|4|5|6|7|8]"),
+        "{events:?}"
+    );
+    assert!(h.ws_text(ws).contains("LS_op=delete&LS_subId=2&"));
+}
