@@ -75,6 +75,11 @@ pub struct ServerConfig {
     /// requests there, so only a client sending on other connections reaches this.
     /// Default 8 MiB (8 times `congestion_bytes`).
     pub max_output_bytes: usize,
+    /// How long a write to a client may wait without the client taking a byte before
+    /// the connection is dropped (a client that stopped reading would otherwise hold it,
+    /// and what waits to be written on it, for ever; its session is then unbound and may
+    /// be recovered). Default 60 s.
+    pub write_timeout: Duration,
     /// How long a shutdown lets stream connections deliver their `END` before they are
     /// cut. Default 2 s.
     pub shutdown_grace: Duration,
@@ -113,6 +118,7 @@ impl Default for ServerConfig {
             max_queued_messages: 1_000,
             max_message_sequences: 1_000,
             max_output_bytes: 8 * 1024 * 1024,
+            write_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(2),
             http_preamble_bytes: 256,
             diff_encodings: true,

@@ -207,13 +207,17 @@ async fn serve(
 async fn connection(server: Arc<server::Server>, tcp: tokio::net::TcpStream, remote: SocketAddr) {
     let close = Arc::new(tokio::sync::Notify::new());
     let stop = server.shutdown.wait();
+    let write_timeout = server.config.write_timeout;
     let service = {
         let close = close.clone();
         service_fn(move |req| transport::http::handle(server.clone(), remote, close.clone(), req))
     };
     let conn = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(
+            TokioIo::new(transport::stall::WriteDeadline::new(tcp, write_timeout)),
+            service,
+        )
         .with_upgrades();
     tokio::pin!(conn);
     let ended = tokio::select! {

@@ -484,3 +484,54 @@ async fn sessions_beyond_the_limit_get_conerr_8() {
     assert_eq!(server.session_count(), 2);
     server.shutdown().await.unwrap();
 }
+
+/// A client that stops reading while its items push is dropped once a write has waited
+/// `write_timeout` without it taking a byte: its connection (and what waits on it) is not
+/// held for ever. The session only loses its stream connection (it may be recovered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let mut cfg = common::config();
+    cfg.write_timeout = Duration::from_millis(500);
+    let (server, manual) = start(cfg).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=DISTINCT&LS_group=big&LS_schema=v")
+        .await;
+    c.expect_exact("REQOK,1").await;
+    manual.wait_feed("big").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pusher = {
+        let (stop, manual) = (stop.clone(), manual.clone());
+        tokio::spawn(async move {
+            let value = "x".repeat(16 * 1024);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                manual.push("big", &[("v", Some(&format!("{n}{value}")))]);
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+    };
+    // The client reads nothing for a while: the socket buffers fill, the server's
+    // writes wait, and the write timeout passes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Reading now drains what the buffers hold, then finds the connection closed.
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "the server kept writing to a client that had stopped reading"
+        );
+        if c.next_line().await.is_none() {
+            break;
+        }
+    }
+    assert_eq!(
+        server.session_count(),
+        1,
+        "the session waits to be recovered"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    pusher.await.unwrap();
+    server.shutdown().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! Network transports: HTTP and WebSocket, and what they share.
 
 pub(crate) mod http;
+pub(crate) mod stall;
 pub(crate) mod ws;
 
 use std::borrow::Cow;
