@@ -13,6 +13,9 @@ use crate::version::ProtocolVersion;
 /// The default of [`SessionConfig::max_items`].
 pub const DEFAULT_MAX_ITEMS: usize = 10_000;
 
+/// The default of [`SessionConfig::max_command_keys`].
+pub const DEFAULT_MAX_COMMAND_KEYS: usize = 100_000;
+
 /// The default of [`SessionConfig::max_fields`].
 pub const DEFAULT_MAX_FIELDS: usize = 1_000;
 
@@ -183,6 +186,11 @@ pub struct SessionConfig {
     /// [`ModelError::TooLarge`](crate::model::ModelError::TooLarge). Lists fix the
     /// numbers instead. Default 1 000.
     pub max_fields: usize,
+    /// The most keys a COMMAND item may have at once (in two-level mode, also the most
+    /// second-level subscriptions its keys open); an `ADD` beyond fails the subscription
+    /// with [`ModelError::TooLarge`](crate::model::ModelError::TooLarge) (it is then
+    /// unsubscribed, and the session goes on). Default 100 000.
+    pub max_command_keys: usize,
 }
 
 impl SessionConfig {
@@ -258,6 +266,7 @@ impl Default for SessionConfig {
             max_line_len: DEFAULT_MAX_LINE_LEN,
             max_items: DEFAULT_MAX_ITEMS,
             max_fields: DEFAULT_MAX_FIELDS,
+            max_command_keys: DEFAULT_MAX_COMMAND_KEYS,
         }
     }
 }

@@ -210,7 +210,8 @@ use std::fmt;
 use std::time::Instant;
 
 pub use config::{
-    DEFAULT_MAX_FIELDS, DEFAULT_MAX_ITEMS, ForcedTransport, SessionConfig, UnknownTransport,
+    DEFAULT_MAX_COMMAND_KEYS, DEFAULT_MAX_FIELDS, DEFAULT_MAX_ITEMS, ForcedTransport,
+    SessionConfig, UnknownTransport,
 };
 pub use error::{ClientError, IssueAction, ProtocolError, ProtocolIssue};
 pub use event::{

@@ -304,6 +304,15 @@ impl ClientSession {
                 self.update_queued = true;
                 Flow::Pause
             }
+            // More keys than allowed: subscribing again would only bring them back.
+            Err(error @ ModelError::TooLarge { .. }) => {
+                self.emit_sub(
+                    id,
+                    SubscriptionEvent::Error(SubscriptionError::Model(error)),
+                );
+                let _ = self.remove_subscription(id);
+                Flow::Continue
+            }
             Err(e) => {
                 self.model_broken(conn, id, e);
                 Flow::Continue

@@ -358,6 +358,7 @@ pub(super) fn build_model(
     let model = match (spec.mode, command) {
         (Mode::Command, Some((key, cmd))) => {
             SubscriptionModel::new_command(items, fields, key, cmd)?
+                .with_max_keys(config.max_command_keys)?
         }
         (mode, _) => SubscriptionModel::new(mode, items, fields)?,
     };

@@ -174,6 +174,7 @@ impl SubscriptionModel {
             .as_ref()
             .ok_or(ModelError::CommandPositionsRequired)?;
         let (key_i, cmd_i, two_level) = (config.key, config.command, config.second_level.is_some());
+        let max_keys = config.max_keys;
         let first = schema.fields;
         let total = schema.value_count();
 
@@ -221,6 +222,13 @@ impl SubscriptionModel {
 
         let (slot, effective, action) = match it.keys.slots.get(key) {
             Some(&slot) => (slot, Command::Update, None),
+            None if it.keys.slots.len() >= max_keys => {
+                return Err(ModelError::TooLarge {
+                    what: "keys",
+                    count: it.keys.slots.len() + 1,
+                    max: max_keys,
+                });
+            }
             None => {
                 let action = two_level.then_some(SecondLevelAction::Subscribe(key));
                 (it.keys.insert(key), Command::Add, action)

@@ -150,7 +150,7 @@ pub enum ModelError {
     /// for it.
     #[error("{count} {what}, more than the limit of {max}")]
     TooLarge {
-        /// `"items"`, `"fields"` or `"second-level fields"`.
+        /// `"items"`, `"fields"`, `"second-level fields"` or `"keys"`.
         what: &'static str,
         /// The number announced.
         count: usize,
@@ -207,6 +207,8 @@ impl Names {
 struct CommandConfig {
     key: usize,
     command: usize,
+    /// The most keys an item may have at once ([`SubscriptionModel::with_max_keys`]).
+    max_keys: usize,
     /// `None`: one level. `Some(0)`: two levels, number of second-level fields unknown.
     second_level: Option<usize>,
     second_names: Names,
@@ -337,6 +339,7 @@ impl SubscriptionModel {
             }
         }
         let config = CommandConfig {
+            max_keys: usize::MAX,
             key: key_pos - 1,
             command: command_pos - 1,
             second_level: None,
@@ -408,6 +411,16 @@ impl SubscriptionModel {
         S: Into<String>,
     {
         self.schema.field_names = Some(Names::new(names, "field", self.schema.fields)?);
+        Ok(self)
+    }
+
+    /// Caps the keys a COMMAND item may have at once: an `ADD` of one more key fails the
+    /// update with [`ModelError::TooLarge`] (the table of rows by key, and in two-level
+    /// mode the second-level subscription each key opens, would otherwise grow with
+    /// whatever the server sends). No limit by default.
+    pub fn with_max_keys(mut self, max: usize) -> Result<Self, ModelError> {
+        let config = self.schema.command.as_mut().ok_or(ModelError::NotCommand)?;
+        config.max_keys = max;
         Ok(self)
     }
 

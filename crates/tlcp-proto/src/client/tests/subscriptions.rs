@@ -443,3 +443,37 @@ fn second_level_field_counts_are_checked_against_the_limit() {
     );
     assert!(h.ws_text(ws).contains("LS_op=delete&LS_subId=2&"));
 }
+
+#[test]
+fn command_keys_beyond_the_limit_fail_the_subscription_not_the_session() {
+    // A server adding keys without end would grow the table of rows by key (and, with a
+    // second level, open a subscription per key) without bound.
+    let mut c = config();
+    c.max_command_keys = 2;
+    let mut h = Script::new(c);
+    let ws = h.ws_session(50000);
+    let spec = SubscriptionSpec::items(Mode::Command, ["portfolio"], ["key", "command", "qty"])
+        .with_second_level_fields(["bid"], Some("QUOTE"));
+    h.subscribe(spec);
+    h.discard_transmits();
+    // Two keys fit; a key deleted frees its place; a third one at once is refused.
+    h.server_sends(
+        ws,
+        "SUBCMD,1,1,3,1,2\nU,1,1,k1|ADD|1\nU,1,1,k2|ADD|2\nU,1,1,k1|DELETE|\nU,1,1,k3|ADD|3",
+    );
+    let events = h.events();
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert!(events[4].starts_with("sub1 update 1 ADD k3"), "{events:?}");
+    h.discard_transmits();
+    h.server_sends(ws, "U,1,1,k4|ADD|4\nU,1,1,k5|ADD|5");
+    h.expect_events(&[
+        "sub1 error Model(TooLarge { what: \"keys\", count: 3, max: 2 })",
+    ]);
+    // The subscription and its second-level ones are deleted; the session goes on.
+    let deletes = h.ws_text(ws);
+    assert!(deletes.contains("LS_op=delete&LS_subId=1&"), "{deletes}");
+    assert!(!deletes.contains("LS_op=add"), "no key is subscribed: {deletes}");
+    assert_eq!(h.status(), crate::client::Status::WsStreaming);
+    h.server_sends(ws, "UNSUB,1");
+    h.expect_events(&["sub1 unsubscribed"]);
+}
