@@ -466,13 +466,14 @@ fn command_keys_beyond_the_limit_fail_the_subscription_not_the_session() {
     assert!(events[4].starts_with("sub1 update 1 ADD k3"), "{events:?}");
     h.discard_transmits();
     h.server_sends(ws, "U,1,1,k4|ADD|4\nU,1,1,k5|ADD|5");
-    h.expect_events(&[
-        "sub1 error Model(TooLarge { what: \"keys\", count: 3, max: 2 })",
-    ]);
+    h.expect_events(&["sub1 error Model(TooLarge { what: \"keys\", count: 3, max: 2 })"]);
     // The subscription and its second-level ones are deleted; the session goes on.
     let deletes = h.ws_text(ws);
     assert!(deletes.contains("LS_op=delete&LS_subId=1&"), "{deletes}");
-    assert!(!deletes.contains("LS_op=add"), "no key is subscribed: {deletes}");
+    assert!(
+        !deletes.contains("LS_op=add"),
+        "no key is subscribed: {deletes}"
+    );
     assert_eq!(h.status(), crate::client::Status::WsStreaming);
     h.server_sends(ws, "UNSUB,1");
     h.expect_events(&["sub1 unsubscribed"]);
