@@ -47,6 +47,8 @@ pub struct Update {
     /// Every value set since the last `clear`, one after the other: one buffer whatever
     /// the number of fields, so setting a field is one copy.
     buf: String,
+    /// The name whose value was appended to `buf` last (`u32::MAX`: none).
+    last: u32,
 }
 
 impl Update {
@@ -69,6 +71,7 @@ impl Update {
         self.spans[i] = u32::try_from(start)
             .ok()
             .zip(u32::try_from(self.buf.len()).ok());
+        self.last = i as u32;
         self
     }
 
@@ -93,6 +96,7 @@ impl Update {
     pub fn clear(&mut self) {
         self.order.clear();
         self.buf.clear();
+        self.last = u32::MAX;
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Wrapped: no stale epoch may look current (every name is unset at epoch 1).
@@ -114,7 +118,9 @@ impl Update {
     /// last there, and compacts a buffer mostly made of replaced values (a producer may set
     /// the same fields again and again without clearing).
     fn reclaim(&mut self, i: usize) {
+        // The last value appended (an empty one after it would end where it ends too).
         if let Some((a, b)) = self.spans[i]
+            && self.last == i as u32
             && b as usize == self.buf.len()
         {
             self.buf.truncate(a as usize);
@@ -1366,6 +1372,110 @@ mod tests {
         );
     }
 
+    /// Records each update's row, the row before it (as `Changes::before` tells it) and
+    /// the fields `Changes::changed` says changed.
+    /// One update as a listener saw it: the row, the row before, the changed fields.
+    type Delta = (Vec<Option<String>>, Vec<Option<String>>, Vec<bool>);
+
+    #[derive(Default)]
+    struct Deltas(Mutex<Vec<Delta>>);
+
+    impl ItemListener for Deltas {
+        fn on_event(&self, event: ItemEvent<'_>) {
+            if let ItemEvent::Update {
+                row,
+                changes: Some(c),
+                ..
+            } = event
+            {
+                let width = 6;
+                let now = (0..width).map(|i| row.get(i).cloned().flatten()).collect();
+                let before = (0..width)
+                    .map(|i| c.before(row, i).map(str::to_owned))
+                    .collect();
+                let changed = (0..width).map(|i| c.changed(i)).collect();
+                self.0.lock().unwrap().push((now, before, changed));
+            }
+        }
+    }
+
+    /// Writes in any order, a field set several times in one update, nulls, empty and
+    /// multi-byte values, by field id and by name: each row is the model's, `before`
+    /// gives the previous row, and `changed` marks every field whose value differs (and,
+    /// when no field was written twice, only those).
+    #[test]
+    fn rows_from_writes_in_any_order_are_the_rows_pushed() {
+        let feeds = Arc::new(Feeds::default());
+        let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
+        let hub = dh.acquire("i").unwrap();
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let names_owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        hub.resolve_fields(&names_owned).expect("fields");
+        let deltas = Arc::new(Deltas::default());
+        hub.add_listener(deltas.clone(), Mode::Merge, SnapshotRequest::None, None);
+        let feed = feeds.0.lock().unwrap()["i"].clone();
+        let ids: Vec<FieldId> = names.iter().map(|n| feed.field(n)).collect();
+        let values = [
+            None,
+            Some(""),
+            Some("1"),
+            Some("22"),
+            Some("é"),
+            Some("ü€x"),
+        ];
+        let mut rng = crate::demo::rng::Rng::new(11);
+        let mut model: Vec<Option<&str>> = vec![None; 6];
+        for step in 0..3_000 {
+            let writes: Vec<(usize, Option<&str>)> = (0..rng.below(8))
+                .map(|_| {
+                    let i = rng.below(6) as usize;
+                    (i, values[rng.below(values.len() as u64) as usize])
+                })
+                .collect();
+            let mut seen = [false; 6];
+            let repeated = writes
+                .iter()
+                .any(|&(i, _)| std::mem::replace(&mut seen[i], true));
+            let old = model.clone();
+            for &(i, v) in &writes {
+                model[i] = v;
+            }
+            let by_name = step % 2 == 1;
+            if by_name {
+                let mut u = Update::new();
+                for &(i, v) in &writes {
+                    match v {
+                        Some(v) => u.set(names[i], v),
+                        None => u.set_null(names[i]),
+                    };
+                }
+                feed.update(&u);
+            } else {
+                feed.update_with(|r| {
+                    for &(i, v) in &writes {
+                        match v {
+                            Some(v) => r.set(ids[i], v),
+                            None => r.set_null(ids[i]),
+                        };
+                    }
+                });
+            }
+            let (now, before, changed) = deltas.0.lock().unwrap().pop().expect("an update");
+            let own = |r: &[Option<&str>]| -> Vec<Option<String>> {
+                r.iter().map(|v| v.map(str::to_owned)).collect()
+            };
+            assert_eq!(now, own(&model), "step {step}: {writes:?}");
+            assert_eq!(before, own(&old), "step {step}: {writes:?}");
+            for i in 0..6 {
+                let differs = model[i] != old[i];
+                // `Update` keeps one value per name: its fields are never written twice.
+                if differs || !repeated || by_name {
+                    assert_eq!(changed[i], differs, "step {step}, field {i}: {writes:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn update_reuses_slots() {
         let mut u = Update::new();
@@ -1377,6 +1487,14 @@ mod tests {
         u.clear();
         u.set_null("b");
         assert_eq!(u.iter().collect::<Vec<_>>(), vec![("b", None)]);
+        // An empty value set after a value set again: it stays empty, not null (the value
+        // set again is not the last in the buffer, though it ends where the buffer ends).
+        u.clear();
+        u.set("a", "xx").set("b", "").set("a", "y");
+        assert_eq!(
+            u.iter().collect::<Vec<_>>(),
+            vec![("a", Some("y")), ("b", Some(""))]
+        );
     }
 
     #[test]

@@ -77,7 +77,7 @@ mod chat;
 mod feed;
 mod metadata;
 mod portfolio;
-mod rng;
+pub(crate) mod rng;
 mod stocks;
 #[cfg(test)]
 mod testutil;
