@@ -160,12 +160,7 @@ impl Lane {
         if self.staged.is_empty() {
             return;
         }
-        let mut start = 0;
-        for &end in &self.staged_ends {
-            let end = end as usize;
-            log.push(&self.staged[start..end]);
-            start = end;
-        }
+        log.push_lines(&self.staged, &self.staged_ends);
         out.push_str(&self.staged);
         self.staged.clear();
         self.staged_ends.clear();

@@ -78,6 +78,46 @@ impl RecoveryLog {
             c.text.push_str(line);
         }
         self.bytes += line.len();
+        self.trim();
+    }
+
+    /// Appends the lines of `text`, each ending at the matching offset of `ends` (the last
+    /// one at `text.len()`): what [`push`](Self::push) of each line does, with one copy
+    /// for all of them when they fit the current chunk (the lines a lane staged, moved
+    /// to the output together).
+    pub(crate) fn push_lines(&mut self, text: &str, ends: &[u32]) {
+        let fits = self.max_bytes != 0
+            && self
+                .chunks
+                .back()
+                .is_some_and(|c| c.text.len() + text.len() <= CHUNK)
+            && ends.last().is_some_and(|&e| e as usize == text.len());
+        if !fits {
+            let mut start = 0;
+            for &end in ends {
+                let end = end as usize;
+                if let Some(line) = text.get(start..end) {
+                    self.push(line);
+                }
+                start = end;
+            }
+            return;
+        }
+        self.next += ends.len() as u64;
+        if let Some(c) = self.chunks.back_mut() {
+            let base = c.text.len() as u32;
+            c.starts.push(base);
+            // Each line starts where the one before ends.
+            c.starts
+                .extend(ends[..ends.len() - 1].iter().map(|&e| base + e));
+            c.text.push_str(text);
+        }
+        self.bytes += text.len();
+        self.trim();
+    }
+
+    /// Drops the oldest chunks while the log holds more than its bound.
+    fn trim(&mut self) {
         while self.bytes > self.max_bytes && self.chunks.len() > 1 {
             if let Some(old) = self.chunks.pop_front() {
                 self.bytes -= old.text.len();
@@ -146,6 +186,34 @@ mod tests {
             Some((2000 - from) as usize)
         );
         assert_eq!(out.len(), (2000 - from) as usize * line.len());
+    }
+
+    /// Lines pushed together are the lines pushed one by one: within a chunk, across
+    /// chunk boundaries, with a disabled log, and replayed from anywhere.
+    #[test]
+    fn lines_pushed_together_are_lines_pushed_one_by_one() {
+        for max in [0, 3 * CHUNK, 1 << 20] {
+            let (mut one, mut all) = (RecoveryLog::new(max), RecoveryLog::new(max));
+            let mut n = 0;
+            for batch in 0..400 {
+                let mut text = String::new();
+                let mut ends = Vec::new();
+                for _ in 0..(batch % 37 + 1) {
+                    let line = format!("U,1,1,{n}|{}\r\n", "x".repeat(n % 300));
+                    one.push(&line);
+                    text.push_str(&line);
+                    ends.push(text.len() as u32);
+                    n += 1;
+                }
+                all.push_lines(&text, &ends);
+                assert_eq!((all.count(), all.oldest()), (one.count(), one.oldest()));
+            }
+            for from in (0..=n as u64).step_by(97) {
+                let (mut a, mut b) = (String::new(), String::new());
+                assert_eq!(all.replay_from(from, &mut a), one.replay_from(from, &mut b));
+                assert_eq!(a, b, "from {from}");
+            }
+        }
     }
 
     #[test]
