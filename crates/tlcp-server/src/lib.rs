@@ -33,6 +33,7 @@ mod server;
 mod session;
 mod tasks;
 mod transport;
+mod update;
 
 use std::future::Future;
 use std::net::SocketAddr;
