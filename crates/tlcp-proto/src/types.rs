@@ -189,12 +189,17 @@ pub fn format_decimal(v: f64, out: &mut String) {
 }
 
 /// Parses a TLCP decimal (digits with an optional `.` fraction; no sign, no exponent).
+/// Hundreds of digits, which no `f64` holds, are refused rather than read as infinity.
 pub fn parse_decimal(s: &str) -> Option<f64> {
     let ok = !s.is_empty()
         && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && s.bytes().filter(|&b| b == b'.').count() <= 1
         && s != ".";
-    if ok { s.parse().ok() } else { None }
+    if ok {
+        s.parse().ok().filter(|v: &f64| v.is_finite())
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +236,10 @@ mod tests {
         assert_eq!(parse_decimal("50.0"), Some(50.0));
         assert_eq!(parse_decimal("-1"), None);
         assert_eq!(parse_decimal("1e3"), None);
+        // Too many digits for an f64: refused, not infinity.
+        assert_eq!(parse_decimal(&format!("1{}", "0".repeat(400))), None);
+        assert_eq!(parse_decimal(&format!("1{}.5", "0".repeat(400))), None);
+        assert_eq!(parse_decimal(&format!("0.{}1", "0".repeat(400))), Some(0.0));
         assert_eq!(parse_decimal("."), None);
         assert_eq!(parse_decimal("1.2.3"), None);
     }
