@@ -33,12 +33,13 @@ pub(crate) enum Command {
     Disconnect,
     /// `Disconnect`, answered once the `destroy` request is out.
     Close(oneshot::Sender<()>),
+    /// A subscription numbered by the handle (valid: checked by the handle).
     Subscribe {
+        id: SubscriptionId,
         spec: SubscriptionSpec,
         shared: Arc<Shared>,
         schema: Arc<Schema>,
         backpressure: bool,
-        reply: oneshot::Sender<Result<SubscriptionId, Error>>,
     },
     Unsubscribe(SubscriptionId),
     SetMaxFrequency {
@@ -93,6 +94,9 @@ pub struct Client {
     resume: Arc<Notify>,
     /// A replay: every subscription is back-pressured (nothing conflated nor dropped).
     replay: bool,
+    /// The number of the last subscription (the handles number them, so that
+    /// subscribing needs no answer from the driver).
+    last_subscription: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What the background task runs on.
@@ -178,6 +182,7 @@ impl Client {
             last_close,
             resume,
             replay,
+            last_subscription: Arc::default(),
         }
     }
 
@@ -283,16 +288,22 @@ impl Client {
                 capacity: crate::DEFAULT_QUEUE_CAPACITY,
             };
         }
+        subscription.spec.validate()?;
         let shared = Arc::new(Shared::new(policy, self.resume.clone()));
-        let (reply, answer) = oneshot::channel();
+        // Numbered here, not by the driver: nothing to wait for, so a loop of awaited
+        // subscriptions sends them in batches rather than one round trip each.
+        let n = self
+            .last_subscription
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let id = SubscriptionId::from_number(n);
         self.commands.send(Command::Subscribe {
+            id,
             schema: Arc::new(Schema::of(&subscription.spec)),
             spec: subscription.spec,
             shared: shared.clone(),
             backpressure: matches!(policy, Delivery::Backpressure { .. }),
-            reply,
         })?;
-        let id = answer.await.map_err(|_| Error::Stopped)??;
         Ok(SubscriptionStream::new(id, shared, self.commands.clone()))
     }
 

@@ -41,6 +41,9 @@ const RESUME_GRACE: Duration = Duration::from_millis(200);
 /// How long a stopping driver waits for its `destroy` request.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
+/// The most commands handled at once before the driver looks at its connections again.
+const COMMAND_BURST: usize = 1024;
+
 /// The background task's state.
 pub(crate) struct Driver {
     session: ClientSession,
@@ -158,7 +161,7 @@ impl Driver {
             let timers = deadline.is_some();
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(c) => self.on_command(c),
+                    Some(c) => self.on_commands(c),
                     None => break,
                 },
                 event = poll_fn(|cx| {
@@ -272,6 +275,22 @@ impl Driver {
         }
     }
 
+    /// `first`, and the commands already waiting behind it (up to [`COMMAND_BURST`]): the
+    /// control requests they make go out together, batched within the server's request
+    /// limit (a loop subscribing to thousands of items sends a few frames, not one each).
+    fn on_commands(&mut self, first: Command) {
+        self.session.hold_requests();
+        self.on_command(first);
+        for _ in 1..COMMAND_BURST {
+            match self.commands.try_recv() {
+                Ok(c) => self.on_command(c),
+                Err(_) => break,
+            }
+        }
+        let now = self.now();
+        self.session.send_requests(now);
+    }
+
     fn on_command(&mut self, command: Command) {
         let now = self.now();
         let command = match command {
@@ -343,18 +362,14 @@ pub(crate) fn apply_command(
                 let _ = done.send(());
             }
             Command::Subscribe {
+                id,
                 spec,
                 shared,
                 schema,
                 backpressure,
-                reply,
-            } => match s.subscribe(spec, now) {
-                Ok(id) => {
+            } => match s.subscribe_as(id, spec, now) {
+                Ok(()) => {
                     tracing::debug!(subscription = %id, "subscribing");
-                    if reply.send(Ok(id)).is_err() {
-                        // The caller gave up waiting: nobody holds the stream.
-                        let _ = s.unsubscribe(id, now);
-                    }
                     let entry = SubEntry {
                         shared,
                         schema,
@@ -364,7 +379,9 @@ pub(crate) fn apply_command(
                     out.subs.insert(id, entry);
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(Error::Invalid(e)));
+                    // The handle checked the subscription and numbered it: not expected.
+                    tracing::error!(subscription = %id, error = %e, "subscription refused by the machine");
+                    shared.close();
                 }
             },
             Command::Unsubscribe(id) => {

@@ -47,6 +47,8 @@ pub(super) struct Controls {
     inflight: HashMap<u64, Op>,
     /// The HTTP control request in flight, if any.
     http_busy: Option<ConnId>,
+    /// Requests wait in `queue` ([`ClientSession::hold_requests`](super::ClientSession::hold_requests)).
+    pub(super) held: bool,
 }
 
 impl Controls {
@@ -119,6 +121,9 @@ impl ClientSession {
 
     /// Sends what the queue holds, as far as the channel allows.
     pub(super) fn flush(&mut self, now: Instant) {
+        if self.ctrl.held {
+            return;
+        }
         let mut sent = false;
         while !self.ctrl.queue.is_empty() {
             let Some(channel) = self.control_channel() else {

@@ -39,6 +39,9 @@ pub enum ClientError {
     /// A subscription id the machine does not know (never issued, or already gone).
     #[error("unknown subscription {0}")]
     UnknownSubscription(SubscriptionId),
+    /// A subscription id already in use ([`ClientSession::subscribe_as`](super::ClientSession::subscribe_as)).
+    #[error("subscription {0} exists already")]
+    SubscriptionIdInUse(SubscriptionId),
     /// A frequency change from or to unfiltered dispatching (the server refuses it).
     #[error("the maximum frequency cannot be changed from or to unfiltered")]
     UnfilteredReconf,

@@ -18,6 +18,13 @@ impl SubscriptionId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The id numbered `n`, for [`ClientSession::subscribe_as`](super::ClientSession::subscribe_as)
+    /// (whoever numbers subscriptions that way must keep the numbers unique; 0 is never
+    /// a subscription's).
+    pub fn from_number(n: u64) -> Self {
+        Self(n)
+    }
 }
 
 impl fmt::Display for SubscriptionId {

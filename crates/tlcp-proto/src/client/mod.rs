@@ -389,6 +389,40 @@ impl ClientSession {
         Ok(id)
     }
 
+    /// [`subscribe`](Self::subscribe) under an id chosen by the caller (a client
+    /// handle that numbers its subscriptions itself, so that subscribing needs no answer
+    /// from the task that runs the machine). Refused when `id` is in use or is 0.
+    pub fn subscribe_as(
+        &mut self,
+        id: SubscriptionId,
+        spec: SubscriptionSpec,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        spec.validate()?;
+        if id.get() == 0 || self.subs.entries.contains_key(&id) {
+            return Err(ClientError::SubscriptionIdInUse(id));
+        }
+        self.subs.insert_as(id, spec);
+        if self.session.is_some() {
+            self.send_add(id);
+            self.flush(now);
+        }
+        Ok(())
+    }
+
+    /// Holds the control requests back until [`send_requests`](Self::send_requests):
+    /// requests made in between (subscriptions, messages, ...) go out together, batched
+    /// within the server's request limit, instead of one batch each.
+    pub fn hold_requests(&mut self) {
+        self.ctrl.held = true;
+    }
+
+    /// Sends the requests held since [`hold_requests`](Self::hold_requests).
+    pub fn send_requests(&mut self, now: Instant) {
+        self.ctrl.held = false;
+        self.flush(now);
+    }
+
     /// Removes a subscription. [`Unsubscribed`](SubscriptionEvent::Unsubscribed) follows
     /// (at once when it was never sent).
     pub fn unsubscribe(&mut self, id: SubscriptionId, now: Instant) -> Result<(), ClientError> {

@@ -195,8 +195,9 @@ impl SubscriptionSpec {
         }
     }
 
-    /// Checks what the server would refuse or the client could not model.
-    pub(super) fn validate(&self) -> Result<(), ClientError> {
+    /// Checks what the server would refuse or the client could not model (what
+    /// [`ClientSession::subscribe`](super::ClientSession::subscribe) refuses).
+    pub fn validate(&self) -> Result<(), ClientError> {
         check_names(&self.items_as_fields(), "item")?;
         check_names(&self.fields, "field")?;
         if let Some(second) = &self.second_level {

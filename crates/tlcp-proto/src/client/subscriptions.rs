@@ -72,6 +72,14 @@ impl Subscriptions {
     pub(super) fn insert(&mut self, spec: SubscriptionSpec) -> SubscriptionId {
         self.last_id += 1;
         let id = SubscriptionId(self.last_id);
+        self.insert_as(id, spec);
+        id
+    }
+
+    /// Inserts `spec` under `id` (free: checked by the caller); later ids the machine
+    /// numbers itself come after it.
+    pub(super) fn insert_as(&mut self, id: SubscriptionId, spec: SubscriptionSpec) {
+        self.last_id = self.last_id.max(id.0);
         let entry = Entry {
             spec,
             state: SubState::Pending,
@@ -81,7 +89,6 @@ impl Subscriptions {
             children: HashMap::new(),
         };
         self.entries.insert(id, entry);
-        id
     }
 
     pub(super) fn len(&self) -> usize {

@@ -2,7 +2,7 @@
 
 use super::harness::{Script, config};
 use crate::Mode;
-use crate::client::{ForcedTransport, SubscriptionSpec};
+use crate::client::{ClientError, ForcedTransport, SubscriptionId, SubscriptionSpec};
 use crate::types::{BufferSize, MaxFrequency, Snapshot};
 
 #[test]
@@ -477,4 +477,44 @@ fn command_keys_beyond_the_limit_fail_the_subscription_not_the_session() {
     assert_eq!(h.status(), crate::client::Status::WsStreaming);
     h.server_sends(ws, "UNSUB,1");
     h.expect_events(&["sub1 unsubscribed"]);
+}
+
+#[test]
+fn subscriptions_numbered_by_the_caller_and_held_requests_go_out_together() {
+    let mut h = Script::new(config());
+    let ws = h.ws_session(50000);
+    let spec = |item: &str| SubscriptionSpec::items(Mode::Merge, [item], ["f"]);
+    let id = SubscriptionId::from_number;
+    // Held: three subscriptions (numbered by the caller) and a machine-numbered one go
+    // out in one batch once sent.
+    h.s.hold_requests();
+    for (n, item) in [(7, "a"), (8, "b"), (9, "c")] {
+        h.s.subscribe_as(id(n), spec(item), h.now).unwrap();
+    }
+    let next = h.s.subscribe(spec("d"), h.now).unwrap();
+    assert_eq!(next, id(10), "the machine numbers after the caller's ids");
+    h.expect_no_transmit();
+    h.s.send_requests(h.now);
+    h.pump();
+    let batch = h.ws_text(ws);
+    assert_eq!(batch.matches("LS_op=add").count(), 4, "{batch}");
+    assert_eq!(
+        batch.matches("control\r\n").count(),
+        1,
+        "one batch: {batch}"
+    );
+    // An id in use, or 0, is refused; an invalid subscription too.
+    assert_eq!(
+        h.s.subscribe_as(id(8), spec("e"), h.now),
+        Err(ClientError::SubscriptionIdInUse(id(8)))
+    );
+    assert_eq!(
+        h.s.subscribe_as(id(0), spec("e"), h.now),
+        Err(ClientError::SubscriptionIdInUse(id(0)))
+    );
+    assert!(h.s.subscribe_as(id(11), spec("bad name"), h.now).is_err());
+    // Not held: each request goes out at once.
+    h.s.subscribe_as(id(12), spec("e"), h.now).unwrap();
+    h.pump();
+    assert_eq!(h.ws_text(ws).matches("LS_op=add").count(), 1);
 }
