@@ -280,15 +280,32 @@ impl Driver {
     /// limit (a loop subscribing to thousands of items sends a few frames, not one each).
     fn on_commands(&mut self, first: Command) {
         self.session.hold_requests();
-        self.on_command(first);
+        self.held_command(first);
         for _ in 1..COMMAND_BURST {
             match self.commands.try_recv() {
-                Ok(c) => self.on_command(c),
+                Ok(c) => self.held_command(c),
                 Err(_) => break,
             }
         }
         let now = self.now();
         self.session.send_requests(now);
+    }
+
+    /// One command of a burst: what ends or starts a session first sends the requests
+    /// held so far, so that they keep their place before it.
+    fn held_command(&mut self, command: Command) {
+        let ends = matches!(
+            command,
+            Command::Connect | Command::Disconnect | Command::Close(_)
+        );
+        if ends {
+            let now = self.now();
+            self.session.send_requests(now);
+        }
+        self.on_command(command);
+        if ends {
+            self.session.hold_requests();
+        }
     }
 
     fn on_command(&mut self, command: Command) {
