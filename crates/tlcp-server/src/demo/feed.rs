@@ -12,7 +12,7 @@ use super::{TOO_MANY_ITEMS, lock, runtime};
 use crate::adapter::{DataAdapter, Refusal};
 #[cfg(test)]
 use crate::hub::Update;
-use crate::hub::{FieldId, ItemFeed};
+use crate::hub::{FieldId, ItemFeed, RowWriter};
 
 /// How fast the `FEED` adapter pushes the updates of each item.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,12 +76,9 @@ struct Generator {
     /// Values are in `0..modulus`, so they fit the width.
     modulus: u64,
     max_move: u64,
-    seq: u64,
-    last_ts: u128,
     rng: Rng,
-    /// The text of `ts` and of `seq` of this update.
-    ts_text: DecimalText,
-    seq_text: DecimalText,
+    /// `ts` and `seq` of this update.
+    stamps: Stamps,
     /// Which payload fields changed in this update: bit `i % 64` of word `i / 64`
     /// (visited by their set bits, so that no stage branches on each field).
     changed: Vec<u64>,
@@ -107,11 +104,8 @@ impl Generator {
             size,
             modulus,
             max_move: (modulus / 2000).max(1),
-            seq: 0,
-            last_ts: 0,
             rng,
-            ts_text: DecimalText::default(),
-            seq_text: DecimalText::default(),
+            stamps: Stamps::default(),
             ids: Vec::new(),
         };
         for i in 0..producer.values.len() {
@@ -178,9 +172,7 @@ impl Generator {
     /// update sets costs a copy at each stage of the server. `ts` is `now` (nanoseconds
     /// since the UNIX epoch), or one more than the previous `ts` if that is not earlier.
     fn advance(&mut self, now: u128) {
-        let first = self.seq == 0;
-        self.seq += 1;
-        self.last_ts = (self.last_ts + 1).max(now);
+        let first = self.stamps.next(now);
         // Two random words per 64 fields: whether each field changes, and the direction
         // of its move.
         let n = self.names.len();
@@ -203,11 +195,7 @@ impl Generator {
                 }
             }
         }
-        self.ts_text
-            .move_to(u64::try_from(self.last_ts).unwrap_or(u64::MAX));
-        self.seq_text.move_to(self.seq);
-        self.texts[..NUM].copy_from_slice(&self.ts_text.digits);
-        self.texts[NUM..PAYLOAD].copy_from_slice(&self.seq_text.digits);
+        self.stamps.write_into(&mut self.texts);
     }
 
     /// Calls `f` with each field of the current update: its position (0 `ts`, 1 `seq`,
@@ -217,10 +205,12 @@ impl Generator {
         // Digits and `.` only: the check cannot fail (and runs once per update, not once
         // per value: it was 3% of the server's instructions).
         let texts = std::str::from_utf8(&self.texts).unwrap_or_default();
-        f(0, texts.get(..self.ts_text.len).unwrap_or_default());
+        f(0, texts.get(..self.stamps.ts.len).unwrap_or_default());
         f(
             1,
-            texts.get(NUM..NUM + self.seq_text.len).unwrap_or_default(),
+            texts
+                .get(NUM..NUM + self.stamps.seq.len)
+                .unwrap_or_default(),
         );
         for i in changed_fields(&self.changed) {
             let at = PAYLOAD + i * self.size;
@@ -232,33 +222,20 @@ impl Generator {
     /// (see [`Generator::advance`]).
     fn push(&mut self, feed: &ItemFeed, now: u128) {
         if self.ids.is_empty() {
-            self.ids = ["ts", "seq"]
-                .into_iter()
-                .chain(self.names.iter().map(String::as_str))
-                .map(|n| feed.field(n))
-                .collect();
+            self.ids = field_ids(feed, &self.names);
         }
         self.advance(now);
-        // The loop of `for_each_field`, written out: its closure was a call per field.
         let texts = std::str::from_utf8(&self.texts).unwrap_or_default();
         let (ids, changed, size) = (&self.ids, &self.changed, self.size);
-        let (ts, seq) = (self.ts_text.len, self.seq_text.len);
+        let stamps = &self.stamps;
         feed.update_with(|row| {
-            if let [ts_id, seq_id, payload @ ..] = ids.as_slice() {
-                row.set(*ts_id, texts.get(..ts).unwrap_or_default());
-                row.set(*seq_id, texts.get(NUM..NUM + seq).unwrap_or_default());
-                for (w, &word) in changed.iter().enumerate() {
-                    let mut m = word;
-                    while m != 0 {
-                        let i = 64 * w + m.trailing_zeros() as usize;
-                        m &= m - 1;
-                        if let Some(&id) = payload.get(i) {
-                            let at = PAYLOAD + i * size;
-                            row.set(id, texts.get(at..at + size).unwrap_or_default());
-                        }
-                    }
-                }
-            }
+            let Some(payload) = stamps.set(row, ids, texts) else {
+                return;
+            };
+            set_changed(row, payload, changed, |i| {
+                let at = PAYLOAD + i * size;
+                texts.get(at..at + size).unwrap_or_default()
+            });
         });
     }
 
@@ -276,6 +253,89 @@ impl Generator {
             update.set(name, value);
         });
         update
+    }
+}
+
+/// `ts` and `seq` of the updates of one item, kept as their decimal text.
+#[derive(Debug, Default)]
+struct Stamps {
+    seq: DecimalText,
+    ts: DecimalText,
+    last_ts: u128,
+}
+
+impl Stamps {
+    /// Moves to the next update: `seq` one more, `ts` at `now` (nanoseconds since the UNIX
+    /// epoch), or one more than the previous `ts` if that is not earlier. Returns whether
+    /// this is the first update.
+    #[inline]
+    fn next(&mut self, now: u128) -> bool {
+        let first = self.seq.value == 0;
+        self.last_ts = (self.last_ts + 1).max(now);
+        self.ts
+            .move_to(u64::try_from(self.last_ts).unwrap_or(u64::MAX));
+        let seq = self.seq.value + 1;
+        self.seq.move_to(seq);
+        first
+    }
+
+    /// Writes the digits of `ts` then of `seq`, [`NUM`] bytes each, at the start of `out`.
+    #[inline]
+    fn write_into(&self, out: &mut [u8]) {
+        out[..NUM].copy_from_slice(&self.ts.digits);
+        out[NUM..PAYLOAD].copy_from_slice(&self.seq.digits);
+    }
+
+    /// Sets `ts` and `seq` (the first two of `ids`) from `texts` (as [`write_into`] wrote
+    /// them); returns the ids of the payload fields.
+    ///
+    /// [`write_into`]: Self::write_into
+    #[inline(always)]
+    fn set<'i>(
+        &self,
+        row: &mut RowWriter<'_>,
+        ids: &'i [FieldId],
+        texts: &str,
+    ) -> Option<&'i [FieldId]> {
+        let [ts_id, seq_id, payload @ ..] = ids else {
+            return None;
+        };
+        row.set(*ts_id, texts.get(..self.ts.len).unwrap_or_default());
+        row.set(
+            *seq_id,
+            texts.get(NUM..NUM + self.seq.len).unwrap_or_default(),
+        );
+        Some(payload)
+    }
+}
+
+/// The ids of `ts`, `seq` and the payload fields `names` in the item `feed` feeds.
+fn field_ids(feed: &ItemFeed, names: &[String]) -> Vec<FieldId> {
+    ["ts", "seq"]
+        .into_iter()
+        .chain(names.iter().map(String::as_str))
+        .map(|n| feed.field(n))
+        .collect()
+}
+
+/// Sets the payload fields whose bits are set in `words` (bit `i % 64` of word `i / 64`:
+/// payload field `i`, of id `payload[i]`) to `value(i)`, visiting only the set bits.
+#[inline(always)]
+fn set_changed<'v>(
+    row: &mut RowWriter<'_>,
+    payload: &[FieldId],
+    words: &[u64],
+    value: impl Fn(usize) -> &'v str,
+) {
+    for (w, &word) in words.iter().enumerate() {
+        let mut m = word;
+        while m != 0 {
+            let i = 64 * w + m.trailing_zeros() as usize;
+            m &= m - 1;
+            if let Some(&id) = payload.get(i) {
+                row.set(id, value(i));
+            }
+        }
     }
 }
 
@@ -305,10 +365,7 @@ struct Replay {
     masks: Vec<u64>,
     /// The next step: 0 for the first update (every field), then `1..=2 * half`.
     step: usize,
-    seq: u64,
-    last_ts: u128,
-    ts_text: DecimalText,
-    seq_text: DecimalText,
+    stamps: Stamps,
     /// The digits of `ts` then of `seq` (one UTF-8 check for both).
     nums: [u8; PAYLOAD],
     /// The ids of `ts`, `seq` and the payload fields (resolved on the first push).
@@ -348,10 +405,7 @@ impl Replay {
             states,
             masks,
             step: 0,
-            seq: 0,
-            last_ts: 0,
-            ts_text: DecimalText::default(),
-            seq_text: DecimalText::default(),
+            stamps: Stamps::default(),
             nums: [b'0'; PAYLOAD],
             ids: Vec::new(),
         }
@@ -374,32 +428,20 @@ impl Replay {
     /// previous `ts` if that is not earlier).
     fn push(&mut self, feed: &ItemFeed, now: u128) {
         if self.ids.is_empty() {
-            self.ids = ["ts", "seq"]
-                .into_iter()
-                .chain(self.names.iter().map(String::as_str))
-                .map(|n| feed.field(n))
-                .collect();
+            self.ids = field_ids(feed, &self.names);
         }
-        self.seq += 1;
-        self.last_ts = (self.last_ts + 1).max(now);
-        self.ts_text
-            .move_to(u64::try_from(self.last_ts).unwrap_or(u64::MAX));
-        self.seq_text.move_to(self.seq);
-        self.nums[..NUM].copy_from_slice(&self.ts_text.digits);
-        self.nums[NUM..].copy_from_slice(&self.seq_text.digits);
+        self.stamps.next(now);
+        self.stamps.write_into(&mut self.nums);
         let (state, mask) = self.next_step();
         let nums = std::str::from_utf8(&self.nums).unwrap_or_default();
-        let (ts, seq) = (self.ts_text.len, self.seq_text.len);
         let at = state * self.stride;
         let values = self.states.get(at..at + self.stride).unwrap_or_default();
-        let (ids, size) = (&self.ids, self.size);
+        let (ids, size, stamps) = (&self.ids, self.size, &self.stamps);
         let masks = mask.and_then(|m| self.masks.get(m..m + self.words));
         feed.update_with(|row| {
-            let [ts_id, seq_id, payload @ ..] = ids.as_slice() else {
+            let Some(payload) = stamps.set(row, ids, nums) else {
                 return;
             };
-            row.set(*ts_id, nums.get(..ts).unwrap_or_default());
-            row.set(*seq_id, nums.get(NUM..NUM + seq).unwrap_or_default());
             let value = |i: usize| values.get(i * size..(i + 1) * size).unwrap_or_default();
             match masks {
                 None => {
@@ -407,18 +449,7 @@ impl Replay {
                         row.set(*id, value(i));
                     }
                 }
-                Some(words) => {
-                    for (w, &word) in words.iter().enumerate() {
-                        let mut m = word;
-                        while m != 0 {
-                            let i = 64 * w + m.trailing_zeros() as usize;
-                            m &= m - 1;
-                            if let Some(&id) = payload.get(i) {
-                                row.set(id, value(i));
-                            }
-                        }
-                    }
-                }
+                Some(words) => set_changed(row, payload, words, value),
             }
         });
     }
