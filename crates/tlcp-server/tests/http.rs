@@ -6,9 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpPeer, WsPeer, control, start};
-
-const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
+use common::{HttpPeer, WsPeer, control, http_create, start};
 
 async fn create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
     create_in(server, "TEST", params).await
@@ -20,17 +18,7 @@ async fn create_in(
     set: &str,
     params: &str,
 ) -> (HttpPeer, String) {
-    let mut s = HttpPeer::post(
-        server,
-        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
-        &format!("{CID}&LS_adapter_set={set}&{params}"),
-    )
-    .await;
-    assert_eq!(s.status, 200);
-    let conok = s.expect("CONOK,").await;
-    let sid = conok.split(',').nth(1).unwrap().to_owned();
-    s.expect("CONS,").await;
-    (s, sid)
+    http_create(server, &format!("LS_adapter_set={set}&{params}")).await
 }
 
 #[tokio::test]

@@ -7,21 +7,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpPeer, WsPeer, control, start};
+use common::{CID, HttpPeer, WsPeer, control, start};
 
-const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
-
+/// An HTTP session of the `TEST` set.
 async fn http_create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
-    let mut s = HttpPeer::post(
-        server,
-        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
-        &format!("{CID}&LS_adapter_set=TEST&{params}"),
-    )
-    .await;
-    assert_eq!(s.status, 200);
-    let conok = s.expect("CONOK,").await;
-    s.expect("CONS,").await;
-    (s, conok.split(',').nth(1).unwrap().to_owned())
+    common::http_create(server, &format!("LS_adapter_set=TEST&{params}")).await
 }
 
 // --- 5. Shutdown ---------------------------------------------------------------------

@@ -8,24 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpPeer, WsPeer, control, start};
+use common::{CID, HttpPeer, WsPeer, control, http_create, start};
 
-const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
 /// 1e-20, as a client writes it (`parse_decimal` takes digits and one dot).
 const TINY: &str = "0.00000000000000000001";
-
-async fn http_create(server: &tlcp_server::ServerHandle, params: &str) -> (HttpPeer, String) {
-    let mut s = HttpPeer::post(
-        server,
-        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
-        &format!("{CID}&{params}"),
-    )
-    .await;
-    assert_eq!(s.status, 200);
-    let conok = s.expect("CONOK,").await;
-    s.expect("CONS,").await;
-    (s, conok.split(',').nth(1).unwrap().to_owned())
-}
 
 // --- 1. Messages ---------------------------------------------------------------------
 

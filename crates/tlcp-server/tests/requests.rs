@@ -8,11 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpPeer, WsPeer, control, start};
+use common::{CID, HttpPeer, WsPeer, control, start};
 use tlcp_proto::Mode;
 use tlcp_server::{AdapterSet, MetadataAdapter};
-
-const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
 
 /// Reads `n` PROBE lines after what was read so far; the gaps between them.
 async fn probe_gaps(mut next: impl AsyncFnMut() -> String, n: usize) -> Vec<Duration> {

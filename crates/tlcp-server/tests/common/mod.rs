@@ -251,6 +251,25 @@ impl WsPeer {
     }
 }
 
+/// The `LS_cid` the tests send.
+pub const CID: &str = "LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg";
+
+/// An HTTP `create_session` (TLCP 2.5.0) with `params` (the adapter set among them):
+/// its stream, read past `CONOK` and `CONS`, and the session id.
+pub async fn http_create(server: &ServerHandle, params: &str) -> (HttpPeer, String) {
+    let mut s = HttpPeer::post(
+        server,
+        "/lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0",
+        &format!("{CID}&{params}"),
+    )
+    .await;
+    assert_eq!(s.status, 200);
+    let conok = s.expect("CONOK,").await;
+    let sid = conok.split(',').nth(1).unwrap().to_owned();
+    s.expect("CONS,").await;
+    (s, sid)
+}
+
 /// One raw HTTP/1.1 request on a fresh connection; returns the status and a line reader
 /// over the (possibly chunked, possibly endless) body.
 pub struct HttpPeer {
