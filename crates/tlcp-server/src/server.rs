@@ -102,7 +102,7 @@ impl Server {
         let now = Instant::now();
         let session = Session::new(self.new_id(), client, set, self.config.clone(), now);
         if let Some(bw) = req.requested_max_bandwidth {
-            session.constrain_initial(bw).map_err(refusal_to_closed)?;
+            session.constrain_initial(bw);
         }
         for op in &req.controls {
             let result = match op {

@@ -380,9 +380,6 @@ impl Session {
         bandwidth: Option<tlcp_proto::Bandwidth>,
         ack: Option<&Notification<'_>>,
     ) -> ControlResult {
-        if let Some(tlcp_proto::Bandwidth::Kbps(k)) = bandwidth {
-            check_bandwidth(k)?;
-        }
         let mut st = self.lock();
         if let Some(a) = ack {
             st.push(a);
@@ -431,29 +428,16 @@ impl Session {
     }
 }
 
-/// Refuses a maximum frequency no client means: not a number the notifications can
-/// carry, or below [`MIN_MAX_FREQUENCY`] (`REQERR` 65, invalid value).
+/// Refuses a maximum frequency no client means: below [`MIN_MAX_FREQUENCY`] (`REQERR`
+/// 65, invalid value). (A number too large for an `f64` does not parse.)
 fn check_frequency(f: f64) -> ControlResult {
-    if !f.is_finite() || (f > 0.0 && f < MIN_MAX_FREQUENCY) {
+    if f > 0.0 && f < MIN_MAX_FREQUENCY {
         return Err(Refusal::new(
             65,
             format!(
                 "LS_requested_max_frequency={f} is out of range (0 for no limit, or at least \
                  {MIN_MAX_FREQUENCY} updates/s)"
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a bandwidth that `CONS` cannot carry (`REQERR`/`CONERR` 65, invalid value).
-/// Any positive finite value is honoured, however small: the stream connection then
-/// sends that slowly and still ends promptly.
-pub(crate) fn check_bandwidth(kbps: f64) -> ControlResult {
-    if !kbps.is_finite() {
-        return Err(Refusal::new(
-            65,
-            format!("LS_requested_max_bandwidth={kbps} is out of range"),
         ));
     }
     Ok(())
@@ -504,10 +488,7 @@ impl Session {
 
 impl Session {
     /// The bandwidth requested at session creation (`LS_requested_max_bandwidth`).
-    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) -> ControlResult {
-        if let tlcp_proto::Bandwidth::Kbps(k) = bandwidth {
-            check_bandwidth(k)?;
-        }
+    pub(crate) fn constrain_initial(&self, bandwidth: tlcp_proto::Bandwidth) {
         let cap = self.config.max_bandwidth_kbps;
         let limit = match (bandwidth, cap) {
             (tlcp_proto::Bandwidth::Unlimited, None) => BandwidthLimit::Unlimited,
@@ -515,6 +496,5 @@ impl Session {
             (tlcp_proto::Bandwidth::Kbps(k), c) => BandwidthLimit::Kbps(c.map_or(k, |c| k.min(c))),
         };
         self.lock().bandwidth = limit;
-        Ok(())
     }
 }
