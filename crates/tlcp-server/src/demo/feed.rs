@@ -381,20 +381,18 @@ impl Replay {
         let stride = fields * size;
         let half = (REPLAY_BYTES / stride.max(1) / 2).clamp(32, 2048);
         let words = generator.changed.len();
-        let payload = |g: &Generator| {
-            std::str::from_utf8(&g.texts[PAYLOAD..])
-                .unwrap_or_default()
-                .to_owned()
-        };
+        fn payload(g: &Generator) -> &str {
+            std::str::from_utf8(&g.texts[PAYLOAD..]).unwrap_or_default()
+        }
         let mut states = String::with_capacity((half + 1) * stride);
         let mut masks = Vec::with_capacity(half * words);
         // State 0: the values as they start (the first update has them all, unmoved).
         generator.advance(0);
-        states.push_str(&payload(&generator));
+        states.push_str(payload(&generator));
         for _ in 0..half {
             generator.advance(0);
             masks.extend_from_slice(&generator.changed);
-            states.push_str(&payload(&generator));
+            states.push_str(payload(&generator));
         }
         Self {
             names: generator.names,
