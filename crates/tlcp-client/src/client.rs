@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
 use tlcp_proto::client::{
-    ForcedTransport, MessageSpec, SessionConfig, Status, SubscriptionId, SubscriptionSpec,
+    ClientError, ForcedTransport, MessageSpec, SessionConfig, Status, SubscriptionId,
+    SubscriptionSpec,
 };
 use tlcp_proto::{Bandwidth, MaxFrequency};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
@@ -315,8 +316,15 @@ impl Client {
 
     /// Changes the requested maximum bandwidth live (a `constrain` request); `None`:
     /// unlimited. The server's answer comes as a [`ConnectionEvent::Bandwidth`].
-    pub fn set_requested_max_bandwidth(&self, bandwidth: Option<Bandwidth>) {
-        let _ = self.commands.send(Command::SetBandwidth(bandwidth));
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a number of kbit/s that is not above 0 (nothing changes);
+    /// [`Error::Stopped`] when the client is gone.
+    pub fn set_requested_max_bandwidth(&self, bandwidth: Option<Bandwidth>) -> Result<(), Error> {
+        ClientError::check_bandwidth(bandwidth)?;
+        self.commands.send(Command::SetBandwidth(bandwidth))?;
+        Ok(())
     }
 
     /// Changes the forced transport live: a stream on a transport no longer allowed is

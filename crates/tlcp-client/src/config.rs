@@ -267,6 +267,7 @@ impl ClientBuilder {
     /// Outside a Tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
         let server = ServerAddress::parse(&self.address).map_err(Error::Config)?;
+        tlcp_proto::client::ClientError::check_bandwidth(self.session.requested_max_bandwidth)?;
         let mut transport = self.transport;
         for (name, value) in &self.extra_headers {
             let mut h = ExtraHeader::new(name, value).map_err(Error::Config)?;

@@ -55,20 +55,52 @@ async fn constrain_changes_the_bandwidth() {
     })
     .await;
     let mut events = client.events();
-    client.set_requested_max_bandwidth(Some(Bandwidth::Kbps(12.5)));
+    client
+        .set_requested_max_bandwidth(Some(Bandwidth::Kbps(12.5)))
+        .unwrap();
     let limit = wait_event(&mut events, "CONS", |e| match e {
         ConnectionEvent::Bandwidth(b) => Some(*b),
         _ => None,
     })
     .await;
     assert_eq!(limit, BandwidthLimit::Kbps(12.5));
-    client.set_requested_max_bandwidth(None);
+    client.set_requested_max_bandwidth(None).unwrap();
     let limit = wait_event(&mut events, "CONS unlimited", |e| match e {
         ConnectionEvent::Bandwidth(b) => Some(*b),
         _ => None,
     })
     .await;
     assert_eq!(limit, BandwidthLimit::Unlimited);
+}
+
+#[tokio::test]
+async fn zero_rates_are_refused_before_anything_is_sent() {
+    let (server, _) = start().await;
+    let refused = tlcp_client::Client::builder(&server.url(), "DEMO")
+        .requested_max_bandwidth(Bandwidth::Kbps(0.0))
+        .build();
+    assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
+    let client = connect(&server, "DEMO", |b| b).await;
+    assert!(matches!(
+        client.set_requested_max_bandwidth(Some(Bandwidth::Kbps(-3.0))),
+        Err(Error::Invalid(_))
+    ));
+    let zero = Subscription::merge(["item1"], ["last_price"])
+        .data_adapter("STOCKS")
+        .max_frequency(MaxFrequency::PerSecond(0.0));
+    assert!(matches!(
+        client.subscribe(zero).await,
+        Err(Error::Invalid(_))
+    ));
+    let sub = client
+        .subscribe(Subscription::merge(["item1"], ["last_price"]).data_adapter("STOCKS"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        sub.set_max_frequency(MaxFrequency::PerSecond(f64::NAN))
+            .await,
+        Err(Error::Invalid(_))
+    ));
 }
 
 #[tokio::test]

@@ -280,3 +280,25 @@ async fn refusals_23_and_24() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Values that would stop the flow for good (a bandwidth or a frequency of 0) and message
+/// number 0 (numbers start from 1) are malformed: REQERR 65, and the session goes on.
+#[tokio::test]
+async fn zero_rates_and_message_zero_are_refused_with_65() {
+    let (server, _manual) = common::start(common::config()).await;
+    let mut c = WsPeer::connect(&server, "2.5.0").await;
+    c.create("LS_adapter_set=TEST&LS_send_sync=false").await;
+    c.send("control\r\nLS_reqId=1&LS_op=constrain&LS_requested_max_bandwidth=0")
+        .await;
+    c.expect("REQERR,1,65,").await;
+    c.send("control\r\nLS_reqId=2&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=i1&LS_schema=a&LS_requested_max_frequency=0.0")
+        .await;
+    c.expect("REQERR,2,65,").await;
+    c.send("msg\r\nLS_reqId=3&LS_message=hello&LS_sequence=S&LS_msg_prog=0")
+        .await;
+    c.expect("REQERR,3,65,").await;
+    c.send("control\r\nLS_reqId=4&LS_op=constrain&LS_requested_max_bandwidth=0.5")
+        .await;
+    c.expect_exact("REQOK,4").await;
+    c.expect_exact("CONS,0.5").await;
+}

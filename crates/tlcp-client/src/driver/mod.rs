@@ -412,7 +412,10 @@ pub(crate) fn apply_command(
                 let r = s.set_max_frequency(id, frequency, now);
                 let _ = reply.send(r.map_err(Error::Invalid));
             }
-            Command::SetBandwidth(b) => s.set_bandwidth(b, now),
+            // (Checked by the handle already.)
+            Command::SetBandwidth(b) => {
+                let _ = s.set_bandwidth(b, now);
+            }
             Command::SetReverseHeartbeat(i) => s.set_reverse_heartbeat_interval(i, now),
             Command::SetForcedTransport(t) => s.set_forced_transport(t, now),
             Command::Message { spec, reply } => {

@@ -45,6 +45,44 @@ pub enum ClientError {
     /// A frequency change from or to unfiltered dispatching (the server refuses it).
     #[error("the maximum frequency cannot be changed from or to unfiltered")]
     UnfilteredReconf,
+    /// A requested maximum frequency or bandwidth that is not a positive finite number
+    /// (0 would stop the flow for good; servers refuse it with error 65).
+    #[error("the requested maximum {what} must be a positive finite number, not {value}")]
+    NotPositive {
+        /// `"frequency"` or `"bandwidth"`.
+        what: &'static str,
+        /// The number given, as written by `f64`'s `Display`.
+        value: String,
+    },
+}
+
+impl ClientError {
+    /// Checks a requested frequency: a number of updates per second must be above 0.
+    pub fn check_frequency(f: Option<crate::MaxFrequency>) -> Result<(), Self> {
+        match f {
+            Some(crate::MaxFrequency::PerSecond(v)) => positive("frequency", v),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a requested bandwidth: a number of kbit/s must be above 0.
+    pub fn check_bandwidth(b: Option<crate::Bandwidth>) -> Result<(), Self> {
+        match b {
+            Some(crate::Bandwidth::Kbps(v)) => positive("bandwidth", v),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn positive(what: &'static str, value: f64) -> Result<(), ClientError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ClientError::NotPositive {
+            what,
+            value: value.to_string(),
+        })
+    }
 }
 
 /// What the server did wrong.

@@ -444,13 +444,24 @@ impl ClientSession {
     }
 
     /// Changes the requested bandwidth (`constrain` when a session exists).
-    pub fn set_bandwidth(&mut self, bandwidth: Option<Bandwidth>, now: Instant) {
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::NotPositive`] for a number of kbit/s that is not above 0 (nothing
+    /// changes).
+    pub fn set_bandwidth(
+        &mut self,
+        bandwidth: Option<Bandwidth>,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        ClientError::check_bandwidth(bandwidth)?;
         self.config.requested_max_bandwidth = bandwidth;
         if self.session.is_some() {
             let bw = Some(bandwidth.unwrap_or(Bandwidth::Unlimited));
             self.ctrl.push(Op::Constrain(bw));
             self.flush(now);
         }
+        Ok(())
     }
 
     /// Changes the reverse heartbeat interval (`None` or zero: no heartbeats), live.

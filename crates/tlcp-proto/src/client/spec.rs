@@ -206,6 +206,7 @@ impl SubscriptionSpec {
             }
             check_names(&second.fields, "field")?;
         }
+        ClientError::check_frequency(self.max_frequency)?;
         match self.snapshot {
             Some(Snapshot::Length(_)) if self.mode != Mode::Distinct => {
                 Err(ClientError::SnapshotLengthNotDistinct)

@@ -202,6 +202,7 @@ impl ClientSession {
             .entries
             .get_mut(&id)
             .ok_or(ClientError::UnknownSubscription(id))?;
+        ClientError::check_frequency(Some(frequency))?;
         let unfiltered = |f: Option<MaxFrequency>| matches!(f, Some(MaxFrequency::Unfiltered));
         if unfiltered(Some(frequency)) || unfiltered(entry.spec.max_frequency) {
             return Err(ClientError::UnfilteredReconf);

@@ -491,7 +491,7 @@ impl<'a> Line<'a> {
             req_id: self.text(P::ReqId)?,
             message: self.required_text(P::Message)?,
             sequence: self.text(P::Sequence)?,
-            msg_prog: self.typed(P::MsgProg, U64)?,
+            msg_prog: self.typed(P::MsgProg, PROG)?,
             max_wait: self.typed(P::MaxWait, U64)?,
             ack: self.typed(P::Ack, BOOL)?,
             outcome: self.typed(P::Outcome, BOOL)?,
@@ -511,6 +511,10 @@ type Reader<T> = (&'static str, fn(&str) -> Option<T>);
 
 const U32: Reader<u32> = ("an unsigned integer", unsigned);
 const U64: Reader<u64> = ("an unsigned integer", unsigned);
+// Message numbers start from 1 (TLCP 2.0.0, 4.9): 0 is no number at all.
+const PROG: Reader<u64> = ("an unsigned integer from 1", |s| {
+    unsigned(s).filter(|&n: &u64| n > 0)
+});
 const I32: Reader<i32> = ("an integer", signed);
 const BOOL: Reader<bool> = ("true or false", boolean);
 const MODE: Reader<Mode> = ("RAW, MERGE, DISTINCT or COMMAND", |s| s.parse().ok());
@@ -518,16 +522,20 @@ const TTL: Reader<SessionTtl> = ("an unsigned integer or unlimited", |s| match s
     "unlimited" => Some(SessionTtl::Unlimited),
     _ => unsigned(s).map(SessionTtl::Millis),
 });
-const BANDWIDTH: Reader<Bandwidth> = ("a decimal number or unlimited", |s| match s {
+// A bandwidth or a frequency of 0 would stop the flow for good, and the official clients
+// refuse to send one: a request that asks for it is malformed (65), not a pause.
+const BANDWIDTH: Reader<Bandwidth> = ("a positive decimal number or unlimited", |s| match s {
     "unlimited" => Some(Bandwidth::Unlimited),
-    _ => parse_decimal(s).map(Bandwidth::Kbps),
+    _ => positive_decimal(s).map(Bandwidth::Kbps),
 });
-const FREQUENCY: Reader<MaxFrequency> =
-    ("a decimal number, unlimited or unfiltered", |s| match s {
+const FREQUENCY: Reader<MaxFrequency> = (
+    "a positive decimal number, unlimited or unfiltered",
+    |s| match s {
         "unlimited" => Some(MaxFrequency::Unlimited),
         "unfiltered" => Some(MaxFrequency::Unfiltered),
-        _ => parse_decimal(s).map(MaxFrequency::PerSecond),
-    });
+        _ => positive_decimal(s).map(MaxFrequency::PerSecond),
+    },
+);
 const BUFFER_SIZE: Reader<BufferSize> = ("an unsigned integer or unlimited", |s| match s {
     "unlimited" => Some(BufferSize::Unlimited),
     _ => unsigned(s).map(BufferSize::Events),
@@ -536,6 +544,11 @@ const SNAPSHOT: Reader<Snapshot> = ("true, false or an unsigned integer", |s| ma
     Some(b) => Some(Snapshot::Enabled(b)),
     None => unsigned(s).map(Snapshot::Length),
 });
+
+/// A TLCP decimal above 0.
+fn positive_decimal(s: &str) -> Option<f64> {
+    parse_decimal(s).filter(|v| *v > 0.0)
+}
 
 /// Digits only (no sign, no spaces), within range.
 fn unsigned<T: FromStr>(s: &str) -> Option<T> {

@@ -80,6 +80,22 @@ fn invalid_values() {
             "LS_requested_max_bandwidth",
             "1e3",
         ),
+        // 0 would stop the flow for good: malformed, not a pause.
+        (
+            "LS_op=constrain&LS_requested_max_bandwidth=0",
+            "LS_requested_max_bandwidth",
+            "0",
+        ),
+        (
+            "LS_op=constrain&LS_requested_max_bandwidth=0.000",
+            "LS_requested_max_bandwidth",
+            "0.000",
+        ),
+        (
+            "LS_op=reconf&LS_subId=1&LS_requested_max_frequency=0",
+            "LS_requested_max_frequency",
+            "0",
+        ),
         (
             "LS_op=force_rebind&LS_polling_millis=",
             "LS_polling_millis",
@@ -118,14 +134,27 @@ fn invalid_values() {
         err.to_string(),
         "invalid value \"1x\" for LS_recovery_from (expected an unsigned integer) on line 2"
     );
-    let err = ws_err("msg\r\nLS_reqId=2&LS_message=a&LS_msg_prog=0x1");
-    assert!(matches!(
-        err.kind(),
-        RequestErrorKind::InvalidValue {
-            param: "LS_msg_prog",
-            ..
-        }
-    ));
+    // Message numbers start from 1.
+    for prog in ["0x1", "0", "00"] {
+        let err = ws_err(&format!(
+            "msg\r\nLS_reqId=2&LS_message=a&LS_msg_prog={prog}"
+        ));
+        assert!(
+            matches!(
+                err.kind(),
+                RequestErrorKind::InvalidValue {
+                    param: "LS_msg_prog",
+                    ..
+                }
+            ),
+            "{prog}"
+        );
+        assert_eq!(err.code(), 65);
+    }
+    assert!(
+        parse_ws_message("msg\r\nLS_reqId=2&LS_message=a&LS_msg_prog=1").is_ok(),
+        "1 is the first number"
+    );
 }
 
 #[test]

@@ -127,7 +127,25 @@ fn bandwidth_and_frequency_changes() {
     let sub = h.subscribe(merge("x"));
     h.ws_text(ws);
     h.server_sends(ws, "SUBOK,1,1,2");
-    h.s.set_bandwidth(Some(Bandwidth::Kbps(40.5)), h.now);
+    h.s.set_bandwidth(Some(Bandwidth::Kbps(40.5)), h.now)
+        .unwrap();
+    // 0, negative or not a number: refused at once, nothing sent.
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            h.s.set_bandwidth(Some(Bandwidth::Kbps(bad)), h.now),
+            Err(ClientError::NotPositive {
+                what: "bandwidth",
+                ..
+            })
+        ));
+        assert!(matches!(
+            h.s.set_max_frequency(sub, MaxFrequency::PerSecond(bad), h.now),
+            Err(ClientError::NotPositive {
+                what: "frequency",
+                ..
+            })
+        ));
+    }
     h.s.set_max_frequency(sub, MaxFrequency::PerSecond(2.0), h.now)
         .unwrap();
     h.pump();

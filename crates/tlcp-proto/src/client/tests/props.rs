@@ -193,7 +193,8 @@ fn run(config: SessionConfig, steps: Vec<Step>) {
             }
             Step::Bandwidth(b) => {
                 let bw = (b % 2 == 0).then_some(Bandwidth::Kbps(f64::from(b)));
-                h.s.set_bandwidth(bw, now);
+                // (0 is refused, and changes nothing.)
+                let _ = h.s.set_bandwidth(bw, now);
             }
         }
         h.pump();
