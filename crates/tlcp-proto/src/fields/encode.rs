@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn list_check_agrees_with_a_byte_loop() {
         let mut lists: Vec<Vec<u8>> = Vec::new();
-        for len in (0..=40).chain([247, 248, 249, 255, 256, 300, 600]) {
+        for len in (0..=40).chain([247, 248, 249, 255, 256, 300, 600, 1030, 2049, 4100]) {
             for fill in [b'a', b'|', 0xC3, 0xFC, 0x20, b'~'] {
                 lists.push(vec![fill; len]);
                 for pos in [0, len / 3, len / 2, len.saturating_sub(1)] {
