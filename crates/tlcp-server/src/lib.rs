@@ -27,6 +27,7 @@
 
 pub mod adapter;
 mod config;
+mod delays;
 pub mod demo;
 mod hub;
 mod server;
@@ -49,6 +50,7 @@ pub use adapter::{
     MetadataAdapter, Refusal,
 };
 pub use config::ServerConfig;
+pub use delays::WriteDelays;
 pub use hub::{FieldId, ItemFeed, RowWriter, Update};
 
 /// Serves TLCP on `listener` until `shutdown` completes.
@@ -138,6 +140,13 @@ impl ServerHandle {
     /// not read makes it grow, up to [`ServerConfig::max_output_bytes`] per session).
     pub fn queued_output_bytes(&self) -> usize {
         self.server.all().iter().map(|s| s.output_len()).sum()
+    }
+
+    /// How long the lines written so far waited in the server, from the moment their
+    /// session had them to send (an adapter's push, a control response) to the end of
+    /// the socket write that sent them: see [`WriteDelays`].
+    pub fn write_delays(&self) -> WriteDelays {
+        self.server.delays.snapshot()
     }
 
     /// Stops the server as [`run`] does on shutdown, and waits for it to end.

@@ -33,6 +33,8 @@ pub(crate) struct Server {
     pub(crate) tasks: Arc<TaskSet>,
     /// Signalled when the server begins to shut down.
     pub(crate) shutdown: Shutdown,
+    /// How long written lines waited ([`crate::ServerHandle::write_delays`]).
+    pub(crate) delays: Arc<crate::delays::DelayHistogram>,
 }
 
 impl Server {
@@ -65,6 +67,7 @@ impl Server {
             counter: AtomicU64::new(1),
             tasks: Arc::default(),
             shutdown: Shutdown::default(),
+            delays: Arc::default(),
         }
     }
 
@@ -100,7 +103,14 @@ impl Server {
             .map_err(refusal_to_closed)?;
         self.check_session_room()?;
         let now = Instant::now();
-        let session = Session::new(self.new_id(), client, set, self.config.clone(), now);
+        let session = Session::new(
+            self.new_id(),
+            client,
+            set,
+            self.config.clone(),
+            Arc::clone(&self.delays),
+            now,
+        );
         if let Some(bw) = req.requested_max_bandwidth {
             session.constrain_initial(bw);
         }

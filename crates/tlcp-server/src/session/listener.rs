@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::Notify;
-use tokio::time::Duration;
+use tokio::time::{Duration, Instant};
 
 use super::Session;
 use super::dispatch::{LaneCell, lock_lane};
@@ -32,6 +32,8 @@ pub(super) struct StagingList {
     pub(super) lanes: Vec<Arc<LaneCell>>,
     /// The bound stream connection's wake-up.
     pub(super) wake: Option<Arc<Notify>>,
+    /// Since when the first lane listed has lines waiting.
+    pub(super) since: Option<Instant>,
 }
 
 impl Staging {
@@ -43,6 +45,9 @@ impl Staging {
     fn note(&self, lane: &Arc<LaneCell>) {
         let mut list = self.list();
         list.lanes.push(Arc::clone(lane));
+        if list.since.is_none() {
+            list.since = Some(Instant::now());
+        }
         // More listed: the stream connection was woken for the first one and has not
         // taken the list yet.
         if list.lanes.len() == 1

@@ -88,6 +88,8 @@ pub(crate) struct State {
     doomed: Vec<Subscription>,
     /// Lanes whose staged lines are being moved to the output (kept for its capacity).
     staged_lanes: Vec<Arc<LaneCell>>,
+    /// Since when the oldest line of `out` waits (lanes' lines: see [`StagingList`]).
+    pending_since: Option<Instant>,
 }
 
 /// The session's state, locked; on unlocking, whether the session holds new events is
@@ -130,14 +132,17 @@ pub(crate) struct Session {
     staging: Arc<Staging>,
     /// Signalled when a congested session has drained (back-pressure for feeds).
     drained: Arc<Notify>,
+    /// The server's histogram of how long written lines waited.
+    pub(crate) delays: Arc<crate::delays::DelayHistogram>,
     me: Weak<Session>,
 }
 
 /// What the bound stream connection should do next.
 #[derive(Debug)]
 pub(crate) enum Output {
-    /// Write this.
-    Data(String),
+    /// Write this; its oldest line is waiting since this instant (none known: lines
+    /// replayed for a recovery only).
+    Data(String, Option<Instant>),
     /// Nothing to write; wait for a wake-up or until the deadline (a held event's release).
     Idle(Option<Instant>),
     /// The client asked for a rebind (`force_rebind`): send `LOOP` with this delay.
@@ -156,6 +161,7 @@ impl Session {
         client: ClientInfo,
         set: Arc<AdapterSetRuntime>,
         config: Arc<ServerConfig>,
+        delays: Arc<crate::delays::DelayHistogram>,
         now: Instant,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
@@ -186,6 +192,7 @@ impl Session {
                 item_count: 0,
                 doomed: Vec::new(),
                 staged_lanes: Vec::new(),
+                pending_since: None,
             }),
             staging: Arc::new(Staging {
                 held: AtomicBool::new(true),
@@ -196,6 +203,7 @@ impl Session {
             set,
             config,
             drained: Arc::new(Notify::new()),
+            delays,
             me: me.clone(),
         })
     }
@@ -306,7 +314,7 @@ impl Session {
             let output = if st.out.is_empty() {
                 Output::Closed(c)
             } else {
-                Output::Data(std::mem::take(&mut st.out))
+                Output::Data(std::mem::take(&mut st.out), st.pending_since.take())
             };
             let doomed = std::mem::take(&mut st.doomed);
             drop(st);
@@ -326,11 +334,14 @@ impl Session {
         st.fire_timers(now);
         st.refill(now);
         if st.out.is_empty() {
+            // Nothing waits (lines noted as coming did not come).
+            st.pending_since = None;
             if let Some(delay) = st.force_loop.take() {
                 return Output::Loop(delay);
             }
             return Output::Idle(st.timers.peek().map(|Reverse((t, _, _))| *t));
         }
+        let since = st.pending_since.take();
         let data = if st.out.len() <= max_bytes {
             // The next output starts with room for as much as this one: no growing from
             // empty (a chain of reallocations and copies) for every chunk.
@@ -344,13 +355,15 @@ impl Session {
                 .or_else(|| st.out.find("\r\n").map(|p| p + 2))
                 .unwrap_or(st.out.len());
             let rest = st.out.split_off(cut);
+            // The rest waits since then at the most.
+            st.pending_since = since;
             std::mem::replace(&mut st.out, rest)
         };
         st.refill(now);
         if !st.congested() {
             self.drained.notify_waiters();
         }
-        Output::Data(data)
+        Output::Data(data, since)
     }
 
     /// Closes the session: further output is `END`, subscriptions are released.
@@ -457,12 +470,22 @@ impl State {
     /// Past `max_output_bytes` of output the session is closed (see [`State::overflow`]).
     pub(crate) fn push(&mut self, n: &Notification<'_>) {
         let start = self.out.len();
+        if start == 0 {
+            self.note_pending();
+        }
         n.encode(&mut self.out);
         if n.counts_for_recovery() {
             self.log.push(&self.out[start..]);
         }
         if self.out.len() > self.max_output_bytes {
             self.overflow();
+        }
+    }
+
+    /// Notes that the output, empty until now, has lines waiting from now on.
+    fn note_pending(&mut self) {
+        if self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
         }
     }
 
@@ -480,7 +503,13 @@ impl State {
     /// Moves the lines that producers staged in their lanes to the output.
     fn collect_staged(&mut self, staging: &Staging) {
         let mut lanes = std::mem::take(&mut self.staged_lanes);
-        std::mem::swap(&mut lanes, &mut staging.list().lanes);
+        {
+            let mut list = staging.list();
+            std::mem::swap(&mut lanes, &mut list.lanes);
+            if let Some(t) = list.since.take() {
+                self.pending_since = Some(self.pending_since.map_or(t, |p| p.min(t)));
+            }
+        }
         for cell in lanes.drain(..) {
             lock_lane(&cell).flush_into(&mut self.out, &mut self.log);
         }
@@ -602,6 +631,7 @@ impl State {
                         self.log.push(&self.out[start..]);
                     }
                     if was_empty {
+                        self.note_pending();
                         self.wake();
                     }
                     return;
@@ -747,6 +777,9 @@ impl State {
             // The item's staged lines, if any, go first.
             let cell = Arc::clone(&item.lane);
             let mut lane = lock_lane(&cell);
+            if self.out.is_empty() && self.pending_since.is_none() {
+                self.pending_since = Some(Instant::now());
+            }
             lane.flush_into(&mut self.out, &mut self.log);
             match item.pending.remove(index) {
                 Some(Pending::Update { row }) => {

@@ -247,14 +247,18 @@ pub(crate) async fn run_stream<S: Sink>(
             budget = budget.min((bucket.tokens.max(1.0)) as usize);
         }
         match session.take_output(generation, budget, now) {
-            Output::Data(d) => {
+            Output::Data(d, since) => {
                 sent += d.len() as u64;
                 if rate.is_some() {
                     bucket.tokens -= d.len() as f64;
                 }
+                let lines = memchr::memchr_iter(b'\n', d.as_bytes()).count() as u64;
                 if let Err(e) = sink.send(d).await {
                     session.unbind(generation, Instant::now());
                     return StreamEnd::Io(e);
+                }
+                if let Some(since) = since {
+                    session.delays.record(since.elapsed(), lines);
                 }
                 last_write = Instant::now();
                 wrote_data = true;
