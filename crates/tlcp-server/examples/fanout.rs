@@ -2,11 +2,12 @@
 //! (MERGE) at R updates/s per item, so N x 10 x R updates/s in total. Every update carries
 //! its push time (`ts`, ns since the epoch); each receiving task records receive - push.
 //!
-//! `cargo run --release -p tlcp-server --example fanout -- [sessions] [rate] [seconds]`
-//! (defaults 1000 10 10). Server and clients share this process and its 2 cores, so the
-//! delays include the clients' own scheduling. The server's own part, from the push to
-//! the end of the socket write, comes from `ServerHandle::write_delays` and is printed
-//! after.
+//! `cargo run --release -p tlcp-server --example fanout -- [sessions] [rate] [seconds]
+//! [spread]` (defaults 1000 10 10). The 10 items start together and tick together (each
+//! tick a burst to every session); with `spread`, they start a tenth of a period apart.
+//! Server and clients share this process and its 2 cores, so the delays include the
+//! clients' own scheduling. The server's own part, from the push to the end of the socket
+//! write, comes from `ServerHandle::write_delays` and is printed after.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +22,33 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+type Ws =
+    tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket session subscribed (MERGE) to the FEED items of `group`.
+async fn open(addr: std::net::SocketAddr, group: &str) -> Ws {
+    let uri: http::Uri = format!("ws://{addr}/lightstreamer").parse().expect("uri");
+    let (mut ws, _) = tokio_websockets::ClientBuilder::from_uri(uri)
+        .add_header(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            http::HeaderValue::from_static("TLCP-2.5.0.lightstreamer.com"),
+        )
+        .expect("header")
+        .connect()
+        .await
+        .expect("connect");
+    let m = |s: String| tokio_websockets::Message::text(s);
+    ws.send(m(
+        "create_session\r\nLS_adapter_set=DEMO&LS_cid=x&LS_send_sync=false".into(),
+    ))
+    .await
+    .expect("send");
+    ws.send(m(format!("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group={group}&LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED")))
+        .await
+        .expect("send");
+    ws
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let arg = |i: usize, d: u64| {
@@ -30,6 +58,7 @@ async fn main() {
             .unwrap_or(d)
     };
     let (sessions, rate, secs) = (arg(1, 1000) as usize, arg(2, 10), arg(3, 10));
+    let spread = std::env::args().nth(4).is_some_and(|a| a == "spread");
     let demo = DemoConfig {
         feed: FeedConfig {
             rate: FeedRate::PerSecond(rate as f64),
@@ -43,6 +72,16 @@ async fn main() {
     let server =
         tlcp_server::spawn(listener, ServerConfig::default(), demo_adapters(demo)).expect("spawn");
     let addr = server.local_addr();
+    // `spread`: the items are started one by one, a tenth of a period apart, so that they
+    // tick out of phase (as a market's instruments do) instead of together; the sessions
+    // that start them read and drop what they get.
+    if spread {
+        for k in 0..10 {
+            let mut ws = open(addr, &format!("f{k}")).await;
+            tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+            tokio::time::sleep(Duration::from_secs_f64(0.1 / rate as f64)).await;
+        }
+    }
     let delays: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::with_capacity(
         sessions * 10 * rate as usize * secs as usize,
     )));
@@ -52,22 +91,11 @@ async fn main() {
     for _ in 0..sessions {
         let (delays, measuring) = (delays.clone(), measuring.clone());
         tasks.push(tokio::spawn(async move {
-            let uri: http::Uri = format!("ws://{addr}/lightstreamer").parse().expect("uri");
-            let (mut ws, _) = tokio_websockets::ClientBuilder::from_uri(uri)
-                .add_header(
-                    http::header::SEC_WEBSOCKET_PROTOCOL,
-                    http::HeaderValue::from_static("TLCP-2.5.0.lightstreamer.com"),
-                )
-                .expect("header")
-                .connect()
-                .await
-                .expect("connect");
-            let m = |s: &str| tokio_websockets::Message::text(s.to_owned());
-            ws.send(m("create_session\r\nLS_adapter_set=DEMO&LS_cid=x&LS_send_sync=false")).await.expect("send");
-            ws.send(m("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=f0%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8%20f9&LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED")).await.expect("send");
+            let mut ws = open(addr, "f0%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8%20f9").await;
             let mut local = Vec::new();
             // Each item's row, decoded as a client does (`^T` diffs included).
-            let mut rows: Vec<tlcp_proto::Row> = (0..10).map(|_| tlcp_proto::Row::new(10)).collect();
+            let mut rows: Vec<tlcp_proto::Row> =
+                (0..10).map(|_| tlcp_proto::Row::new(10)).collect();
             let mut changed = tlcp_proto::ChangedFields::new();
             while let Some(Ok(msg)) = ws.next().await {
                 let Some(text) = msg.as_text() else { continue };
@@ -79,9 +107,19 @@ async fn main() {
                     break;
                 }
                 for line in text.split("\r\n") {
-                    let Some(rest) = line.strip_prefix("U,1,") else { continue };
-                    let Some((item, values)) = rest.split_once(',') else { continue };
-                    let Some(row) = item.parse::<usize>().ok().and_then(|i| rows.get_mut(i.wrapping_sub(1))) else { continue };
+                    let Some(rest) = line.strip_prefix("U,1,") else {
+                        continue;
+                    };
+                    let Some((item, values)) = rest.split_once(',') else {
+                        continue;
+                    };
+                    let Some(row) = item
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| rows.get_mut(i.wrapping_sub(1)))
+                    else {
+                        continue;
+                    };
                     if row.apply(values, &mut changed).is_err() {
                         continue;
                     }
@@ -91,7 +129,9 @@ async fn main() {
                         local.push(at.saturating_sub(ts));
                     }
                 }
-                if local.len() >= 1_000_000 { break; }
+                if local.len() >= 1_000_000 {
+                    break;
+                }
             }
             delays.lock().expect("lock").extend(local);
         }));
