@@ -130,6 +130,13 @@ struct ServeArgs {
     /// a JSON line `{"event":"cut","at_us":<microseconds since the Unix epoch>,"sessions":N}`.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     cut_streams_every: Option<f64>,
+    /// Every SECS seconds, print on stdout a JSON line of the period's figures: sessions,
+    /// output bytes waiting for clients, lines written, and how long they waited from the
+    /// push to the end of the socket write (microseconds, each line at its write's oldest:
+    /// upper bounds): `{"event":"stats","at_us":..,"sessions":..,"queued_bytes":..,
+    /// "lines":..,"delay_us":{"p50":..,"p99":..,"p999":..,"max":..}}`.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    stats_every: Option<f64>,
 }
 
 /// Options of `tlcp demo`.

@@ -60,35 +60,62 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     tracing::info!(%addr, "serving; Ctrl-C to stop");
     let server =
         tlcp_server::spawn(listener, config, demo_adapters(demo)).map_err(|e| e.to_string())?;
-    match args.cut_streams_every {
-        Some(secs) => {
-            let mut tick = tokio::time::interval_at(
-                tokio::time::Instant::now() + Duration::from_secs_f64(secs),
-                Duration::from_secs_f64(secs),
-            );
+    let every = |secs: Option<f64>| {
+        secs.map(|secs| {
+            let period = Duration::from_secs_f64(secs);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let ctrl_c = tokio::signal::ctrl_c();
-            tokio::pin!(ctrl_c);
-            loop {
-                tokio::select! {
-                    _ = &mut ctrl_c => break,
-                    _ = tick.tick() => cut_streams(&server),
-                }
+            tick
+        })
+    };
+    let (mut cuts, mut stats) = (every(args.cut_streams_every), every(args.stats_every));
+    let mut last = server.write_delays();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = async { cuts.as_mut()?.tick().await; Some(()) }, if cuts.is_some() => {
+                cut_streams(&server);
             }
-        }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ = async { stats.as_mut()?.tick().await; Some(()) }, if stats.is_some() => {
+                let now = server.write_delays();
+                print_stats(&server, &now.since(&last));
+                last = now;
+            }
         }
     }
     tracing::info!("shutting down");
     server.shutdown().await.map_err(|e| e.to_string())
 }
 
+/// The epoch time in microseconds.
+fn now_us() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
+/// `--stats-every`: one JSON line of the period's figures on stdout.
+fn print_stats(server: &tlcp_server::ServerHandle, period: &tlcp_server::WriteDelays) {
+    let us = |q: f64| period.quantile(q).as_micros();
+    println!(
+        "{{\"event\":\"stats\",\"at_us\":{},\"sessions\":{},\"queued_bytes\":{},\"lines\":{},\"delay_us\":{{\"p50\":{},\"p99\":{},\"p999\":{},\"max\":{}}}}}",
+        now_us(),
+        server.session_count(),
+        server.queued_output_bytes(),
+        period.count(),
+        us(0.5),
+        us(0.99),
+        us(0.999),
+        us(1.0),
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
 /// `--cut-streams-every`: cuts every session's stream connection and says so on stdout.
 fn cut_streams(server: &tlcp_server::ServerHandle) {
-    let at_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
+    let at_us = now_us();
     let sessions = server.session_count();
     server.drop_stream_connections();
     tracing::info!(sessions, "cut the stream connections");

@@ -104,3 +104,61 @@ fn cut_streams_every_prints_each_cut() {
     assert_eq!(times.len(), 3);
     assert!(times.windows(2).all(|w| w[1] > w[0] + 50_000), "{times:?}");
 }
+
+#[test]
+fn stats_every_prints_the_write_delays() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlcp"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--stats-every", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tlcp");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("read");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let pid = child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    // A polling session with a subscription: its SUBOK, CONF and snapshot are written in
+    // the first response.
+    let mut tcp = TcpStream::connect(&addr).expect("connect");
+    let body = "LS_adapter_set=DEMO&LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0\r\n\
+                LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=item1&LS_schema=last_price&LS_data_adapter=STOCKS&LS_snapshot=true";
+    write!(
+        tcp,
+        "POST /lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    tcp.read_to_string(&mut resp).expect("read response");
+    assert!(resp.contains("\r\nSUBOK,1,1,1\r\n"), "{resp}");
+    // The periods' lines: one of them counts what was written.
+    let mut written = 0;
+    for line in lines.by_ref().take(10) {
+        let line = line.expect("read");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(v["event"], "stats", "{line}");
+        let d = &v["delay_us"];
+        let (p50, p99, max) = (d["p50"].as_u64(), d["p99"].as_u64(), d["max"].as_u64());
+        assert!(p50 <= p99 && p99 <= max, "{line}");
+        written += v["lines"].as_u64().expect("lines");
+        if written > 0 {
+            // Well under the test's own time.
+            assert!(max.expect("max") < 10_000_000, "{line}");
+            break;
+        }
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+    drop(killer);
+    // SUBOK, CONF and the snapshot's update at least.
+    assert!(written >= 3, "{written}");
+}

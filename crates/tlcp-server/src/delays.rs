@@ -1,6 +1,9 @@
 //! How long data waits in the server: from the moment a session has new lines to send
 //! (an adapter's push, or a control response) to the end of the socket write that sends
-//! them, as a histogram shared by every session ([`ServerHandle::write_delays`]).
+//! them, as a histogram shared by every session ([`ServerHandle::write_delays`]). The
+//! lines of a session's output are counted (data notifications, `SUBOK`, `REQOK`, ...);
+//! what a stream connection writes of its own (its `CONOK` preamble, `PROBE`, `SYNC`,
+//! `LOOP`, `END`) and lines replayed for a recovery are not.
 //!
 //! Each write is recorded once per line it carries, with the delay of its oldest line: an
 //! upper bound for every line in it, so the quantiles are upper bounds of the per-line

@@ -142,9 +142,9 @@ impl ServerHandle {
         self.server.all().iter().map(|s| s.output_len()).sum()
     }
 
-    /// How long the lines written so far waited in the server, from the moment their
-    /// session had them to send (an adapter's push, a control response) to the end of
-    /// the socket write that sent them: see [`WriteDelays`].
+    /// How long the lines of sessions' output written so far waited in the server, from
+    /// the moment their session had them to send (an adapter's push, a control response)
+    /// to the end of the socket write that sent them: see [`WriteDelays`].
     pub fn write_delays(&self) -> WriteDelays {
         self.server.delays.snapshot()
     }
