@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tlcp_server::ServerConfig;
 use tlcp_server::demo::{DemoConfig, FeedConfig, FeedRate, demo_adapters};
 
@@ -22,32 +22,10 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-type Ws =
-    tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<tokio::net::TcpStream>>;
+#[path = "../benches/support/feed_session.rs"]
+mod feed_session;
 
-/// A WebSocket session subscribed (MERGE) to the FEED items of `group`.
-async fn open(addr: std::net::SocketAddr, group: &str) -> Ws {
-    let uri: http::Uri = format!("ws://{addr}/lightstreamer").parse().expect("uri");
-    let (mut ws, _) = tokio_websockets::ClientBuilder::from_uri(uri)
-        .add_header(
-            http::header::SEC_WEBSOCKET_PROTOCOL,
-            http::HeaderValue::from_static("TLCP-2.5.0.lightstreamer.com"),
-        )
-        .expect("header")
-        .connect()
-        .await
-        .expect("connect");
-    let m = |s: String| tokio_websockets::Message::text(s);
-    ws.send(m(
-        "create_session\r\nLS_adapter_set=DEMO&LS_cid=x&LS_send_sync=false".into(),
-    ))
-    .await
-    .expect("send");
-    ws.send(m(format!("control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group={group}&LS_schema=ts%20seq%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8&LS_data_adapter=FEED")))
-        .await
-        .expect("send");
-    ws
-}
+use feed_session::open;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -77,7 +55,7 @@ async fn main() {
     // that start them read and drop what they get.
     if spread {
         for k in 0..10 {
-            let mut ws = open(addr, &format!("f{k}")).await;
+            let mut ws = open(addr, "MERGE", &format!("f{k}")).await;
             tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
             tokio::time::sleep(Duration::from_secs_f64(0.1 / rate as f64)).await;
         }
@@ -91,7 +69,12 @@ async fn main() {
     for _ in 0..sessions {
         let (delays, measuring) = (delays.clone(), measuring.clone());
         tasks.push(tokio::spawn(async move {
-            let mut ws = open(addr, "f0%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8%20f9").await;
+            let mut ws = open(
+                addr,
+                "MERGE",
+                "f0%20f1%20f2%20f3%20f4%20f5%20f6%20f7%20f8%20f9",
+            )
+            .await;
             let mut local = Vec::new();
             // Each item's row, decoded as a client does (`^T` diffs included).
             let mut rows: Vec<tlcp_proto::Row> =

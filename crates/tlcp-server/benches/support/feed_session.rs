@@ -44,9 +44,14 @@ pub(crate) async fn session_items(
         .expect("bind");
     let server =
         tlcp_server::spawn(listener, ServerConfig::default(), demo_adapters(demo)).expect("spawn");
-    let uri: http::Uri = format!("ws://{}/lightstreamer", server.local_addr())
-        .parse()
-        .expect("uri");
+    let ws = open(server.local_addr(), mode, &group).await;
+    (server, ws)
+}
+
+/// A raw WebSocket session on the server at `addr`, subscribed in `mode` to the FEED
+/// items of `group` (space-separated, percent-encoded), with the usual fields.
+pub(crate) async fn open(addr: std::net::SocketAddr, mode: &str, group: &str) -> Ws {
+    let uri: http::Uri = format!("ws://{addr}/lightstreamer").parse().expect("uri");
     let (mut ws, _) = tokio_websockets::ClientBuilder::from_uri(uri)
         .add_header(
             http::header::SEC_WEBSOCKET_PROTOCOL,
@@ -68,5 +73,5 @@ pub(crate) async fn session_items(
     )))
     .await
     .expect("send");
-    (server, ws)
+    ws
 }
