@@ -5,6 +5,33 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The address in `tlcp serve`'s first line (`... listening on http://<addr> ...`).
+fn served_address(first: &str) -> String {
+    first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned()
+}
+
+/// POSTs a `create_session` with `body` to the server at `addr`, and reads the whole
+/// response (the connection closes after it).
+fn create_session(addr: &str, body: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "POST /lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    tcp.read_to_string(&mut resp).expect("read response");
+    resp
+}
+
 #[test]
 fn serve_answers_a_session_creation() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tlcp"))
@@ -17,24 +44,8 @@ fn serve_answers_a_session_creation() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut first)
         .expect("read");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
-    let mut tcp = TcpStream::connect(&addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
     let body = "LS_adapter_set=DEMO&LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0";
-    write!(
-        tcp,
-        "POST /lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut resp = String::new();
-    tcp.read_to_string(&mut resp).expect("read response");
+    let resp = create_session(&served_address(&first), body);
     child.kill().expect("kill");
     let _ = child.wait();
     assert!(resp.contains("\r\nCONOK,S"), "{resp}");
@@ -115,12 +126,7 @@ fn stats_every_prints_the_write_delays() {
         .expect("run tlcp");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a line").expect("read");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
+    let addr = served_address(&first);
     let pid = child.id();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(10));
@@ -128,17 +134,9 @@ fn stats_every_prints_the_write_delays() {
     });
     // A polling session with a subscription: its SUBOK, CONF and snapshot are written in
     // the first response.
-    let mut tcp = TcpStream::connect(&addr).expect("connect");
     let body = "LS_adapter_set=DEMO&LS_cid=mgQkwtwdysogQz2BJ4Ji%20kOj2Bg&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0\r\n\
                 LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=item1&LS_schema=last_price&LS_data_adapter=STOCKS&LS_snapshot=true";
-    write!(
-        tcp,
-        "POST /lightstreamer/create_session.txt?LS_protocol=TLCP-2.5.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut resp = String::new();
-    tcp.read_to_string(&mut resp).expect("read response");
+    let resp = create_session(&addr, body);
     assert!(resp.contains("\r\nSUBOK,1,1,1\r\n"), "{resp}");
     // The periods' lines: one of them counts what was written.
     let mut written = 0;
