@@ -107,9 +107,7 @@ impl ItemListener for MaskCheck {
 
 #[test]
 fn changed_field_masks_agree_with_changed() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("i").unwrap();
+    let (feeds, _dh, hub) = acquired("i", 3);
     let check = Arc::new(MaskCheck::default());
     hub.add_listener(check.clone(), Mode::Merge, SnapshotRequest::None, None);
     let feed = feeds.0.lock().unwrap()["i"].clone();
@@ -172,9 +170,7 @@ impl ItemListener for Deltas {
 /// when no field was written twice, only those).
 #[test]
 fn rows_from_writes_in_any_order_are_the_rows_pushed() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("i").unwrap();
+    let (feeds, _dh, hub) = acquired("i", 3);
     let names = ["a", "b", "c", "d", "e", "f"];
     let names_owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     hub.resolve_fields(&names_owned).expect("fields");
@@ -245,9 +241,7 @@ fn rows_from_writes_in_any_order_are_the_rows_pushed() {
 
 #[test]
 fn merge_snapshot_then_live_and_lifecycle() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
-    let hub = dh.acquire("item1").unwrap();
+    let (feeds, dh, hub) = acquired("item1", 10);
     let idx = hub
         .resolve_fields(&["a".into(), "b".into()])
         .expect("fields");
@@ -269,11 +263,9 @@ fn merge_snapshot_then_live_and_lifecycle() {
 
 #[test]
 fn an_item_being_subscribed_is_not_stopped_by_the_last_listener_leaving() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
     // A subscription has the item, a second one has acquired it and not yet added
     // its listener when the first one leaves.
-    let hub = dh.acquire("item1").unwrap();
+    let (feeds, dh, hub) = acquired("item1", 10);
     let first = hub.add_listener(
         Arc::new(Recorder::default()),
         Mode::Merge,
@@ -320,9 +312,7 @@ fn adapter_refusal_is_returned() {
 
 #[test]
 fn distinct_history_and_adapter_snapshot() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("news").unwrap();
+    let (feeds, _dh, hub) = acquired("news", 3);
     hub.resolve_fields(&["t".into()]).expect("fields");
     let first = Arc::new(Recorder::default());
     hub.add_listener(first.clone(), Mode::Distinct, SnapshotRequest::Full, None);
@@ -358,9 +348,7 @@ fn distinct_history_and_adapter_snapshot() {
 /// listener's snapshot is exactly the last rows pushed.
 #[test]
 fn distinct_history_rows_are_the_rows_pushed() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 4);
-    let hub = dh.acquire("i").unwrap();
+    let (feeds, _dh, hub) = acquired("i", 4);
     hub.resolve_fields(&["a".into(), "b".into(), "c".into()])
         .expect("fields");
     let first = Arc::new(Recorder::default());
@@ -421,9 +409,7 @@ fn distinct_history_rows_are_the_rows_pushed() {
 
 #[test]
 fn distinct_snapshot_pushed_before_any_listener() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 10);
-    let hub = dh.acquire("news").unwrap();
+    let (feeds, _dh, hub) = acquired("news", 10);
     let feed = feeds.0.lock().unwrap()["news"].clone();
     for i in 1..=4 {
         feed.snapshot(&upd(&[("t", Some(&format!("s{i}")))]));
@@ -445,9 +431,7 @@ fn distinct_snapshot_pushed_before_any_listener() {
 
 #[test]
 fn realtime_update_ends_pending_snapshot() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("x").unwrap();
+    let (feeds, _dh, hub) = acquired("x", 3);
     hub.resolve_fields(&["f".into()]).expect("fields");
     let r = Arc::new(Recorder::default());
     hub.add_listener(r.clone(), Mode::Distinct, SnapshotRequest::Full, None);
@@ -458,9 +442,7 @@ fn realtime_update_ends_pending_snapshot() {
 
 #[test]
 fn command_snapshot_pushed_before_any_listener() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("portfolio").unwrap();
+    let (feeds, _dh, hub) = acquired("portfolio", 3);
     let feed = feeds.0.lock().unwrap()["portfolio"].clone();
     feed.snapshot(&upd(&[("key", Some("a")), ("command", Some("ADD"))]));
     feed.end_of_snapshot();
@@ -479,6 +461,15 @@ fn command_snapshot_pushed_before_any_listener() {
 
 /// An item `book` with `fields`, a COMMAND listener (`key`/`command` being the first
 /// two fields) and a MERGE one.
+/// A data adapter hub over a fresh [`Feeds`], keeping `history` DISTINCT rows, and item
+/// `name` acquired from it.
+fn acquired(name: &str, history: usize) -> (Arc<Feeds>, DataAdapterHub, Arc<ItemHub>) {
+    let feeds = Arc::new(Feeds::default());
+    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), history);
+    let hub = dh.acquire(name).unwrap();
+    (feeds, dh, hub)
+}
+
 struct Book {
     feeds: Arc<Feeds>,
     dh: DataAdapterHub,
@@ -490,9 +481,7 @@ struct Book {
 }
 
 fn book(fields: &[&str]) -> Book {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("book").unwrap();
+    let (feeds, dh, hub) = acquired("book", 3);
     let names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     let idx = hub.resolve_fields(&names).expect("fields");
     let cmd = Arc::new(Recorder::default());
@@ -634,9 +623,7 @@ fn update_with_field_ids_is_an_update() {
 
 #[test]
 fn command_rows_snapshot_and_clear() {
-    let feeds = Arc::new(Feeds::default());
-    let dh = DataAdapterHub::new(Arc::new(feeds.clone()), 3);
-    let hub = dh.acquire("portfolio").unwrap();
+    let (feeds, _dh, hub) = acquired("portfolio", 3);
     let idx = hub
         .resolve_fields(&["key".into(), "command".into(), "qty".into()])
         .expect("fields");
