@@ -429,14 +429,14 @@ impl Session {
 }
 
 /// Refuses a maximum frequency no client means: below [`MIN_MAX_FREQUENCY`] (`REQERR`
-/// 65, invalid value). (A number too large for an `f64` does not parse.)
+/// 65, invalid value). (The parser refuses 0, and a number too large for an `f64`.)
 fn check_frequency(f: f64) -> ControlResult {
-    if f > 0.0 && f < MIN_MAX_FREQUENCY {
+    if f < MIN_MAX_FREQUENCY {
         return Err(Refusal::new(
             65,
             format!(
-                "LS_requested_max_frequency={f} is out of range (0 for no limit, or at least \
-                 {MIN_MAX_FREQUENCY} updates/s)"
+                "LS_requested_max_frequency={f} is out of range (at least {MIN_MAX_FREQUENCY} \
+                 updates/s, or unlimited)"
             ),
         ));
     }
